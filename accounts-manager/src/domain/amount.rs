@@ -1,0 +1,116 @@
+//! A positive amount of money with at most two fraction digits.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use shared_types::AmountInput;
+
+use super::RuleViolation;
+
+/// The largest amount one request may move.
+/// (10^15 = 232830 * 2^32 + 2764472320; the unit test below pins it.)
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
+
+/// The longest text accepted for an amount, far above any valid one, so that a
+/// megabyte of digits is refused before it is parsed.
+const MAX_TEXT_LEN: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Amount(Decimal);
+
+impl Amount {
+    pub fn parse(input: &AmountInput) -> Result<Self, RuleViolation> {
+        let text = input.as_str();
+        let invalid = |why: &str| {
+            RuleViolation::new(
+                "invalid_amount",
+                format!("amount {text:?} is not valid: {why}"),
+            )
+        };
+        if text.is_empty() || text.len() > MAX_TEXT_LEN {
+            return Err(invalid("it must be a decimal number"));
+        }
+        let value = if text.contains(['e', 'E']) {
+            Decimal::from_scientific(text)
+        } else {
+            text.parse::<Decimal>()
+        }
+        .map_err(|_| invalid("it must be a decimal number"))?;
+        Self::try_from(value).map_err(|e| invalid(&e))
+    }
+
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+}
+
+impl TryFrom<Decimal> for Amount {
+    type Error = String;
+
+    fn try_from(value: Decimal) -> Result<Self, Self::Error> {
+        if value <= Decimal::ZERO {
+            return Err("it must be greater than zero".into());
+        }
+        if value.normalize().scale() > 2 {
+            return Err("it may have at most two fraction digits".into());
+        }
+        if value > MAX_AMOUNT {
+            return Err("it may be at most 1000000000000000.00".into());
+        }
+        let mut v = value;
+        v.rescale(2);
+        Ok(Self(v))
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.2}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Amount, RuleViolation> {
+        Amount::parse(&AmountInput::from(s))
+    }
+
+    #[test]
+    fn max_amount_is_one_quadrillion() {
+        assert_eq!(MAX_AMOUNT.to_string(), "1000000000000000");
+    }
+
+    #[test]
+    fn valid_amounts_are_kept_exactly_with_two_digits() {
+        assert_eq!(parse("199.99").unwrap().to_string(), "199.99");
+        assert_eq!(parse("500").unwrap().to_string(), "500.00");
+        assert_eq!(parse("0.01").unwrap().to_string(), "0.01");
+        assert_eq!(parse("1.500").unwrap().to_string(), "1.50");
+        assert_eq!(parse("1e2").unwrap().to_string(), "100.00");
+        assert_eq!(parse("1000000000000000.00").unwrap().value(), MAX_AMOUNT);
+    }
+
+    #[test]
+    fn invalid_amounts_are_refused() {
+        for bad in [
+            "0",
+            "0.00",
+            "-5",
+            "1.001",
+            "0.001",
+            "1000000000000000.01",
+            "abc",
+            "",
+            " 5",
+            "1,5",
+            "NaN",
+            "1e400",
+            "99999999999999999999999999999999",
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.code, "invalid_amount", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The ledger's rules: which postings a movement makes, when it is refused,
+//! and the sentence that describes it.
+
+use rust_decimal::Decimal;
+use shared_types::accounts::{AccountId, TransactionType};
+
+use super::{Amount, Currency};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    User,
+    External,
+    Revenue,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::External => "external",
+            Self::Revenue => "revenue",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(Self::User),
+            "external" => Some(Self::External),
+            "revenue" => Some(Self::Revenue),
+            _ => None,
+        }
+    }
+}
+
+/// An account as it stands, locked, inside the database transaction.
+#[derive(Debug, Clone)]
+pub struct AccountState {
+    pub id: AccountId,
+    pub kind: AccountKind,
+    pub currency: String,
+    pub balance: Decimal,
+    pub reserved: Decimal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Balance,
+    Reserved,
+}
+
+impl Bucket {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Balance => "balance",
+            Self::Reserved => "reserved",
+        }
+    }
+}
+
+/// One signed change to one bucket of one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    pub account: AccountId,
+    pub bucket: Bucket,
+    pub amount: Decimal,
+}
+
+/// Why the ledger refused a movement; the refusal is recorded as a failed transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReason {
+    InsufficientFunds,
+    CurrencyMismatch,
+}
+
+impl FailureReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InsufficientFunds => "insufficient_funds",
+            Self::CurrencyMismatch => "currency_mismatch",
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Self::InsufficientFunds => "insufficient funds",
+            Self::CurrencyMismatch => "the accounts hold different currencies",
+        }
+    }
+}
+
+/// What a movement does to the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Post(Vec<Posting>),
+    Refuse(FailureReason),
+}
+
+/// Moves `amount` from one bucket of `from` to one bucket of `to`, refusing
+/// when the currencies differ or when a user account would go below zero.
+/// System accounts may go negative: the external account is the outside world.
+pub fn decide(
+    from: &AccountState,
+    from_bucket: Bucket,
+    to: &AccountState,
+    to_bucket: Bucket,
+    amount: Amount,
+) -> Decision {
+    if from.currency != to.currency {
+        return Decision::Refuse(FailureReason::CurrencyMismatch);
+    }
+    let available = match from_bucket {
+        Bucket::Balance => from.balance,
+        Bucket::Reserved => from.reserved,
+    };
+    if from.kind == AccountKind::User && available < amount.value() {
+        return Decision::Refuse(FailureReason::InsufficientFunds);
+    }
+    Decision::Post(vec![
+        Posting {
+            account: from.id,
+            bucket: from_bucket,
+            amount: -amount.value(),
+        },
+        Posting {
+            account: to.id,
+            bucket: to_bucket,
+            amount: amount.value(),
+        },
+    ])
+}
+
+/// What a description needs to know of a movement.
+pub struct Movement<'a> {
+    pub kind: TransactionType,
+    pub amount: Amount,
+    pub currency: &'a Currency,
+    pub from: Option<AccountId>,
+    pub to: Option<AccountId>,
+    pub caller_description: Option<&'a str>,
+}
+
+/// A sentence saying where the money came from and went, and why.
+pub fn describe(movement: &Movement<'_>, failure: Option<FailureReason>) -> String {
+    let Movement {
+        kind,
+        amount,
+        currency,
+        from,
+        to,
+        caller_description,
+    } = movement;
+    let account = |id: &Option<AccountId>| {
+        id.map_or_else(
+            || "an unknown account".to_owned(),
+            |id| format!("account {id}"),
+        )
+    };
+    let what = match kind {
+        TransactionType::Deposit => format!(
+            "{amount} {currency} deposited into {} from outside",
+            account(to)
+        ),
+        TransactionType::Withdrawal => format!(
+            "{amount} {currency} withdrawn from {} to outside",
+            account(from)
+        ),
+        TransactionType::Transfer => format!(
+            "{amount} {currency} transferred from {} to {}",
+            account(from),
+            account(to)
+        ),
+        TransactionType::Reservation | TransactionType::Release | TransactionType::Capture => {
+            format!("{amount} {currency} {kind:?} on {}", account(&from.or(*to)))
+        }
+    };
+    let mut sentence = match failure {
+        None => what,
+        Some(reason) => format!("Refused: {what}: {}", reason.words()),
+    };
+    if let Some(why) = caller_description {
+        sentence.push_str(" (");
+        sentence.push_str(why);
+        sentence.push(')');
+    }
+    sentence
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared_types::AmountInput;
+    use uuid::Uuid;
+
+    fn account(kind: AccountKind, currency: &str, balance: i64) -> AccountState {
+        AccountState {
+            id: AccountId(Uuid::new_v4()),
+            kind,
+            currency: currency.into(),
+            balance: Decimal::from(balance),
+            reserved: Decimal::ZERO,
+        }
+    }
+
+    fn amount(s: &str) -> Amount {
+        Amount::parse(&AmountInput::from(s)).unwrap()
+    }
+
+    #[test]
+    fn a_user_account_cannot_go_below_zero() {
+        let from = account(AccountKind::User, "USD", 10);
+        let to = account(AccountKind::User, "USD", 0);
+        assert_eq!(
+            decide(
+                &from,
+                Bucket::Balance,
+                &to,
+                Bucket::Balance,
+                amount("10.01")
+            ),
+            Decision::Refuse(FailureReason::InsufficientFunds)
+        );
+        let Decision::Post(postings) =
+            decide(&from, Bucket::Balance, &to, Bucket::Balance, amount("10"))
+        else {
+            panic!("an exact balance can be spent");
+        };
+        assert_eq!(
+            postings.iter().map(|p| p.amount).sum::<Decimal>(),
+            Decimal::ZERO
+        );
+    }
+
+    #[test]
+    fn the_external_account_may_go_negative() {
+        let external = account(AccountKind::External, "USD", 0);
+        let to = account(AccountKind::User, "USD", 0);
+        assert!(matches!(
+            decide(
+                &external,
+                Bucket::Balance,
+                &to,
+                Bucket::Balance,
+                amount("5")
+            ),
+            Decision::Post(_)
+        ));
+    }
+
+    #[test]
+    fn currencies_must_match() {
+        let from = account(AccountKind::User, "USD", 100);
+        let to = account(AccountKind::User, "EUR", 0);
+        assert_eq!(
+            decide(&from, Bucket::Balance, &to, Bucket::Balance, amount("1")),
+            Decision::Refuse(FailureReason::CurrencyMismatch)
+        );
+    }
+
+    #[test]
+    fn descriptions_name_both_sides_and_the_reason() {
+        let usd = Currency::parse("USD").unwrap();
+        let (a, b) = (AccountId(Uuid::nil()), AccountId(Uuid::max()));
+        let movement = Movement {
+            kind: TransactionType::Transfer,
+            amount: amount("500"),
+            currency: &usd,
+            from: Some(a),
+            to: Some(b),
+            caller_description: Some("rent"),
+        };
+        assert_eq!(
+            describe(&movement, None),
+            format!("500.00 USD transferred from account {a} to account {b} (rent)")
+        );
+        assert_eq!(
+            describe(&movement, Some(FailureReason::InsufficientFunds)),
+            format!("Refused: 500.00 USD transferred from account {a} to account {b}: insufficient funds (rent)")
+        );
+    }
+}

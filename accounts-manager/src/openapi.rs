@@ -1,0 +1,76 @@
+//! The OpenAPI document served at `/api-docs/openapi.json` and shown at `/docs`.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "accounts-manager",
+        description = "The ledger: accounts, deposits, withdrawals, transfers and the double-entry audit.\n\n\
+Conventions: JSON in and out; amounts are accepted as strings or exact JSON numbers and answered as \
+strings with two fraction digits; timestamps are RFC 3339 UTC with six fraction digits. Every POST accepts \
+an `Idempotency-Key` (1-255 printable ASCII): the first request with a key runs once and its answer is \
+stored with its effect; the same key and body gets the stored answer again (header `Idempotent-Replayed: true`), \
+a different body gets `422 idempotency_key_reused`, and a key still in flight gets `409 idempotency_key_in_flight`. \
+Requests refused before they run (bad input, unknown account) store nothing, so the key can be used again. \
+Keys are global to the service, not per token, and are kept indefinitely.\n\n\
+Every error is `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`: 400 malformed JSON, wrong types or \
+unknown fields; 401 a missing or wrong token; 404 unknown resource; 409 conflicting state; 422 a broken rule; \
+503 the database is unavailable. A movement refused by the ledger (insufficient_funds, currency_mismatch) is \
+recorded as a failed Transaction and answered 422 with that Transaction as the body.\n\n\
+In Transactions, `from_account_id` and `to_account_id` name user accounts; `null` stands for the outside world \
+(deposits, withdrawals) or a system account.",
+        version = "1.0.0"
+    ),
+    paths(
+        routes::accounts::open_account,
+        routes::accounts::get_account,
+        routes::accounts::list_user_accounts,
+        routes::movements::create_deposit,
+        routes::movements::create_withdrawal,
+        routes::movements::create_transfer,
+        routes::admin::audit,
+        routes::health::healthz,
+        routes::health::readyz,
+        routes::health::metrics,
+    ),
+    components(schemas(
+        shared_types::ErrorBody,
+        shared_types::ErrorDetail,
+        shared_types::accounts::Account,
+        shared_types::accounts::AccountList,
+        shared_types::accounts::OpenAccountRequest,
+        shared_types::accounts::DepositRequest,
+        shared_types::accounts::WithdrawalRequest,
+        shared_types::accounts::TransferRequest,
+        shared_types::accounts::Direction,
+        shared_types::accounts::Transaction,
+        shared_types::accounts::TransactionType,
+        shared_types::accounts::TransactionStatus,
+        shared_types::accounts::AuditReport,
+        shared_types::accounts::CurrencyAudit,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Accounts and balances"),
+        (name = "money", description = "Deposits, withdrawals and transfers"),
+        (name = "admin", description = "Operator checks"),
+        (name = "operations", description = "Health, readiness and metrics (no token)"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! Opening and reading accounts.
+
+use shared_types::accounts::{Account, AccountId, AccountList};
+
+use super::{idempotent, run, Idempotency, Reply};
+use crate::domain::{Currency, UserId};
+use crate::error::ApiError;
+use crate::store::{self, accounts::AccountRow, PgPool};
+
+pub async fn open(
+    pool: &PgPool,
+    idempotency: Option<Idempotency>,
+    user_id: UserId,
+    currency: Currency,
+) -> Result<Reply, ApiError> {
+    idempotent(pool, idempotency, move |conn| {
+        let row = store::accounts::insert_user_account(conn, user_id.value(), currency.as_str())?;
+        Reply::new(201, &wire(&row)?)
+    })
+    .await
+}
+
+pub async fn get(pool: &PgPool, id: AccountId) -> Result<Account, ApiError> {
+    run(pool, move |conn| {
+        let row = store::accounts::find_user_account(conn, id)?.ok_or_else(|| not_found(id))?;
+        wire(&row)
+    })
+    .await
+}
+
+pub async fn list_for_user(pool: &PgPool, user_id: UserId) -> Result<AccountList, ApiError> {
+    run(pool, move |conn| {
+        let rows = store::accounts::list_for_user(conn, user_id.value())?;
+        let items = rows.iter().map(wire).collect::<Result<_, _>>()?;
+        Ok(AccountList { items })
+    })
+    .await
+}
+
+pub fn not_found(id: AccountId) -> ApiError {
+    ApiError::NotFound(format!("account {id} does not exist"))
+}
+
+fn wire(row: &AccountRow) -> Result<Account, ApiError> {
+    row.to_wire()
+        .ok_or_else(|| ApiError::internal(format!("account {} is a system account", row.id)))
+}

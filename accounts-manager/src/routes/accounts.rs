@@ -1,0 +1,83 @@
+//! Accounts: open, get, list a user's.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use shared_types::accounts::{Account, AccountList, OpenAccountRequest};
+use shared_types::ErrorBody;
+
+use super::{account_id, parse_post, respond};
+use crate::domain::{Currency, UserId};
+use crate::error::ApiError;
+use crate::operations;
+use crate::startup::AppState;
+
+/// Open an account for a user.
+#[utoipa::path(
+    post, path = "/api/v1/accounts", tag = "accounts",
+    request_body = OpenAccountRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer")),
+    responses(
+        (status = 201, description = "The account was opened", body = Account),
+        (status = 400, description = "Malformed JSON or wrong types", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 409, description = "The Idempotency-Key is in flight", body = ErrorBody),
+        (status = 422, description = "A rule is broken (user_id, currency, idempotency key reuse)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn open_account(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (request, idempotency) = parse_post::<OpenAccountRequest>(&req, &body)?;
+    let user_id = UserId::parse(request.user_id)?;
+    let currency = Currency::parse_or_default(request.currency.as_deref())?;
+    let reply = operations::accounts::open(&state.pool, idempotency, user_id, currency).await?;
+    Ok(respond(&state, reply))
+}
+
+/// Get an account.
+#[utoipa::path(
+    get, path = "/api/v1/accounts/{account_id}", tag = "accounts",
+    params(("account_id" = String, Path, description = "The account's UUID")),
+    responses(
+        (status = 200, body = Account),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_account(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = account_id(&path)?;
+    let account = operations::accounts::get(&state.pool, id).await?;
+    Ok(HttpResponse::Ok().json(account))
+}
+
+/// List a user's accounts, oldest first, with their balances and reserved parts.
+#[utoipa::path(
+    get, path = "/api/v1/users/{user_id}/accounts", tag = "accounts",
+    params(("user_id" = i64, Path, description = "A positive 64-bit integer")),
+    responses(
+        (status = 200, body = AccountList),
+        (status = 400, description = "The id is not an integer", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 422, description = "The id is not positive", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_user_accounts(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let raw: i64 = path.parse().map_err(|_| {
+        ApiError::InvalidRequest(format!("{:?} is not a user id (an integer)", path.as_str()))
+    })?;
+    let user_id = UserId::parse(raw)?;
+    let accounts = operations::accounts::list_for_user(&state.pool, user_id).await?;
+    Ok(HttpResponse::Ok().json(accounts))
+}

@@ -1,0 +1,22 @@
+//! Operator routes under `/api/v1/admin`.
+
+use actix_web::{web, HttpResponse};
+use shared_types::accounts::AuditReport;
+use shared_types::ErrorBody;
+
+use crate::error::ApiError;
+use crate::operations;
+use crate::startup::AppState;
+
+/// The double-entry self-check: per currency, the sum of all accounts (always
+/// `0.00`), user accounts below zero, and accounts whose balances differ from
+/// their posted entries.
+#[utoipa::path(
+    get, path = "/api/v1/admin/audit", tag = "admin",
+    responses((status = 200, body = AuditReport), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn audit(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let report = operations::audit::audit(&state.pool).await?;
+    Ok(HttpResponse::Ok().json(report))
+}

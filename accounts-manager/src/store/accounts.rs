@@ -1,0 +1,203 @@
+//! The `accounts` table.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::schema::accounts;
+use crate::domain::ledger::{AccountKind, AccountState, Bucket, Posting};
+use shared_types::accounts::{Account, AccountId};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = accounts)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct AccountRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub user_id: Option<i64>,
+    pub currency: String,
+    pub balance: Decimal,
+    pub reserved: Decimal,
+    pub created_at: DateTime<Utc>,
+}
+
+impl AccountRow {
+    pub fn state(&self) -> AccountState {
+        AccountState {
+            id: AccountId(self.id),
+            // The column's CHECK admits only the three kinds.
+            kind: AccountKind::parse(&self.kind).unwrap_or(AccountKind::User),
+            currency: self.currency.clone(),
+            balance: self.balance,
+            reserved: self.reserved,
+        }
+    }
+
+    /// The wire form; `None` for system accounts, which callers never see.
+    pub fn to_wire(&self) -> Option<Account> {
+        Some(Account {
+            account_id: AccountId(self.id),
+            user_id: self.user_id?,
+            currency: self.currency.clone(),
+            balance: self.balance,
+            reserved: self.reserved,
+            created_at: self.created_at,
+        })
+    }
+}
+
+pub fn insert_user_account(
+    conn: &mut PgConnection,
+    user_id: i64,
+    currency: &str,
+) -> QueryResult<AccountRow> {
+    ensure_system_accounts(conn, currency)?;
+    diesel::insert_into(accounts::table)
+        .values((
+            accounts::id.eq(Uuid::now_v7()),
+            accounts::kind.eq(AccountKind::User.as_str()),
+            accounts::user_id.eq(user_id),
+            accounts::currency.eq(currency),
+        ))
+        .returning(AccountRow::as_returning())
+        .get_result(conn)
+}
+
+/// Creates the currency's external and revenue accounts if they do not exist yet.
+pub fn ensure_system_accounts(conn: &mut PgConnection, currency: &str) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO accounts (id, kind, currency) \
+         VALUES ($1, 'external', $3), ($2, 'revenue', $3) \
+         ON CONFLICT (kind, currency) WHERE kind <> 'user' DO NOTHING",
+    )
+    .bind::<SqlUuid, _>(Uuid::now_v7())
+    .bind::<SqlUuid, _>(Uuid::now_v7())
+    .bind::<Text, _>(currency)
+    .execute(conn)
+    .map(|_| ())
+}
+
+pub fn find(conn: &mut PgConnection, id: AccountId) -> QueryResult<Option<AccountRow>> {
+    accounts::table
+        .find(id.0)
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_user_account(
+    conn: &mut PgConnection,
+    id: AccountId,
+) -> QueryResult<Option<AccountRow>> {
+    accounts::table
+        .find(id.0)
+        .filter(accounts::kind.eq(AccountKind::User.as_str()))
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<AccountRow>> {
+    accounts::table
+        .filter(accounts::kind.eq(AccountKind::User.as_str()))
+        .filter(accounts::user_id.eq(user_id))
+        .order((accounts::created_at, accounts::id))
+        .select(AccountRow::as_select())
+        .load(conn)
+}
+
+pub fn oldest_for_user(
+    conn: &mut PgConnection,
+    user_id: i64,
+    currency: &str,
+) -> QueryResult<Option<AccountRow>> {
+    accounts::table
+        .filter(accounts::kind.eq(AccountKind::User.as_str()))
+        .filter(accounts::user_id.eq(user_id))
+        .filter(accounts::currency.eq(currency))
+        .order((accounts::created_at, accounts::id))
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn system_account_id(
+    conn: &mut PgConnection,
+    kind: AccountKind,
+    currency: &str,
+) -> QueryResult<Option<AccountId>> {
+    accounts::table
+        .filter(accounts::kind.eq(kind.as_str()))
+        .filter(accounts::currency.eq(currency))
+        .select(accounts::id)
+        .first(conn)
+        .optional()
+        .map(|id| id.map(AccountId))
+}
+
+/// Locks the given accounts for the rest of the transaction, always in id
+/// order, so that two transactions touching the same accounts never deadlock.
+pub fn lock(conn: &mut PgConnection, ids: &[AccountId]) -> QueryResult<Vec<AccountRow>> {
+    let mut ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    accounts::table
+        .filter(accounts::id.eq_any(ids))
+        .order(accounts::id)
+        .for_update()
+        .select(AccountRow::as_select())
+        .load(conn)
+}
+
+/// Applies postings to locked accounts and returns each touched account's new
+/// balance. The schema's CHECKs are the last word on user balances.
+pub fn apply(
+    conn: &mut PgConnection,
+    postings: &[Posting],
+) -> QueryResult<Vec<(AccountId, Decimal)>> {
+    let mut touched: Vec<(AccountId, Decimal, Decimal)> = Vec::with_capacity(postings.len());
+    for posting in postings {
+        let (balance, reserved) = match posting.bucket {
+            Bucket::Balance => (posting.amount, Decimal::ZERO),
+            Bucket::Reserved => (Decimal::ZERO, posting.amount),
+        };
+        match touched.iter_mut().find(|(id, _, _)| *id == posting.account) {
+            Some(entry) => {
+                entry.1 += balance;
+                entry.2 += reserved;
+            }
+            None => touched.push((posting.account, balance, reserved)),
+        }
+    }
+    touched.sort_unstable_by_key(|(id, _, _)| *id);
+    touched
+        .into_iter()
+        .map(|(id, balance, reserved)| {
+            diesel::update(accounts::table.find(id.0))
+                .set((
+                    accounts::balance.eq(accounts::balance + balance),
+                    accounts::reserved.eq(accounts::reserved + reserved),
+                ))
+                .returning(accounts::balance)
+                .get_result(conn)
+                .map(|new_balance| (id, new_balance))
+        })
+        .collect()
+}
+
+/// Serializes, until the end of the transaction, everything that looks up or
+/// opens a user's account of one currency.
+pub fn lock_user_currency(
+    conn: &mut PgConnection,
+    user_id: i64,
+    currency: &str,
+) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))")
+        .bind::<Text, _>(currency)
+        .bind::<BigInt, _>(user_id)
+        .execute(conn)
+        .map(|_| ())
+}

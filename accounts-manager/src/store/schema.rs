@@ -1,0 +1,57 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    accounts (id) {
+        id -> Uuid,
+        kind -> Text,
+        user_id -> Nullable<Int8>,
+        currency -> Text,
+        balance -> Numeric,
+        reserved -> Numeric,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    entries (id) {
+        id -> Int8,
+        transaction_id -> Uuid,
+        account_id -> Uuid,
+        bucket -> Text,
+        amount -> Numeric,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (key) {
+        key -> Text,
+        request_hash -> Bytea,
+        response_status -> Int2,
+        response_body -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    transactions (id) {
+        id -> Uuid,
+        kind -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        amount -> Numeric,
+        currency -> Text,
+        from_account_id -> Nullable<Uuid>,
+        to_account_id -> Nullable<Uuid>,
+        order_id -> Nullable<Int8>,
+        service_id -> Nullable<Int8>,
+        reference -> Nullable<Text>,
+        description -> Text,
+        created_at -> Timestamptz,
+        xid -> Int8,
+    }
+}
+
+diesel::joinable!(entries -> accounts (account_id));
+diesel::joinable!(entries -> transactions (transaction_id));
+
+diesel::allow_tables_to_appear_in_same_query!(accounts, entries, idempotency_keys, transactions,);

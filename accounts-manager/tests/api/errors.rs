@@ -1,0 +1,187 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{assert_error, read, spawn_app};
+
+#[tokio::test]
+async fn requests_without_a_valid_token_are_401_and_have_no_effect() {
+    let app = spawn_app().await;
+    let url = format!("{}/api/v1/accounts", app.address);
+    let body = json!({"user_id": 1});
+    let attempts = [
+        app.client.post(&url).json(&body),
+        app.client.post(&url).bearer_auth("wrong").json(&body),
+        app.client
+            .post(&url)
+            .header("Authorization", "Basic dGVzdA==")
+            .json(&body),
+        app.client
+            .post(&url)
+            .header("Authorization", "Bearer")
+            .json(&body),
+    ];
+    for attempt in attempts {
+        let (status, answer) = read(attempt.send().await.unwrap()).await;
+        assert_error(status, &answer, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    assert_eq!(app.count("SELECT count(*) AS n FROM accounts").await, 0);
+}
+
+#[tokio::test]
+async fn every_configured_token_is_accepted() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(format!("{}/api/v1/accounts", app.address))
+        .bearer_auth("second-token")
+        .json(&json!({"user_id": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn malformed_json_is_400() {
+    let app = spawn_app().await;
+    for raw in ["{", "not json", "", "{\"user_id\": 1,}"] {
+        let response = app
+            .post("/api/v1/accounts")
+            .header("Content-Type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = read(response).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "malformed_json");
+    }
+    assert_eq!(app.count("SELECT count(*) AS n FROM accounts").await, 0);
+}
+
+#[tokio::test]
+async fn wrong_types_missing_fields_and_unknown_fields_are_400() {
+    let app = spawn_app().await;
+    let account = app.funded_account(1, "10").await;
+    let cases = [
+        ("/api/v1/accounts", json!({"user_id": "two"})),
+        ("/api/v1/accounts", json!({"user_id": 1.5})),
+        ("/api/v1/accounts", json!({})),
+        ("/api/v1/accounts", json!([1])),
+        ("/api/v1/accounts", json!({"user_id": 1, "colour": "red"})),
+        (
+            "/api/v1/deposits",
+            json!({"account_id": "not-a-uuid", "amount": "1"}),
+        ),
+        (
+            "/api/v1/deposits",
+            json!({"account_id": account, "amount": true}),
+        ),
+        (
+            "/api/v1/deposits",
+            json!({"account_id": account, "amount": {"value": 1}}),
+        ),
+        (
+            "/api/v1/deposits",
+            json!({"account_id": account, "ammount": "1"}),
+        ),
+        ("/api/v1/withdrawals", json!({"account_id": account})),
+        (
+            "/api/v1/transfers",
+            json!({"from_account_id": account, "to_account_id": account, "amount": "1", "direction": "sideways"}),
+        ),
+        (
+            "/api/v1/accounts",
+            json!({"user_id": 99999999999999999999u128}),
+        ),
+    ];
+    for (path, body) in cases {
+        let (status, answer) = app.post_json(path, body.clone()).await;
+        assert_error(status, &answer, StatusCode::BAD_REQUEST, "invalid_request");
+    }
+    assert_eq!(app.count("SELECT count(*) AS n FROM transactions").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM accounts WHERE kind = 'user'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_with_the_error_body() {
+    let app = spawn_app().await;
+    let (status, body) = app.get_json("/api/v1/nothing-here").await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, body) = read(
+        app.client
+            .get(format!("{}/nowhere", app.address))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, body) = read(app.get("/api/v1/deposits").send().await.unwrap()).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_the_error_body() {
+    let app = spawn_app().await;
+    let huge = format!(
+        "{{\"user_id\": 1, \"currency\": \"{}\"}}",
+        "A".repeat(200_000)
+    );
+    let response = app
+        .post("/api/v1/accounts")
+        .header("Content-Type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+}
+
+#[tokio::test]
+async fn a_dead_database_is_503_not_500() {
+    let app = spawn_app().await;
+    let account = app.funded_account(1, "10").await;
+    app.db.drop_now();
+
+    let (status, body) = app
+        .post_json(
+            "/api/v1/deposits",
+            json!({"account_id": account, "amount": "1"}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    );
+    assert!(
+        !body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("postgres"),
+        "{body}"
+    );
+    let response = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+}

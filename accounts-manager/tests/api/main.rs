@@ -1,0 +1,10 @@
+//! accounts-manager's API tests: the real application on a fresh database per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic
+
+mod accounts;
+mod concurrency;
+mod errors;
+mod helpers;
+mod idempotency;
+mod movements;
+mod operations;

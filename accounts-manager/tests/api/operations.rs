@@ -1,0 +1,160 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn health_and_readiness_need_no_token() {
+    let app = spawn_app().await;
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["status"],
+        "ready"
+    );
+}
+
+#[tokio::test]
+async fn the_request_id_is_taken_from_the_caller_or_made_and_returned() {
+    let app = spawn_app().await;
+    let given = app
+        .get("/api/v1/users/1/accounts")
+        .header("X-Request-Id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers().get("x-request-id").unwrap(), "abc-123");
+    let made = app.get("/api/v1/users/1/accounts").send().await.unwrap();
+    let id = made
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    let unauthorized = app
+        .client
+        .get(format!("{}/api/v1/users/1/accounts", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(unauthorized.headers().get("x-request-id").is_some());
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_transactions_by_type() {
+    let app = spawn_app().await;
+    let account = app.funded_account(1, "5").await;
+    let (status, _) = app
+        .post_json(
+            "/api/v1/withdrawals",
+            json!({"account_id": account, "amount": "9"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="POST",route="/api/v1/deposits",status="201"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"http_request_duration_seconds_bucket{method="POST",route="/api/v1/accounts""#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"ledger_transactions_total{status="success",type="deposit"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"ledger_transactions_total{status="failed",type="withdrawal"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_of_the_contract() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = app
+        .client
+        .get(format!("{}/api-docs/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/v1/accounts", "post"),
+        ("/api/v1/accounts/{account_id}", "get"),
+        ("/api/v1/users/{user_id}/accounts", "get"),
+        ("/api/v1/deposits", "post"),
+        ("/api/v1/withdrawals", "post"),
+        ("/api/v1/transfers", "post"),
+        ("/api/v1/admin/audit", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn the_docs_page_is_served_without_internet() {
+    let app = spawn_app().await;
+    let page = app
+        .client
+        .get(format!("{}/docs/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("swagger"));
+    let script = app
+        .client
+        .get(format!("{}/docs/swagger-ui-bundle.js", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), StatusCode::OK);
+    let redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/docs", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(redirect.status().is_redirection());
+}

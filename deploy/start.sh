@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Starts the system locally against the local PostgreSQL (and RabbitMQ):
+# creates the databases, builds, runs the services in the background with
+# their logs in .run/logs, and waits until they are ready.
+#   deploy/start.sh          start (or restart) everything
+#   deploy/stop.sh           stop it
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PGHOST_URL=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
+API_TOKEN=${API_TOKEN:-dev-token}
+AM_ADDR=${AM_ADDR:-127.0.0.1:8080}
+RUN_DIR=.run
+mkdir -p "$RUN_DIR/logs"
+
+deploy/services.sh
+deploy/stop.sh >/dev/null 2>&1 || true
+
+create_db() {
+  if ! psql "$PGHOST_URL/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$1'" | grep -q 1; then
+    psql "$PGHOST_URL/postgres" -qc "CREATE DATABASE $1"
+    echo "created database $1"
+  fi
+}
+create_db accounts_manager
+
+echo "building (the first build takes a few minutes)"
+cargo build --bin accounts-manager
+
+start() { # name, then VAR=value settings
+  local name=$1; shift
+  env "$@" nohup "target/debug/$name" >"$RUN_DIR/logs/$name.log" 2>&1 &
+  echo $! >"$RUN_DIR/$name.pid"
+}
+start accounts-manager DATABASE_URL="$PGHOST_URL/accounts_manager" API_TOKENS="$API_TOKEN" BIND_ADDR="$AM_ADDR" RUST_LOG="${RUST_LOG:-info}"
+
+wait_ready() { # name, url
+  for _ in $(seq 1 60); do
+    if curl -fsS "$2/readyz" >/dev/null 2>&1; then echo "$1 is ready at $2"; return 0; fi
+    if ! kill -0 "$(cat "$RUN_DIR/$1.pid")" 2>/dev/null; then break; fi
+    sleep 0.5
+  done
+  echo "$1 did not become ready; its log:" >&2
+  tail -n 20 "$RUN_DIR/logs/$1.log" >&2
+  exit 1
+}
+wait_ready accounts-manager "http://$AM_ADDR"
+
+cat <<MSG
+
+accounts-manager  http://$AM_ADDR   (docs: http://$AM_ADDR/docs/)
+bearer token      $API_TOKEN
+logs              $RUN_DIR/logs/
+stop              deploy/stop.sh
+MSG

@@ -1,0 +1,4 @@
+DROP TABLE idempotency_keys;
+DROP TABLE entries;
+DROP TABLE transactions;
+DROP TABLE accounts;

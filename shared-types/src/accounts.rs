@@ -1,0 +1,219 @@
+//! accounts-manager: accounts, money movements, transactions and the audit.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::money::AmountInput;
+
+/// The id of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(transparent)]
+pub struct AccountId(pub Uuid);
+
+/// The id of a ledger transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(transparent)]
+pub struct TransactionId(pub Uuid);
+
+impl std::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Display for TransactionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OpenAccountRequest {
+    /// The caller's user, a positive 64-bit integer.
+    #[cfg_attr(feature = "openapi", schema(example = 2))]
+    pub user_id: i64,
+    /// Three upper-case letters; `USD` when absent.
+    #[cfg_attr(feature = "openapi", schema(example = "USD"))]
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Account {
+    pub account_id: AccountId,
+    pub user_id: i64,
+    pub currency: String,
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "199.99"))]
+    pub balance: Decimal,
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0.00"))]
+    pub reserved: Decimal,
+    #[serde(with = "crate::time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2022-11-17T01:44:22.083065Z"))]
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountList {
+    pub items: Vec<Account>,
+}
+
+/// Money in from outside. Either `account_id`, or `user_id` (with an optional
+/// `currency`): then the user's oldest account of that currency is used, and
+/// opened if the user has none.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DepositRequest {
+    #[serde(default)]
+    pub account_id: Option<AccountId>,
+    #[serde(default)]
+    pub user_id: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "199.99"))]
+    pub amount: AmountInput,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// Money out to the outside world.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalRequest {
+    pub account_id: AccountId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.00"))]
+    pub amount: AmountInput,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// Which way a transfer moves money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// From `from_account_id` to `to_account_id`.
+    #[default]
+    Debit,
+    /// From `to_account_id` to `from_account_id`.
+    Credit,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    pub from_account_id: AccountId,
+    pub to_account_id: AccountId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "500"))]
+    pub amount: AmountInput,
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum TransactionType {
+    Deposit,
+    Withdrawal,
+    Transfer,
+    Reservation,
+    Release,
+    Capture,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum TransactionStatus {
+    Success,
+    Failed,
+}
+
+/// One recorded movement of money, successful or failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Transaction {
+    pub transaction_id: TransactionId,
+    #[serde(rename = "type")]
+    pub kind: TransactionType,
+    pub status: TransactionStatus,
+    /// Present only when `status` is `failed`: `insufficient_funds` or `currency_mismatch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "500.00"))]
+    pub amount: Decimal,
+    pub currency: String,
+    /// The user account the money left; `null` for money from outside.
+    pub from_account_id: Option<AccountId>,
+    /// The user account the money reached; `null` for money to outside or to revenue.
+    pub to_account_id: Option<AccountId>,
+    pub order_id: Option<i64>,
+    pub service_id: Option<i64>,
+    pub reference: Option<String>,
+    pub description: String,
+    #[serde(with = "crate::time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2022-11-17T01:44:22.083065Z"))]
+    pub created_at: DateTime<Utc>,
+    /// Transfers only: the balance of `from_account_id` after the transfer.
+    #[serde(
+        default,
+        with = "crate::money::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "100.00"))]
+    pub from_balance_after: Option<Decimal>,
+    /// Transfers only: the balance of `to_account_id` after the transfer.
+    #[serde(
+        default,
+        with = "crate::money::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "600.00"))]
+    pub to_balance_after: Option<Decimal>,
+}
+
+/// The double-entry self-check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditReport {
+    pub currencies: Vec<CurrencyAudit>,
+    #[serde(with = "crate::time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub checked_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CurrencyAudit {
+    pub currency: String,
+    /// The sum of every account of the currency, system accounts included: always `0.00`.
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0.00"))]
+    pub total: Decimal,
+    /// User accounts whose balance or reserved part is below zero.
+    pub negative_accounts: i64,
+    /// Accounts whose balance or reserved part differs from the sum of their entries.
+    pub entry_mismatches: i64,
+}

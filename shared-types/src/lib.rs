@@ -1,0 +1,13 @@
+//! Wire types of the payments services: what goes over HTTP and RabbitMQ.
+//!
+//! Callers (other services, the tests, producers of jobs) depend on this crate
+//! to speak the contract in `API.md` without copying its shapes. It holds data
+//! and serde formats only; the rules about the data live in the services.
+
+pub mod accounts;
+pub mod error;
+pub mod money;
+pub mod time;
+
+pub use error::{ErrorBody, ErrorDetail};
+pub use money::AmountInput;

@@ -1,0 +1,156 @@
+//! Money on the wire: exact decimal text in, two-decimal strings out.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The key under which serde_json (with its `arbitrary_precision` feature)
+/// hands a number's exact text to a deserializer.
+const EXACT_NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// An amount as the caller wrote it: a JSON string (`"199.99"`) or a JSON
+/// number (`199.99`), kept as its exact text. It is never turned into a float;
+/// the services parse and check it (`Amount::parse`) and answer `422` when it
+/// is not a valid amount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmountInput(pub String);
+
+impl AmountInput {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Decimal> for AmountInput {
+    fn from(value: Decimal) -> Self {
+        Self(value.to_string())
+    }
+}
+
+impl From<&str> for AmountInput {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+impl Serialize for AmountInput {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for AmountInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(AmountVisitor)
+    }
+}
+
+struct AmountVisitor;
+
+impl<'de> Visitor<'de> for AmountVisitor {
+    type Value = AmountInput;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an amount as a decimal string or a JSON number")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(AmountInput(v.to_owned()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(AmountInput(v.to_string()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(AmountInput(v.to_string()))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        // Only reached when the JSON parser was built without exact numbers:
+        // refusing is better than a rounded amount.
+        Err(E::custom(
+            "amounts must be sent as strings when the parser cannot keep numbers exact",
+        ))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        match map.next_key::<String>()? {
+            Some(key) if key == EXACT_NUMBER_TOKEN => Ok(AmountInput(map.next_value()?)),
+            _ => Err(de::Error::invalid_type(de::Unexpected::Map, &self)),
+        }
+    }
+}
+
+/// Serializes a decimal as a string with exactly two fraction digits.
+pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&format_args!("{:.2}", value.round_dp(2)))
+}
+
+/// Reads a decimal from a string or an exact number.
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+    let AmountInput(text) = AmountInput::deserialize(deserializer)?;
+    text.parse().map_err(de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_with_two_fraction_digits() {
+        #[derive(Serialize)]
+        struct W(#[serde(serialize_with = "serialize")] Decimal);
+        let cases = [
+            ("0", "\"0.00\""),
+            ("199.9", "\"199.90\""),
+            ("-5", "\"-5.00\""),
+        ];
+        for (input, expected) in cases {
+            let d: Decimal = input.parse().unwrap();
+            assert_eq!(serde_json::to_string(&W(d)).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn numbers_keep_their_exact_text() {
+        let a: AmountInput = serde_json::from_str("0.1").unwrap();
+        assert_eq!(a.as_str(), "0.1");
+        let b: AmountInput = serde_json::from_str("\"199.99\"").unwrap();
+        assert_eq!(b.as_str(), "199.99");
+        let c: AmountInput = serde_json::from_str("12345678901234567890.123").unwrap();
+        assert_eq!(c.as_str(), "12345678901234567890.123");
+    }
+
+    #[test]
+    fn other_json_types_are_refused() {
+        assert!(serde_json::from_str::<AmountInput>("true").is_err());
+        assert!(serde_json::from_str::<AmountInput>("{\"a\":1}").is_err());
+        assert!(serde_json::from_str::<AmountInput>("[1]").is_err());
+    }
+}
+
+/// The same formats for optional amounts (`null` when absent).
+pub mod option {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Decimal>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => super::serialize(v, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Decimal>, D::Error> {
+        Option::<AmountInput>::deserialize(deserializer)?
+            .map(|AmountInput(text)| text.parse().map_err(de::Error::custom))
+            .transpose()
+    }
+}

@@ -98,6 +98,12 @@ fn run(listener: TcpListener, state: AppState, workers: usize) -> std::io::Resul
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
+            .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                ApiError::InvalidRequest(format!(
+                    "the query string does not fit this route: {error}"
+                ))
+                .into()
+            }))
             .wrap(ErrorHandlers::new().default_handler(json_error_body))
             .wrap(from_fn(observe))
             .route("/healthz", web::get().to(routes::health::healthz))

@@ -217,3 +217,62 @@ pub struct CurrencyAudit {
     /// Accounts whose balance or reserved part differs from the sum of their entries.
     pub entry_mismatches: i64,
 }
+
+/// Hold money of an account for an order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReservationRequest {
+    pub account_id: AccountId,
+    #[cfg_attr(feature = "openapi", schema(example = 7))]
+    pub order_id: i64,
+    #[cfg_attr(feature = "openapi", schema(example = 3))]
+    pub service_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "170000"))]
+    pub amount: AmountInput,
+    /// A name for the service, shown in the revenue report.
+    #[serde(default)]
+    pub service_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ReservationStatus {
+    Reserved,
+    Captured,
+    Released,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Reservation {
+    pub order_id: i64,
+    pub account_id: AccountId,
+    pub service_id: i64,
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "170000.00"))]
+    pub amount: Decimal,
+    pub currency: String,
+    pub status: ReservationStatus,
+    #[serde(with = "crate::time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One page of a listing. Pass `snapshot` back to page through exactly the
+/// same set of items, whatever is written meanwhile.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub limit: i64,
+    pub total_count: i64,
+    pub total_pages: i64,
+    /// Opaque; give it back as `?snapshot=` to pin the listing.
+    pub snapshot: String,
+}

@@ -4,6 +4,7 @@
 use rust_decimal::Decimal;
 use shared_types::accounts::{AccountId, TransactionType};
 
+use super::order::OrderRef;
 use super::{Amount, Currency};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +137,8 @@ pub struct Movement<'a> {
     pub currency: &'a Currency,
     pub from: Option<AccountId>,
     pub to: Option<AccountId>,
+    /// The order a reservation, capture or release is about.
+    pub order: Option<&'a OrderRef>,
     pub caller_description: Option<&'a str>,
 }
 
@@ -147,6 +150,7 @@ pub fn describe(movement: &Movement<'_>, failure: Option<FailureReason>) -> Stri
         currency,
         from,
         to,
+        order,
         caller_description,
     } = movement;
     let account = |id: &Option<AccountId>| {
@@ -169,9 +173,21 @@ pub fn describe(movement: &Movement<'_>, failure: Option<FailureReason>) -> Stri
             account(from),
             account(to)
         ),
-        TransactionType::Reservation | TransactionType::Release | TransactionType::Capture => {
-            format!("{amount} {currency} {kind:?} on {}", account(&from.or(*to)))
-        }
+        TransactionType::Reservation => format!(
+            "{amount} {currency} reserved from {}{}",
+            account(from),
+            for_order(*order)
+        ),
+        TransactionType::Release => format!(
+            "{amount} {currency} released back to {}{}",
+            account(to),
+            for_order(*order)
+        ),
+        TransactionType::Capture => format!(
+            "{amount} {currency} captured from {} as revenue{}",
+            account(from),
+            for_order(*order)
+        ),
     };
     let mut sentence = match failure {
         None => what,
@@ -183,6 +199,17 @@ pub fn describe(movement: &Movement<'_>, failure: Option<FailureReason>) -> Stri
         sentence.push(')');
     }
     sentence
+}
+
+/// ` for order 7, service 3 (delivery)`.
+fn for_order(order: Option<&OrderRef>) -> String {
+    order.map_or_else(String::new, |o| {
+        let name = o
+            .service_name
+            .as_deref()
+            .map_or_else(String::new, |n| format!(" ({n})"));
+        format!(" for order {}, service {}{name}", o.order_id, o.service_id)
+    })
 }
 
 #[cfg(test)]
@@ -266,6 +293,7 @@ mod tests {
             currency: &usd,
             from: Some(a),
             to: Some(b),
+            order: None,
             caller_description: Some("rent"),
         };
         assert_eq!(
@@ -275,6 +303,31 @@ mod tests {
         assert_eq!(
             describe(&movement, Some(FailureReason::InsufficientFunds)),
             format!("Refused: 500.00 USD transferred from account {a} to account {b}: insufficient funds (rent)")
+        );
+    }
+
+    #[test]
+    fn order_descriptions_name_the_order_and_service() {
+        use crate::domain::order::{OrderId, ServiceId};
+        let usd = Currency::parse("USD").unwrap();
+        let a = AccountId(Uuid::nil());
+        let order = OrderRef {
+            order_id: OrderId::parse(7).unwrap(),
+            service_id: ServiceId::parse(3).unwrap(),
+            service_name: None,
+        };
+        let movement = Movement {
+            kind: TransactionType::Reservation,
+            amount: amount("170000"),
+            currency: &usd,
+            from: Some(a),
+            to: None,
+            order: Some(&order),
+            caller_description: None,
+        };
+        assert_eq!(
+            describe(&movement, None),
+            format!("170000.00 USD reserved from account {a} for order 7, service 3")
         );
     }
 }

@@ -4,12 +4,18 @@ pub mod amount;
 pub mod currency;
 pub mod idempotency;
 pub mod ledger;
+pub mod listing;
+pub mod month;
+pub mod order;
 pub mod text;
 pub mod user_id;
 
 pub use amount::Amount;
 pub use currency::Currency;
 pub use idempotency::{Fingerprint, IdempotencyKey};
+pub use listing::{PageRequest, Snapshot, SortKey, SortOrder};
+pub use month::Month;
+pub use order::{OrderId, OrderRef, ServiceId};
 pub use text::CallerText;
 pub use user_id::UserId;
 

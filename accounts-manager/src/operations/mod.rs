@@ -5,7 +5,9 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod listings;
 pub mod movements;
+pub mod reservations;
 
 use actix_web::web;
 use diesel::pg::PgConnection;

@@ -9,7 +9,7 @@ use shared_types::accounts::{AccountId, TransactionType};
 use super::accounts::not_found;
 use super::{idempotent, Idempotency, Reply};
 use crate::domain::ledger::{self, AccountKind, Bucket, Decision, Movement};
-use crate::domain::{Amount, CallerText, Currency, UserId};
+use crate::domain::{Amount, CallerText, Currency, OrderRef, UserId};
 use crate::error::ApiError;
 use crate::store::{self, transactions::NewTransaction, PgPool};
 
@@ -53,6 +53,7 @@ pub async fn deposit(
                 shown: (None, Some(to)),
                 amount,
                 notes: &notes,
+                order: None,
             },
         )?;
         outcome.reply(false)
@@ -80,6 +81,7 @@ pub async fn withdraw(
                 shown: (Some(from), None),
                 amount,
                 notes: &notes,
+                order: None,
             },
         )?;
         outcome.reply(false)
@@ -107,6 +109,7 @@ pub async fn transfer(
                 shown: (Some(from), Some(to)),
                 amount,
                 notes: &notes,
+                order: None,
             },
         )?;
         outcome.reply(true)
@@ -115,25 +118,30 @@ pub async fn transfer(
 }
 
 /// One movement between two accounts' buckets.
-struct Transfer<'a> {
-    kind: TransactionType,
-    source: (AccountId, Bucket),
-    destination: (AccountId, Bucket),
+pub(super) struct Transfer<'a> {
+    pub kind: TransactionType,
+    pub source: (AccountId, Bucket),
+    pub destination: (AccountId, Bucket),
     /// The user accounts the answer names as `from_account_id` / `to_account_id`.
-    shown: (Option<AccountId>, Option<AccountId>),
-    amount: Amount,
-    notes: &'a Notes,
+    pub shown: (Option<AccountId>, Option<AccountId>),
+    pub amount: Amount,
+    pub notes: &'a Notes,
+    pub order: Option<&'a OrderRef>,
 }
 
-struct Outcome {
-    transaction: store::transactions::TransactionRow,
-    from_balance: Decimal,
-    to_balance: Decimal,
+pub(super) struct Outcome {
+    pub transaction: store::transactions::TransactionRow,
+    pub from_balance: Decimal,
+    pub to_balance: Decimal,
 }
 
 impl Outcome {
+    pub fn failed(&self) -> bool {
+        self.transaction.reason.is_some()
+    }
+
     /// `201` with the transaction, or `422` with it when the ledger refused.
-    fn reply(self, with_balances: bool) -> Result<Reply, ApiError> {
+    pub fn reply(self, with_balances: bool) -> Result<Reply, ApiError> {
         let mut wire = self.transaction.to_wire();
         if with_balances {
             wire.from_balance_after = Some(self.from_balance);
@@ -146,7 +154,7 @@ impl Outcome {
     }
 }
 
-fn execute(conn: &mut PgConnection, t: Transfer<'_>) -> Result<Outcome, ApiError> {
+pub(super) fn execute(conn: &mut PgConnection, t: Transfer<'_>) -> Result<Outcome, ApiError> {
     let (from_id, from_bucket) = t.source;
     let (to_id, to_bucket) = t.destination;
     let locked = store::accounts::lock(conn, &[from_id, to_id])?;
@@ -171,6 +179,7 @@ fn execute(conn: &mut PgConnection, t: Transfer<'_>) -> Result<Outcome, ApiError
             currency: &currency,
             from: t.shown.0,
             to: t.shown.1,
+            order: t.order,
             caller_description: t.notes.description.as_ref().map(CallerText::as_str),
         },
         failure,
@@ -195,8 +204,9 @@ fn execute(conn: &mut PgConnection, t: Transfer<'_>) -> Result<Outcome, ApiError
             currency: currency.as_str(),
             from: t.shown.0,
             to: t.shown.1,
-            order_id: None,
-            service_id: None,
+            order_id: t.order.map(|o| o.order_id.value()),
+            service_id: t.order.map(|o| o.service_id.value()),
+            service_name: t.order.and_then(|o| o.service_name.as_deref()),
             reference: t.notes.reference.as_ref().map(CallerText::as_str),
             description: &description,
         },
@@ -209,7 +219,7 @@ fn execute(conn: &mut PgConnection, t: Transfer<'_>) -> Result<Outcome, ApiError
     })
 }
 
-fn system_account(
+pub(super) fn system_account(
     conn: &mut PgConnection,
     kind: AccountKind,
     currency: &str,

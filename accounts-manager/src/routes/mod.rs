@@ -4,6 +4,8 @@ pub mod accounts;
 pub mod admin;
 pub mod health;
 pub mod movements;
+pub mod reports;
+pub mod reservations;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -34,6 +36,25 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/deposits").route(web::post().to(movements::create_deposit)))
         .service(web::resource("/withdrawals").route(web::post().to(movements::create_withdrawal)))
         .service(web::resource("/transfers").route(web::post().to(movements::create_transfer)))
+        .service(web::resource("/reservations").route(web::post().to(reservations::reserve)))
+        .service(
+            web::resource("/reservations/{order_id}")
+                .route(web::get().to(reservations::get_reservation)),
+        )
+        .service(
+            web::resource("/reservations/{order_id}/capture")
+                .route(web::post().to(reservations::capture)),
+        )
+        .service(
+            web::resource("/reservations/{order_id}/release")
+                .route(web::post().to(reservations::release)),
+        )
+        .service(
+            web::resource("/accounts/{account_id}/transactions")
+                .route(web::get().to(reports::account_history)),
+        )
+        .service(web::resource("/transactions").route(web::get().to(reports::report)))
+        .service(web::resource("/reports/revenue").route(web::get().to(reports::revenue)))
         .service(web::resource("/admin/audit").route(web::get().to(admin::audit)));
 }
 

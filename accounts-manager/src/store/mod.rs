@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod idempotency;
+pub mod reservations;
 pub mod schema;
 pub mod transactions;
 

@@ -33,6 +33,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    reservations (order_id) {
+        order_id -> Int8,
+        account_id -> Uuid,
+        service_id -> Int8,
+        service_name -> Nullable<Text>,
+        amount -> Numeric,
+        currency -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     transactions (id) {
         id -> Uuid,
         kind -> Text,
@@ -48,10 +62,18 @@ diesel::table! {
         description -> Text,
         created_at -> Timestamptz,
         xid -> Int8,
+        service_name -> Nullable<Text>,
     }
 }
 
 diesel::joinable!(entries -> accounts (account_id));
 diesel::joinable!(entries -> transactions (transaction_id));
+diesel::joinable!(reservations -> accounts (account_id));
 
-diesel::allow_tables_to_appear_in_same_query!(accounts, entries, idempotency_keys, transactions,);
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    entries,
+    idempotency_keys,
+    reservations,
+    transactions,
+);

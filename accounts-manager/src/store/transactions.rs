@@ -1,18 +1,20 @@
 //! The `transactions` and `entries` tables: what moved, and the postings it made.
 
 use chrono::{DateTime, Utc};
-use diesel::pg::PgConnection;
+use diesel::pg::{PgConnection, PgRowByRowLoadingMode};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::schema::{entries, transactions};
 use crate::domain::ledger::{FailureReason, Posting};
+use crate::domain::{PageRequest, SortKey, SortOrder};
 use shared_types::accounts::{
     AccountId, Transaction, TransactionId, TransactionStatus, TransactionType,
 };
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = transactions)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct TransactionRow {
@@ -41,6 +43,7 @@ pub struct NewTransaction<'a> {
     pub to: Option<AccountId>,
     pub order_id: Option<i64>,
     pub service_id: Option<i64>,
+    pub service_name: Option<&'a str>,
     pub reference: Option<&'a str>,
     pub description: &'a str,
 }
@@ -91,6 +94,7 @@ pub fn record(
             transactions::to_account_id.eq(new.to.map(|a| a.0)),
             transactions::order_id.eq(new.order_id),
             transactions::service_id.eq(new.service_id),
+            transactions::service_name.eq(new.service_name),
             transactions::reference.eq(new.reference),
             transactions::description.eq(new.description),
         ))
@@ -139,4 +143,157 @@ impl TransactionRow {
             to_balance_after: None,
         }
     }
+}
+
+/// The columns of `TransactionRow`, for the hand-written listing queries.
+const COLUMNS: &str =
+    "id, kind, status, reason, amount, currency, from_account_id, to_account_id, \
+                       order_id, service_id, reference, description, created_at";
+
+/// True for rows whose writer had committed when the snapshot `$2` was taken.
+/// Unlike "id <= max id at the first page", this is right when writers commit
+/// out of the order in which their rows were created.
+const VISIBLE: &str = "pg_visible_in_snapshot(xid::text::xid8, $2::pg_snapshot)";
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct SnapshotText {
+    #[diesel(sql_type = Text)]
+    snapshot: String,
+}
+
+/// The database's current snapshot, as text.
+pub fn current_snapshot(conn: &mut PgConnection) -> QueryResult<String> {
+    diesel::sql_query("SELECT pg_current_snapshot()::text AS snapshot")
+        .get_result::<SnapshotText>(conn)
+        .map(|s| s.snapshot)
+}
+
+fn order_by(sort: SortKey, order: SortOrder) -> &'static str {
+    match (sort, order) {
+        (SortKey::Date, SortOrder::Desc) => "created_at DESC, id DESC",
+        (SortKey::Date, SortOrder::Asc) => "created_at ASC, id ASC",
+        (SortKey::Amount, SortOrder::Desc) => "amount DESC, created_at DESC, id DESC",
+        (SortKey::Amount, SortOrder::Asc) => "amount ASC, created_at ASC, id ASC",
+    }
+}
+
+/// One page of the transactions that touched an account, as of a snapshot.
+/// Each side (money out, money in) is read in order from its own index and the
+/// two are merged, so a page costs `offset + limit` index entries per side.
+pub fn account_history(
+    conn: &mut PgConnection,
+    account: AccountId,
+    snapshot: &str,
+    sort: SortKey,
+    order: SortOrder,
+    page: PageRequest,
+) -> QueryResult<(Vec<TransactionRow>, i64)> {
+    let order = order_by(sort, order);
+    let side = |column: &str| {
+        format!("(SELECT {COLUMNS} FROM transactions WHERE {column} = $1 AND {VISIBLE} ORDER BY {order} LIMIT $3)")
+    };
+    let rows = diesel::sql_query(format!(
+        "SELECT {COLUMNS} FROM ({} UNION ALL {}) t ORDER BY {order} LIMIT $4 OFFSET $5",
+        side("from_account_id"),
+        side("to_account_id"),
+    ))
+    .bind::<SqlUuid, _>(account.0)
+    .bind::<Text, _>(snapshot)
+    .bind::<BigInt, _>(page.offset() + page.limit)
+    .bind::<BigInt, _>(page.limit)
+    .bind::<BigInt, _>(page.offset())
+    .load::<TransactionRow>(conn)?;
+    let total = diesel::sql_query(format!(
+        "SELECT (SELECT count(*) FROM transactions WHERE from_account_id = $1 AND {VISIBLE}) \
+              + (SELECT count(*) FROM transactions WHERE to_account_id = $1 AND {VISIBLE}) AS n"
+    ))
+    .bind::<SqlUuid, _>(account.0)
+    .bind::<Text, _>(snapshot)
+    .get_result::<Count>(conn)?
+    .n;
+    Ok((rows, total))
+}
+
+/// One page of the whole ledger between `from` and `to` (inclusive), oldest
+/// first, optionally of one status, as of a snapshot.
+pub fn report(
+    conn: &mut PgConnection,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    status: Option<&str>,
+    snapshot: &str,
+    page: PageRequest,
+) -> QueryResult<(Vec<TransactionRow>, i64)> {
+    let filter = match status {
+        Some(_) => format!("status = $4 AND created_at >= $1 AND created_at <= $3 AND {VISIBLE}"),
+        None => {
+            format!("created_at >= $1 AND created_at <= $3 AND ($4::text IS NULL) AND {VISIBLE}")
+        }
+    };
+    let rows = diesel::sql_query(format!(
+        "SELECT {COLUMNS} FROM transactions WHERE {filter} ORDER BY created_at, id LIMIT $5 OFFSET $6"
+    ))
+    .bind::<Timestamptz, _>(window.0)
+    .bind::<Text, _>(snapshot)
+    .bind::<Timestamptz, _>(window.1)
+    .bind::<Nullable<Text>, _>(status)
+    .bind::<BigInt, _>(page.limit)
+    .bind::<BigInt, _>(page.offset())
+    .load::<TransactionRow>(conn)?;
+    let total = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM transactions WHERE {filter}"
+    ))
+    .bind::<Timestamptz, _>(window.0)
+    .bind::<Text, _>(snapshot)
+    .bind::<Timestamptz, _>(window.1)
+    .bind::<Nullable<Text>, _>(status)
+    .get_result::<Count>(conn)?
+    .n;
+    Ok((rows, total))
+}
+
+/// One service's captured revenue in a month.
+#[derive(Debug, QueryableByName)]
+pub struct RevenueRow {
+    #[diesel(sql_type = BigInt)]
+    pub service_id: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub service_name: Option<String>,
+    #[diesel(sql_type = Numeric)]
+    pub revenue: Decimal,
+}
+
+/// Captured revenue per service between `from` (inclusive) and `to`
+/// (exclusive), summed by the database over the captures index and read row
+/// by row, never all at once. The name is the latest one given for the service.
+pub fn revenue_by_service(
+    conn: &mut PgConnection,
+    currency: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    mut each: impl FnMut(RevenueRow) -> bool,
+) -> QueryResult<()> {
+    let rows = diesel::sql_query(
+        "SELECT service_id, \
+                (array_agg(service_name ORDER BY created_at DESC) FILTER (WHERE service_name IS NOT NULL))[1] AS service_name, \
+                sum(amount) AS revenue \
+         FROM transactions \
+         WHERE kind = 'capture' AND status = 'success' AND currency = $1 AND created_at >= $2 AND created_at < $3 \
+         GROUP BY service_id ORDER BY service_id",
+    )
+    .bind::<Text, _>(currency)
+    .bind::<Timestamptz, _>(from)
+    .bind::<Timestamptz, _>(to)
+    .load_iter::<RevenueRow, PgRowByRowLoadingMode>(conn)?;
+    for row in rows {
+        if !each(row?) {
+            break;
+        }
+    }
+    Ok(())
 }

@@ -5,6 +5,8 @@ mod accounts;
 mod concurrency;
 mod errors;
 mod helpers;
+mod history;
 mod idempotency;
 mod movements;
 mod operations;
+mod reservations;

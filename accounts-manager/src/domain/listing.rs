@@ -1,0 +1,187 @@
+//! Pagination and snapshots of listings.
+
+use chrono::{DateTime, Utc};
+
+use super::RuleViolation;
+
+/// `limit` (1..1000, default 100) and `page` (from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: i64,
+    pub page: i64,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: i64 = 100;
+    pub const MAX_LIMIT: i64 = 1000;
+
+    pub fn parse(limit: Option<i64>, page: Option<i64>) -> Result<Self, RuleViolation> {
+        let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            return Err(RuleViolation::new(
+                "invalid_limit",
+                format!("limit must be from 1 to {}, not {limit}", Self::MAX_LIMIT),
+            ));
+        }
+        let page = page.unwrap_or(1);
+        // A page whose offset would overflow is past any end; refuse it plainly.
+        if !(1..=i64::MAX / Self::MAX_LIMIT).contains(&page) {
+            return Err(RuleViolation::new(
+                "invalid_page",
+                format!("page must be 1 or more, not {page}"),
+            ));
+        }
+        Ok(Self { limit, page })
+    }
+
+    pub fn offset(self) -> i64 {
+        (self.page - 1) * self.limit
+    }
+
+    pub fn total_pages(self, total_count: i64) -> i64 {
+        (total_count + self.limit - 1) / self.limit
+    }
+}
+
+/// A pinned view of the ledger: a Postgres snapshot (`xmin:xmax:xip,...`,
+/// as `pg_current_snapshot()` writes it) and, for the report, the time window
+/// the first page chose. Clients treat its text as opaque.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub pg_snapshot: String,
+    pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Snapshot {
+    pub fn parse(token: &str) -> Result<Self, RuleViolation> {
+        let invalid = || {
+            RuleViolation::new(
+                "invalid_snapshot",
+                "snapshot is not one this service gave out",
+            )
+        };
+        let (pg_snapshot, window) = match token.split_once('~') {
+            None => (token, None),
+            Some((snapshot, window)) => {
+                let (from, to) = window.split_once('~').ok_or_else(invalid)?;
+                let micros = |s: &str| {
+                    s.parse::<i64>()
+                        .ok()
+                        .and_then(DateTime::from_timestamp_micros)
+                };
+                (
+                    snapshot,
+                    Some((
+                        micros(from).ok_or_else(invalid)?,
+                        micros(to).ok_or_else(invalid)?,
+                    )),
+                )
+            }
+        };
+        if !is_pg_snapshot(pg_snapshot) {
+            return Err(invalid());
+        }
+        Ok(Self {
+            pg_snapshot: pg_snapshot.to_owned(),
+            window,
+        })
+    }
+
+    pub fn encode(&self) -> String {
+        match self.window {
+            None => self.pg_snapshot.clone(),
+            Some((from, to)) => format!(
+                "{}~{}~{}",
+                self.pg_snapshot,
+                from.timestamp_micros(),
+                to.timestamp_micros()
+            ),
+        }
+    }
+}
+
+/// `xmin:xmax:` followed by a comma-separated list of in-progress xids.
+fn is_pg_snapshot(text: &str) -> bool {
+    let mut parts = text.splitn(3, ':');
+    let number = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(xmin), Some(xmax), Some(xip)) => {
+            number(xmin) && number(xmax) && (xip.is_empty() || xip.split(',').all(number))
+        }
+        _ => false,
+    }
+}
+
+/// How the history of an account is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Date,
+    Amount,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+impl SortKey {
+    pub fn parse(value: Option<&str>) -> Result<Self, RuleViolation> {
+        match value.unwrap_or("date") {
+            "date" => Ok(Self::Date),
+            "amount" => Ok(Self::Amount),
+            other => Err(RuleViolation::new(
+                "invalid_sort",
+                format!("sort must be date or amount, not {other:?}"),
+            )),
+        }
+    }
+}
+
+impl SortOrder {
+    pub fn parse(value: Option<&str>) -> Result<Self, RuleViolation> {
+        match value.unwrap_or("desc") {
+            "desc" => Ok(Self::Desc),
+            "asc" => Ok(Self::Asc),
+            other => Err(RuleViolation::new(
+                "invalid_order",
+                format!("order must be asc or desc, not {other:?}"),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_bounded() {
+        assert_eq!(
+            PageRequest::parse(None, None).unwrap(),
+            PageRequest {
+                limit: 100,
+                page: 1
+            }
+        );
+        assert!(PageRequest::parse(Some(0), None).is_err());
+        assert!(PageRequest::parse(Some(1001), None).is_err());
+        assert!(PageRequest::parse(None, Some(0)).is_err());
+        let p = PageRequest::parse(Some(10), Some(3)).unwrap();
+        assert_eq!(
+            (p.offset(), p.total_pages(0), p.total_pages(21)),
+            (20, 0, 3)
+        );
+    }
+
+    #[test]
+    fn snapshots_round_trip_and_refuse_forgeries() {
+        let plain = Snapshot::parse("100:105:101,103").unwrap();
+        assert_eq!(plain.encode(), "100:105:101,103");
+        let windowed = Snapshot::parse("7:7:~1000000~2000000").unwrap();
+        assert_eq!(windowed.encode(), "7:7:~1000000~2000000");
+        for bad in ["", "1:2", "a:b:", "1:2:3;drop", "1:2:~x~y", "1:2:~5"] {
+            assert!(Snapshot::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Reading the ledger: an account's history, the recent-transactions report
+//! and the monthly revenue CSV.
+
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use chrono::{DateTime, Utc};
+use shared_types::accounts::{AccountId, Page, Transaction};
+use tokio::sync::mpsc;
+
+use super::accounts::not_found;
+use super::run;
+use crate::domain::month::csv_field;
+use crate::domain::{Currency, Month, PageRequest, RuleViolation, Snapshot, SortKey, SortOrder};
+use crate::error::ApiError;
+use crate::store::transactions::TransactionRow;
+use crate::store::{self, PgPool};
+
+pub async fn account_history(
+    pool: &PgPool,
+    account: AccountId,
+    sort: SortKey,
+    order: SortOrder,
+    page: PageRequest,
+    snapshot: Option<Snapshot>,
+) -> Result<Page<Transaction>, ApiError> {
+    run(pool, move |conn| {
+        store::accounts::find_user_account(conn, account)?.ok_or_else(|| not_found(account))?;
+        let snapshot = match snapshot {
+            Some(s) if s.window.is_none() => s,
+            Some(_) => return Err(foreign_snapshot()),
+            None => Snapshot {
+                pg_snapshot: store::transactions::current_snapshot(conn)?,
+                window: None,
+            },
+        };
+        let (rows, total) = store::transactions::account_history(
+            conn,
+            account,
+            &snapshot.pg_snapshot,
+            sort,
+            order,
+            page,
+        )?;
+        Ok(page_of(rows, total, page, &snapshot))
+    })
+    .await
+}
+
+/// What the report was asked for.
+#[derive(Debug, Clone)]
+pub struct ReportQuery {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub status: Option<&'static str>,
+    pub page: PageRequest,
+    pub snapshot: Option<Snapshot>,
+}
+
+/// The whole ledger between `from` and `to`, oldest first. The first page
+/// fixes the window (defaults: the report window back from now, and now) and
+/// the snapshot; both travel in the `snapshot` token, so later pages see the
+/// same set even as time passes and transactions commit.
+pub async fn report(
+    pool: &PgPool,
+    query: ReportQuery,
+    report_window: Duration,
+) -> Result<Page<Transaction>, ApiError> {
+    let now = Utc::now();
+    let (window, pinned) = match &query.snapshot {
+        Some(Snapshot {
+            window: Some((from, to)),
+            pg_snapshot,
+        }) => {
+            if query.from.is_some_and(|f| f != *from) || query.to.is_some_and(|t| t != *to) {
+                return Err(RuleViolation::new(
+                    "invalid_snapshot",
+                    "from and to must be those of the snapshot's first page (or left out)",
+                )
+                .into());
+            }
+            ((*from, *to), Some(pg_snapshot.clone()))
+        }
+        Some(Snapshot { window: None, .. }) => return Err(foreign_snapshot()),
+        None => {
+            let earliest =
+                now - chrono::Duration::from_std(report_window).map_err(ApiError::internal)?;
+            let from = query.from.unwrap_or(earliest);
+            let to = query.to.unwrap_or(now);
+            if from < earliest {
+                return Err(RuleViolation::new(
+                    "outside_report_window",
+                    format!(
+                        "from may be at most {} back ({})",
+                        humantime::format_duration(report_window),
+                        shared_types::time::format(&earliest)
+                    ),
+                )
+                .into());
+            }
+            if from > to {
+                return Err(
+                    RuleViolation::new("invalid_window", "from must not be after to").into(),
+                );
+            }
+            ((from, to), None)
+        }
+    };
+    run(pool, move |conn| {
+        let snapshot = Snapshot {
+            pg_snapshot: match pinned {
+                Some(s) => s,
+                None => store::transactions::current_snapshot(conn)?,
+            },
+            window: Some(window),
+        };
+        let (rows, total) = store::transactions::report(
+            conn,
+            window,
+            query.status,
+            &snapshot.pg_snapshot,
+            query.page,
+        )?;
+        Ok(page_of(rows, total, query.page, &snapshot))
+    })
+    .await
+}
+
+fn foreign_snapshot() -> ApiError {
+    RuleViolation::new(
+        "invalid_snapshot",
+        "this snapshot belongs to another listing",
+    )
+    .into()
+}
+
+fn page_of(
+    rows: Vec<TransactionRow>,
+    total: i64,
+    page: PageRequest,
+    snapshot: &Snapshot,
+) -> Page<Transaction> {
+    Page {
+        items: rows.iter().map(TransactionRow::to_wire).collect(),
+        page: page.page,
+        limit: page.limit,
+        total_count: total,
+        total_pages: page.total_pages(total),
+        snapshot: snapshot.encode(),
+    }
+}
+
+/// How many bytes of CSV go out in one chunk.
+const CHUNK: usize = 8 * 1024;
+
+/// The revenue CSV of a month, as a stream of chunks. The database sums the
+/// captures and hands over one row per service at a time; nothing holds the
+/// month's transactions in memory. The first item is an error when the query
+/// could not run, so the caller can still answer with an error status.
+pub fn revenue_csv(
+    pool: &PgPool,
+    currency: Currency,
+    month: Month,
+) -> mpsc::Receiver<Result<Bytes, ApiError>> {
+    let (tx, rx) = mpsc::channel(4);
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let (from, to) = month.range();
+        let mut buffer = String::from("service_id,service_name,revenue\n");
+        let result = pool.get().map_err(ApiError::from).and_then(|mut conn| {
+            store::transactions::revenue_by_service(&mut conn, currency.as_str(), from, to, |row| {
+                let name = row
+                    .service_name
+                    .as_deref()
+                    .map(csv_field)
+                    .unwrap_or_default();
+                buffer.push_str(&format!("{},{},{:.2}\n", row.service_id, name, row.revenue));
+                if buffer.len() < CHUNK {
+                    return true;
+                }
+                // A client that went away ends the query.
+                tx.blocking_send(Ok(Bytes::from(std::mem::take(&mut buffer))))
+                    .is_ok()
+            })
+            .map_err(ApiError::from)
+        });
+        let last = match result {
+            Ok(()) => Ok(Bytes::from(buffer)),
+            Err(error) => Err(error),
+        };
+        let _ = tx.blocking_send(last);
+    });
+    rx
+}

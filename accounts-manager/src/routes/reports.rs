@@ -1,0 +1,180 @@
+//! History and reports: an account's transactions, the ledger report, the revenue CSV.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Deserialize;
+use shared_types::accounts::{Page, Transaction};
+use shared_types::ErrorBody;
+use tokio::sync::mpsc;
+
+use super::account_id;
+use crate::domain::{Currency, Month, PageRequest, RuleViolation, Snapshot, SortKey, SortOrder};
+use crate::error::ApiError;
+use crate::operations::listings::{self, ReportQuery};
+use crate::startup::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// `date` (default) or `amount`; ties are broken by date, then id.
+    sort: Option<String>,
+    /// `desc` (default, newest or largest first) or `asc`.
+    order: Option<String>,
+    /// 1..1000, default 100.
+    limit: Option<i64>,
+    /// From 1; a page past the end is empty.
+    page: Option<i64>,
+    /// The `snapshot` of an earlier page, to see exactly the same set.
+    snapshot: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// RFC 3339; default: the report window (`REPORT_WINDOW`, 5 days) back from now; older is `422`.
+    from: Option<String>,
+    /// RFC 3339, inclusive; default: now.
+    to: Option<String>,
+    /// `success` or `failed`; both when absent.
+    status: Option<String>,
+    limit: Option<i64>,
+    page: Option<i64>,
+    /// The `snapshot` of the first page: pins the set, the window and `total_count`.
+    snapshot: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RevenueParams {
+    /// `YYYY-MM`, a calendar month in UTC.
+    month: String,
+    /// Revenue of one currency; default `USD`.
+    currency: Option<String>,
+}
+
+fn snapshot(raw: Option<&str>) -> Result<Option<Snapshot>, RuleViolation> {
+    raw.map(Snapshot::parse).transpose()
+}
+
+fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    raw.map(|text| {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                ApiError::InvalidRequest(format!("{name}={text:?} is not an RFC 3339 timestamp"))
+            })
+    })
+    .transpose()
+}
+
+/// Every transaction that touched the account, successful and failed.
+#[utoipa::path(
+    get, path = "/api/v1/accounts/{account_id}/transactions", tag = "history",
+    params(("account_id" = String, Path, description = "The account's UUID"), HistoryParams),
+    responses(
+        (status = 200, body = Page<Transaction>),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 422, description = "A bad sort, order, limit, page or snapshot", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn account_history(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    params: web::Query<HistoryParams>,
+) -> Result<HttpResponse, ApiError> {
+    let account = account_id(&path)?;
+    let sort = SortKey::parse(params.sort.as_deref())?;
+    let order = SortOrder::parse(params.order.as_deref())?;
+    let page = PageRequest::parse(params.limit, params.page)?;
+    let snapshot = snapshot(params.snapshot.as_deref())?;
+    let listing =
+        listings::account_history(&state.pool, account, sort, order, page, snapshot).await?;
+    Ok(HttpResponse::Ok().json(listing))
+}
+
+/// The report of recent transactions of the whole ledger, oldest first, snapshot-stable.
+#[utoipa::path(
+    get, path = "/api/v1/transactions", tag = "history",
+    params(ReportParams),
+    responses(
+        (status = 200, body = Page<Transaction>),
+        (status = 400, description = "A malformed timestamp or number", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 422, description = "from older than the report window, from after to, or a bad status, limit, page or snapshot", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn report(
+    state: web::Data<AppState>,
+    params: web::Query<ReportParams>,
+) -> Result<HttpResponse, ApiError> {
+    let status = match params.status.as_deref() {
+        None => None,
+        Some("success") => Some("success"),
+        Some("failed") => Some("failed"),
+        Some(other) => {
+            return Err(RuleViolation::new(
+                "invalid_status",
+                format!("status must be success or failed, not {other:?}"),
+            )
+            .into())
+        }
+    };
+    let query = ReportQuery {
+        from: timestamp("from", params.from.as_deref())?,
+        to: timestamp("to", params.to.as_deref())?,
+        status,
+        page: PageRequest::parse(params.limit, params.page)?,
+        snapshot: snapshot(params.snapshot.as_deref())?,
+    };
+    let listing = listings::report(&state.pool, query, state.settings.report_window).await?;
+    Ok(HttpResponse::Ok().json(listing))
+}
+
+/// Captured revenue per service in a calendar month (UTC), as CSV.
+#[utoipa::path(
+    get, path = "/api/v1/reports/revenue", tag = "history",
+    params(RevenueParams),
+    responses(
+        (status = 200, description = "`service_id,service_name,revenue`, one row per service with captures in the month, by service_id", content_type = "text/csv; charset=utf-8", body = String),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 422, description = "A bad month or currency", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn revenue(
+    state: web::Data<AppState>,
+    params: web::Query<RevenueParams>,
+) -> Result<HttpResponse, ApiError> {
+    let month = Month::parse(&params.month)?;
+    let currency = Currency::parse_or_default(params.currency.as_deref())?;
+    let mut chunks = listings::revenue_csv(&state.pool, currency, month);
+    // Wait for the first chunk, so that a failing query is still an error status.
+    let first = chunks
+        .recv()
+        .await
+        .ok_or_else(|| ApiError::internal("the revenue report ended before it began"))??;
+    let rest = futures::stream::unfold(chunks, |mut rx: mpsc::Receiver<_>| async move {
+        rx.recv()
+            .await
+            .map(|item| (item.map_err(actix_web::Error::from), rx))
+    });
+    let body = futures::stream::once(async move { Ok::<_, actix_web::Error>(first) }).chain(rest);
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"report_{}.csv\"", month.label()),
+        ))
+        .streaming(body))
+}

@@ -1,0 +1,155 @@
+//! Orders: reserve, capture, release, get.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use shared_types::accounts::{Reservation, ReservationRequest, Transaction};
+use shared_types::ErrorBody;
+
+use super::{parse_post, respond};
+use crate::domain::{Amount, CallerText, OrderId, OrderRef, ServiceId};
+use crate::error::ApiError;
+use crate::operations::reservations;
+use crate::startup::AppState;
+
+/// Capture and release take no fields; an empty body or `{}` will do.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoFields {}
+
+fn order_id(raw: &str) -> Result<OrderId, ApiError> {
+    let value: i64 = raw.parse().map_err(|_| {
+        ApiError::InvalidRequest(format!("{raw:?} is not an order id (an integer)"))
+    })?;
+    Ok(OrderId::parse(value)?)
+}
+
+/// Hold money of an account for an order: the amount moves from `balance` to `reserved`.
+#[utoipa::path(
+    post, path = "/api/v1/reservations", tag = "orders",
+    request_body = ReservationRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer")),
+    responses(
+        (status = 201, description = "The money is held for the order", body = Reservation),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "The order already has a reservation (order_already_reserved), or the Idempotency-Key is in flight", body = ErrorBody),
+        (status = 422, description = "Not enough balance: the failed Transaction, which is recorded (the order id stays free); or a bad input: an ErrorBody", body = Transaction),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn reserve(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (request, idempotency) = parse_post::<ReservationRequest>(&req, &body)?;
+    let amount = Amount::parse(&request.amount)?;
+    let order = OrderRef {
+        order_id: OrderId::parse(request.order_id)?,
+        service_id: ServiceId::parse(request.service_id)?,
+        service_name: CallerText::parse("service_name", request.service_name.as_deref())?
+            .map(CallerText::into_string),
+    };
+    let reply =
+        reservations::reserve(&state.pool, idempotency, request.account_id, order, amount).await?;
+    Ok(respond(&state, reply))
+}
+
+/// The order was delivered: the held money goes to the revenue account and
+/// counts as revenue of the order's service now.
+#[utoipa::path(
+    post, path = "/api/v1/reservations/{order_id}/capture", tag = "orders",
+    request_body(content = Option<String>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
+    params(
+        ("order_id" = i64, Path, description = "A positive 64-bit integer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer"),
+    ),
+    responses(
+        (status = 200, description = "Captured", body = Reservation),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "The order has no reservation", body = ErrorBody),
+        (status = 409, description = "The order is no longer reserved (reservation_not_reserved), or the key is in flight", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn capture(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let order = order_id(&path)?;
+    let idempotency = parse_action(&req, &body)?;
+    let reply = reservations::capture(&state.pool, idempotency, order).await?;
+    Ok(respond(&state, reply))
+}
+
+/// The order was cancelled: the held money goes back to `balance`.
+#[utoipa::path(
+    post, path = "/api/v1/reservations/{order_id}/release", tag = "orders",
+    request_body(content = Option<String>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
+    params(
+        ("order_id" = i64, Path, description = "A positive 64-bit integer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer"),
+    ),
+    responses(
+        (status = 200, description = "Released", body = Reservation),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "The order has no reservation", body = ErrorBody),
+        (status = 409, description = "The order is no longer reserved (reservation_not_reserved), or the key is in flight", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn release(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let order = order_id(&path)?;
+    let idempotency = parse_action(&req, &body)?;
+    let reply = reservations::release(&state.pool, idempotency, order).await?;
+    Ok(respond(&state, reply))
+}
+
+/// Get an order's reservation.
+#[utoipa::path(
+    get, path = "/api/v1/reservations/{order_id}", tag = "orders",
+    params(("order_id" = i64, Path, description = "A positive 64-bit integer")),
+    responses(
+        (status = 200, body = Reservation),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "The order has no reservation", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_reservation(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let order = order_id(&path)?;
+    Ok(HttpResponse::Ok().json(reservations::get(&state.pool, order).await?))
+}
+
+/// A POST with no fields: an empty body is `{}`.
+fn parse_action(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<Option<crate::operations::Idempotency>, ApiError> {
+    let body: &[u8] = if body.trim_ascii().is_empty() {
+        b"{}"
+    } else {
+        body
+    };
+    Ok(parse_post::<NoFields>(req, body)?.1)
+}

@@ -2,10 +2,8 @@
 
 use std::time::Duration;
 
-/// A setting that is missing or invalid; start-up stops with this one line.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration error: {0}")]
-pub struct ConfigError(String);
+pub use service_kit::config::ConfigError;
+use service_kit::config::Env;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -26,71 +24,18 @@ impl Settings {
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let required = |name: &str, what: &str| {
-            get(name).ok_or_else(|| ConfigError(format!("{name} is required ({what})")))
-        };
-        let database_url = required(
-            "DATABASE_URL",
-            "the Postgres URL of this service's database",
-        )?;
-        let api_tokens: Vec<String> = required("API_TOKENS", "comma-separated bearer tokens")?
-            .split(',')
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty())
-            .collect();
-        if api_tokens.is_empty() {
-            return Err(ConfigError(
-                "API_TOKENS must name at least one token".into(),
-            ));
-        }
-        let report_window = match get("REPORT_WINDOW") {
-            Some(text) => parse_duration("REPORT_WINDOW", &text)?,
-            None => Duration::from_secs(5 * 24 * 3600),
-        };
+        let env = Env(lookup);
         Ok(Self {
-            database_url,
-            bind_addr: get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
-            api_tokens,
-            report_window,
-            database_pool_size: parse_number(
-                "DATABASE_POOL_SIZE",
-                get("DATABASE_POOL_SIZE"),
-                16,
-                1..=1000,
+            database_url: env.required(
+                "DATABASE_URL",
+                "the Postgres URL of this service's database",
             )?,
-            http_workers: parse_number("HTTP_WORKERS", get("HTTP_WORKERS"), 0, 0..=1024)?,
+            bind_addr: env.or("BIND_ADDR", "127.0.0.1:8080"),
+            api_tokens: env.tokens("API_TOKENS")?,
+            report_window: env.duration("REPORT_WINDOW", Duration::from_secs(5 * 24 * 3600))?,
+            database_pool_size: env.number("DATABASE_POOL_SIZE", 16, 1..=1000)?,
+            http_workers: env.number("HTTP_WORKERS", 0, 0..=1024)?,
         })
-    }
-}
-
-/// A duration such as `5d`, `2s`, `1h 30m`.
-pub fn parse_duration(name: &str, text: &str) -> Result<Duration, ConfigError> {
-    match humantime::parse_duration(text.trim()) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        _ => Err(ConfigError(format!(
-            "{name}={text:?} is not a positive duration such as 5d, 12h or 30s"
-        ))),
-    }
-}
-
-fn parse_number<T>(
-    name: &str,
-    text: Option<String>,
-    default: T,
-    range: std::ops::RangeInclusive<T>,
-) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    let Some(text) = text else { return Ok(default) };
-    match text.trim().parse::<T>() {
-        Ok(v) if range.contains(&v) => Ok(v),
-        _ => Err(ConfigError(format!(
-            "{name}={text:?} must be a whole number from {} to {}",
-            range.start(),
-            range.end()
-        ))),
     }
 }
 

@@ -3,7 +3,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
+use service_kit::error::{classify, error_chain, DbFailure};
+use service_kit::idempotency::{InvalidIdempotencyKey, KeyConflict};
 use shared_types::ErrorBody;
 
 use crate::domain::RuleViolation;
@@ -93,50 +95,44 @@ impl ResponseError for ApiError {
     }
 }
 
-/// The error and all its sources, outermost first.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// The one place database errors become API errors.
 impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> Self {
-        match &error {
-            DieselError::NotFound => Self::NotFound("the resource does not exist".into()),
-            DieselError::DatabaseError(kind, info) => match kind {
-                DatabaseErrorKind::UniqueViolation => Self::Conflict {
-                    code: "conflict",
-                    message: "the request conflicts with the current state".into(),
-                },
-                DatabaseErrorKind::CheckViolation => Self::Rule(RuleViolation::new(
-                    "constraint_violation",
-                    format!(
-                        "the ledger refused the change ({})",
-                        info.constraint_name().unwrap_or("check")
-                    ),
-                )),
-                DatabaseErrorKind::ClosedConnection
-                | DatabaseErrorKind::UnableToSendCommand
-                | DatabaseErrorKind::SerializationFailure
-                | DatabaseErrorKind::ReadOnlyTransaction => Self::Unavailable(error.into()),
-                _ if info.message().contains("numeric field overflow") => {
-                    Self::Rule(RuleViolation::new(
-                        "amount_out_of_range",
-                        "the resulting balance would be out of the ledger's range",
-                    ))
-                }
-                _ => Self::Internal(error.into()),
+        match classify(&error) {
+            DbFailure::NotFound => Self::NotFound("the resource does not exist".into()),
+            DbFailure::UniqueViolation => Self::Conflict {
+                code: "conflict",
+                message: "the request conflicts with the current state".into(),
             },
-            DieselError::BrokenTransactionManager => Self::Unavailable(error.into()),
-            _ => Self::Internal(error.into()),
+            DbFailure::CheckViolation(constraint) => Self::Rule(RuleViolation::new(
+                "constraint_violation",
+                format!("the ledger refused the change ({constraint})"),
+            )),
+            DbFailure::OutOfRange => Self::Rule(RuleViolation::new(
+                "amount_out_of_range",
+                "the resulting balance would be out of the ledger's range",
+            )),
+            DbFailure::Unavailable => Self::Unavailable(error.into()),
+            DbFailure::Other => Self::Internal(error.into()),
         }
+    }
+}
+
+impl From<KeyConflict> for ApiError {
+    fn from(conflict: KeyConflict) -> Self {
+        match conflict {
+            KeyConflict::InFlight => Self::IdempotencyKeyInFlight,
+            KeyConflict::Reused => Self::IdempotencyKeyReused,
+        }
+    }
+}
+
+impl From<InvalidIdempotencyKey> for ApiError {
+    fn from(error: InvalidIdempotencyKey) -> Self {
+        Self::Rule(RuleViolation::new(
+            "invalid_idempotency_key",
+            error.to_string(),
+        ))
     }
 }
 

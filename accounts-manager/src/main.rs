@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use accounts_manager::{telemetry, Application, Settings};
+use accounts_manager::{Application, Settings};
+use service_kit::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -3,31 +3,30 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::body::{BoxBody, EitherBody};
-use actix_web::dev::{Server, ServiceResponse};
-use actix_web::http::header;
-use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{web, App, HttpResponse, HttpServer, ResponseError};
-use shared_types::ErrorBody;
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
+use prometheus::IntCounterVec;
+use service_kit::auth::{require_token, Tokens};
+use service_kit::error::{error_chain, json_error_body, no_such_route};
+use service_kit::metrics::HttpMetrics;
+use service_kit::telemetry::observe;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::{require_token, Tokens};
 use crate::configuration::Settings;
-use crate::error::{error_chain, ApiError};
-use crate::metrics::Metrics;
+use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::store::{self, PgPool};
-use crate::telemetry::observe;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
-    pub metrics: Metrics,
-    pub tokens: Tokens,
     pub settings: Settings,
+    /// `ledger_transactions_total{type, status}`.
+    pub transactions: IntCounterVec,
 }
 
 /// A failure to start: the message is the one line start-up prints.
@@ -69,14 +68,20 @@ impl Application {
             .map_err(|e| StartupError(format!("cannot read the bound address: {e}")))?
             .port();
         let metrics =
-            Metrics::new().map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
+            HttpMetrics::new().map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
+        let transactions = metrics
+            .counter(
+                "ledger_transactions_total",
+                "Recorded ledger transactions by type and status",
+                &["type", "status"],
+            )
+            .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
         let state = AppState {
             pool,
-            metrics,
-            tokens: Tokens::new(&settings.api_tokens),
             settings: settings.clone(),
+            transactions,
         };
-        let server = run(listener, state, settings.http_workers)
+        let server = run(listener, state, metrics, settings.http_workers)
             .map_err(|e| StartupError(format!("cannot start the HTTP server: {e}")))?;
         Ok(Self { port, server })
     }
@@ -91,12 +96,21 @@ impl Application {
     }
 }
 
-fn run(listener: TcpListener, state: AppState, workers: usize) -> std::io::Result<Server> {
+fn run(
+    listener: TcpListener,
+    state: AppState,
+    metrics: HttpMetrics,
+    workers: usize,
+) -> std::io::Result<Server> {
     let data = web::Data::new(state);
+    let tokens = web::Data::new(Tokens::new(&data.settings.api_tokens));
+    let metrics = web::Data::new(metrics);
     let openapi = ApiDoc::openapi();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(tokens.clone())
+            .app_data(metrics.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
             .app_data(web::QueryConfig::default().error_handler(|error, _| {
                 ApiError::InvalidRequest(format!(
@@ -116,9 +130,7 @@ fn run(listener: TcpListener, state: AppState, workers: usize) -> std::io::Resul
                     .wrap(from_fn(require_token))
                     .configure(routes::api_v1),
             )
-            .default_service(web::to(|| async {
-                ApiError::NotFound("no such route".into()).error_response()
-            }))
+            .default_service(web::to(no_such_route))
     })
     .shutdown_timeout(10)
     .listen(listener)?;
@@ -126,36 +138,4 @@ fn run(listener: TcpListener, state: AppState, workers: usize) -> std::io::Resul
         server = server.workers(workers);
     }
     Ok(server.run())
-}
-
-/// Gives the contract's JSON error body to the errors actix answers by itself
-/// (an unknown method, a body too large, ...), which come with none.
-fn json_error_body<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_json = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json {
-        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
-    }
-    let status = res.status();
-    let error = match status.as_u16() {
-        404 => ApiError::NotFound("no such route".into()),
-        405 => ApiError::MethodNotAllowed,
-        413 => ApiError::PayloadTooLarge,
-        401 => ApiError::Unauthorized,
-        400..=499 => ApiError::InvalidRequest(
-            status
-                .canonical_reason()
-                .unwrap_or("bad request")
-                .to_owned(),
-        ),
-        _ => ApiError::internal(format!("unhandled {status}")),
-    };
-    let body = ErrorBody::new(error.code(), error.to_string());
-    let (req, _) = res.into_parts();
-    let response: HttpResponse<BoxBody> = HttpResponse::build(status).json(body);
-    let res: ServiceResponse<EitherBody<B>> =
-        ServiceResponse::new(req, response).map_into_right_body();
-    Ok(ErrorHandlerResponse::Response(res))
 }

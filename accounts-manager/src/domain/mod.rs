@@ -2,7 +2,6 @@
 
 pub mod amount;
 pub mod currency;
-pub mod idempotency;
 pub mod ledger;
 pub mod listing;
 pub mod month;
@@ -12,7 +11,6 @@ pub mod user_id;
 
 pub use amount::Amount;
 pub use currency::Currency;
-pub use idempotency::{Fingerprint, IdempotencyKey};
 pub use listing::{PageRequest, Snapshot, SortKey, SortOrder};
 pub use month::Month;
 pub use order::{OrderId, OrderRef, ServiceId};

@@ -2,7 +2,7 @@
 
 use shared_types::accounts::{Account, AccountId, AccountList};
 
-use super::{idempotent, run, Idempotency, Reply};
+use super::{idempotent, reply, run, Idempotency, Reply};
 use crate::domain::{Currency, UserId};
 use crate::error::ApiError;
 use crate::store::{self, accounts::AccountRow, PgPool};
@@ -15,7 +15,7 @@ pub async fn open(
 ) -> Result<Reply, ApiError> {
     idempotent(pool, idempotency, move |conn| {
         let row = store::accounts::insert_user_account(conn, user_id.value(), currency.as_str())?;
-        Reply::new(201, &wire(&row)?)
+        reply(201, &wire(&row)?)
     })
     .await
 }

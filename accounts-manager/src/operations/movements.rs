@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use shared_types::accounts::{AccountId, TransactionType};
 
 use super::accounts::not_found;
-use super::{idempotent, Idempotency, Reply};
+use super::{idempotent, reply, Idempotency, Reply};
 use crate::domain::ledger::{self, AccountKind, Bucket, Decision, Movement};
 use crate::domain::{Amount, CallerText, Currency, OrderRef, UserId};
 use crate::error::ApiError;
@@ -150,7 +150,7 @@ impl Outcome {
         let failed = self.transaction.reason.is_some();
         let status = if failed { 422 } else { 201 };
         let kind = store::transactions::kind_str(wire.kind);
-        Ok(Reply::new(status, &wire)?.recording(kind, if failed { "failed" } else { "success" }))
+        Ok(reply(status, &wire)?.recording(kind, if failed { "failed" } else { "success" }))
     }
 }
 

@@ -6,7 +6,7 @@ use shared_types::accounts::{AccountId, Reservation, ReservationStatus, Transact
 
 use super::accounts::not_found;
 use super::movements::{execute, system_account, Notes, Transfer};
-use super::{idempotent, run, Idempotency, Reply};
+use super::{idempotent, reply, run, Idempotency, Reply};
 use crate::domain::ledger::{AccountKind, Bucket};
 use crate::domain::{Amount, OrderId, OrderRef, ServiceId};
 use crate::error::ApiError;
@@ -57,7 +57,7 @@ pub async fn reserve(
         // then finds the row: the loser rolls back everything it did.
         let inserted =
             store::reservations::insert(conn, &row)?.ok_or_else(|| order_exists(order.order_id))?;
-        Ok(Reply::new(201, &inserted.to_wire())?.recording("reservation", "success"))
+        Ok(reply(201, &inserted.to_wire())?.recording("reservation", "success"))
     })
     .await
 }
@@ -146,7 +146,7 @@ async fn finish(
         }
         let updated = store::reservations::finish(conn, order_id.value(), target)?;
         let kind = store::transactions::kind_str(kind);
-        Ok(Reply::new(200, &updated.to_wire())?.recording(kind, "success"))
+        Ok(reply(200, &updated.to_wire())?.recording(kind, "success"))
     })
     .await
 }

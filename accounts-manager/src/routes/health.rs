@@ -21,7 +21,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match operations::run(&state.pool, |conn| Ok(crate::store::ping(conn)?)).await {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "database": "up"})),
         Err(error) => {
-            tracing::warn!(error = %crate::error::error_chain(&error), "not ready");
+            tracing::warn!(error = %service_kit::error::error_chain(&error), "not ready");
             HttpResponse::ServiceUnavailable()
                 .json(json!({"status": "not_ready", "database": "down"}))
         }
@@ -30,13 +30,6 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    match state.metrics.render() {
-        Ok(text) => HttpResponse::Ok()
-            .content_type("text/plain; version=0.0.4; charset=utf-8")
-            .body(text),
-        Err(error) => {
-            actix_web::ResponseError::error_response(&crate::error::ApiError::internal(error))
-        }
-    }
+pub async fn metrics(metrics: web::Data<service_kit::metrics::HttpMetrics>) -> HttpResponse {
+    service_kit::metrics::metrics_route(metrics).await
 }

@@ -7,21 +7,15 @@ pub mod movements;
 pub mod reports;
 pub mod reservations;
 
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared_types::accounts::AccountId;
 use uuid::Uuid;
 
-use crate::domain::{Fingerprint, IdempotencyKey};
 use crate::error::ApiError;
 use crate::operations::{Idempotency, Reply};
 use crate::startup::AppState;
-
-pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
-pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 
 /// The `/api/v1` routes (the caller wraps them in authentication).
 pub fn api_v1(cfg: &mut web::ServiceConfig) {
@@ -72,18 +66,7 @@ where
             "the request body must be a JSON object".into(),
         ));
     }
-    let idempotency = match req.headers().get(IDEMPOTENCY_KEY) {
-        None => None,
-        Some(raw) => {
-            let key = IdempotencyKey::parse(raw.as_bytes())?;
-            let canonical = serde_json::to_vec(&parsed).map_err(ApiError::internal)?;
-            let route = format!("{} {}", req.method(), req.path());
-            Some(Idempotency {
-                key,
-                fingerprint: Fingerprint::of(&route, &canonical),
-            })
-        }
-    };
+    let idempotency = Idempotency::from_request(req, &parsed)?;
     Ok((parsed, idempotency))
 }
 
@@ -109,20 +92,7 @@ pub fn account_id(raw: &str) -> Result<AccountId, ApiError> {
 /// The HTTP answer for a use case's reply; counts what it recorded.
 pub fn respond(state: &AppState, reply: Reply) -> HttpResponse {
     if let (Some((kind, status)), false) = (reply.recorded, reply.replayed) {
-        state
-            .metrics
-            .transactions
-            .with_label_values(&[kind, status])
-            .inc();
+        state.transactions.with_label_values(&[kind, status]).inc();
     }
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = HttpResponse::build(status);
-    response.insert_header((
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    ));
-    if reply.replayed {
-        response.insert_header((IDEMPOTENT_REPLAYED, "true"));
-    }
-    response.body(reply.body)
+    reply.into_response()
 }

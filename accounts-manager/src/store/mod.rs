@@ -4,7 +4,6 @@
 
 pub mod accounts;
 pub mod audit;
-pub mod idempotency;
 pub mod reservations;
 pub mod schema;
 pub mod transactions;

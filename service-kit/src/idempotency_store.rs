@@ -1,11 +1,21 @@
-//! The `idempotency_keys` table and the advisory lock that marks a key in flight.
+//! The `idempotency_keys` table (each service's migrations create it the same
+//! way) and the advisory lock that marks a key in flight.
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool};
 
-use super::schema::idempotency_keys;
-use crate::domain::{Fingerprint, IdempotencyKey};
+use crate::idempotency::{Fingerprint, IdempotencyKey};
+
+diesel::table! {
+    idempotency_keys (key) {
+        key -> Text,
+        request_hash -> Bytea,
+        response_status -> Int2,
+        response_body -> Text,
+        created_at -> Timestamptz,
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = idempotency_keys)]

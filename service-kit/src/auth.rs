@@ -2,12 +2,12 @@
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
-use actix_web::{web, Error, ResponseError};
+use actix_web::{web, Error};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::error::json_error;
 
 /// The accepted tokens, kept as digests and compared in constant time.
 #[derive(Clone)]
@@ -36,23 +36,31 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// Answers `401` unless the request carries `Authorization: Bearer <token>`
-/// with an accepted token.
+/// with a token of the app's `web::Data<Tokens>`.
 pub async fn require_token(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let authorized = req
-        .app_data::<web::Data<AppState>>()
+        .app_data::<web::Data<Tokens>>()
         .zip(req.headers().get("authorization"))
-        .and_then(|(state, value)| {
+        .and_then(|(tokens, value)| {
             let token = value.as_bytes().strip_prefix(b"Bearer ")?;
-            Some(state.tokens.accepts(token))
+            Some(tokens.accepts(token))
         })
         .unwrap_or(false);
     if authorized {
         Ok(next.call(req).await?.map_into_left_body())
     } else {
-        let response = ApiError::Unauthorized.error_response();
+        let mut response = json_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        );
+        response.headers_mut().insert(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            actix_web::http::header::HeaderValue::from_static("Bearer"),
+        );
         Ok(req.into_response(response).map_into_right_body())
     }
 }

@@ -3,15 +3,15 @@
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 
+/// The request metrics every service has; a service registers its own next to them.
 #[derive(Clone)]
-pub struct Metrics {
+pub struct HttpMetrics {
     registry: Registry,
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
-    pub transactions: IntCounterVec,
 }
 
-impl Metrics {
+impl HttpMetrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
@@ -31,25 +31,45 @@ impl Metrics {
             ]),
             &["method", "route", "status"],
         )?;
-        let transactions = IntCounterVec::new(
-            Opts::new(
-                "ledger_transactions_total",
-                "Recorded ledger transactions by type and status",
-            ),
-            &["type", "status"],
-        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
-        registry.register(Box::new(transactions.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
-            transactions,
         })
+    }
+
+    /// Registers a service's own counter vector.
+    pub fn counter(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<IntCounterVec, prometheus::Error> {
+        let counter = IntCounterVec::new(Opts::new(name, help), labels)?;
+        self.registry.register(Box::new(counter.clone()))?;
+        Ok(counter)
     }
 
     pub fn render(&self) -> Result<String, prometheus::Error> {
         TextEncoder::new().encode_to_string(&self.registry.gather())
+    }
+}
+
+/// `GET /metrics`: the text exposition format.
+pub async fn metrics_route(metrics: actix_web::web::Data<HttpMetrics>) -> actix_web::HttpResponse {
+    match metrics.render() {
+        Ok(text) => actix_web::HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(text),
+        Err(error) => {
+            tracing::error!(error = %error, "cannot render metrics");
+            crate::error::json_error(
+                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "an internal error occurred",
+            )
+        }
     }
 }

@@ -6,12 +6,12 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpMessage};
+use actix_web::{web, Error, HttpMessage, HttpRequest};
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 use uuid::Uuid;
 
-use crate::startup::AppState;
+use crate::metrics::HttpMetrics;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -31,9 +31,15 @@ pub fn init_logging() {
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+impl RequestId {
+    pub fn of(req: &HttpRequest) -> Option<String> {
+        req.extensions().get::<RequestId>().map(|id| id.0.clone())
+    }
+}
+
 /// Takes the caller's `X-Request-Id` when it is sane, or makes one; runs the
 /// request inside a span carrying it; returns it; logs one line and records
-/// the metrics when the request ends.
+/// the metrics of the app's `web::Data<HttpMetrics>` when the request ends.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -51,7 +57,7 @@ pub async fn observe(
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     let path = req.path().to_owned();
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let metrics = req.app_data::<web::Data<HttpMetrics>>().cloned();
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
 
@@ -64,11 +70,10 @@ pub async fn observe(
             .insert(HeaderName::from_static(REQUEST_ID), value);
     }
     let elapsed = started.elapsed();
-    if let Some(state) = state {
+    if let Some(metrics) = metrics {
         let labels = [method.as_str(), route.as_str(), status.as_str()];
-        state.metrics.requests.with_label_values(&labels).inc();
-        state
-            .metrics
+        metrics.requests.with_label_values(&labels).inc();
+        metrics
             .latency
             .with_label_values(&labels)
             .observe(elapsed.as_secs_f64());

@@ -1,0 +1,76 @@
+//! Reading settings from the environment, with one clear line per bad setting.
+
+use std::time::Duration;
+
+/// A setting that is missing or invalid; start-up stops with this one line.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+/// Looks settings up by name (the process environment, or a map in tests);
+/// blank values count as absent.
+pub struct Env<F: Fn(&str) -> Option<String>>(pub F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn required(&self, name: &str, what: &str) -> Result<String, ConfigError> {
+        self.get(name)
+            .ok_or_else(|| ConfigError(format!("{name} is required ({what})")))
+    }
+
+    pub fn or(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    /// Comma-separated bearer tokens, at least one.
+    pub fn tokens(&self, name: &str) -> Result<Vec<String>, ConfigError> {
+        let tokens: Vec<String> = self
+            .required(name, "comma-separated bearer tokens")?
+            .split(',')
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if tokens.is_empty() {
+            return Err(ConfigError(format!("{name} must name at least one token")));
+        }
+        Ok(tokens)
+    }
+
+    /// A duration such as `5d`, `2s`, `1h 30m`.
+    pub fn duration(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        let Some(text) = self.get(name) else {
+            return Ok(default);
+        };
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            _ => Err(ConfigError(format!(
+                "{name}={text:?} is not a positive duration such as 7d, 12h or 30s"
+            ))),
+        }
+    }
+
+    pub fn number<T>(
+        &self,
+        name: &str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let Some(text) = self.get(name) else {
+            return Ok(default);
+        };
+        match text.trim().parse::<T>() {
+            Ok(v) if range.contains(&v) => Ok(v),
+            _ => Err(ConfigError(format!(
+                "{name}={text:?} must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ))),
+        }
+    }
+}

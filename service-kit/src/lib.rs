@@ -1,0 +1,11 @@
+//! The HTTP plumbing both services share: bearer auth, request ids and JSON
+//! logs, Prometheus request metrics, the contract's error body, settings from
+//! the environment, and idempotent POSTs stored in Postgres.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod idempotency;
+pub mod idempotency_store;
+pub mod metrics;
+pub mod telemetry;

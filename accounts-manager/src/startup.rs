@@ -15,7 +15,6 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::configuration::Settings;
-use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::store::{self, PgPool};
@@ -90,6 +89,11 @@ impl Application {
         self.port
     }
 
+    /// Stops the server from outside (tests that take accounts-manager away).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until the process is asked to stop (SIGINT/SIGTERM), then drains.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
@@ -112,12 +116,7 @@ fn run(
             .app_data(tokens.clone())
             .app_data(metrics.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
-            .app_data(web::QueryConfig::default().error_handler(|error, _| {
-                ApiError::InvalidRequest(format!(
-                    "the query string does not fit this route: {error}"
-                ))
-                .into()
-            }))
+            .app_data(service_kit::http::query_config())
             .wrap(ErrorHandlers::new().default_handler(json_error_body))
             .wrap(from_fn(observe))
             .route("/healthz", web::get().to(routes::health::healthz))

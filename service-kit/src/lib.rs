@@ -2,10 +2,15 @@
 //! logs, Prometheus request metrics, the contract's error body, settings from
 //! the environment, and idempotent POSTs stored in Postgres.
 
+pub mod amount;
 pub mod auth;
 pub mod config;
+pub mod db;
 pub mod error;
+pub mod http;
 pub mod idempotency;
 pub mod idempotency_store;
+pub mod listing;
 pub mod metrics;
+pub mod rule;
 pub mod telemetry;

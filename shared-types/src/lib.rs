@@ -5,6 +5,7 @@
 //! and serde formats only; the rules about the data live in the services.
 
 pub mod accounts;
+pub mod advances;
 pub mod error;
 pub mod money;
 pub mod time;

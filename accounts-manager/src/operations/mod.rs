@@ -8,26 +8,12 @@ pub mod listings;
 pub mod movements;
 pub mod reservations;
 
-use actix_web::web;
 use diesel::pg::PgConnection;
+pub use service_kit::db::run;
 pub use service_kit::idempotency::{Idempotency, Reply};
 
 use crate::error::ApiError;
 use crate::store::PgPool;
-
-/// Runs `work` on a pooled connection in a blocking task.
-pub async fn run<T, F>(pool: &PgPool, work: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    let pool = pool.clone();
-    web::block(move || {
-        let mut conn = pool.get()?;
-        work(&mut conn)
-    })
-    .await?
-}
 
 /// Runs a POST's `work` in one transaction, once per idempotency key.
 pub async fn idempotent<F>(

@@ -7,14 +7,11 @@ pub mod movements;
 pub mod reports;
 pub mod reservations;
 
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use actix_web::{web, HttpResponse};
 use shared_types::accounts::AccountId;
-use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::operations::{Idempotency, Reply};
+use crate::operations::Reply;
 use crate::startup::AppState;
 
 /// The `/api/v1` routes (the caller wraps them in authentication).
@@ -52,41 +49,11 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/admin/audit").route(web::get().to(admin::audit)));
 }
 
-/// Parses a POST's JSON body and its `Idempotency-Key`. The fingerprint is
-/// taken of the parsed body, so `"5"` and `5`, or reordered fields, are the
-/// same request.
-pub fn parse_post<T>(req: &HttpRequest, body: &[u8]) -> Result<(T, Option<Idempotency>), ApiError>
-where
-    T: DeserializeOwned + Serialize,
-{
-    let parsed: T = serde_json::from_slice(body).map_err(json_error)?;
-    // serde also reads a struct from a JSON array of its fields; the contract wants objects.
-    if body.trim_ascii_start().first() != Some(&b'{') {
-        return Err(ApiError::InvalidRequest(
-            "the request body must be a JSON object".into(),
-        ));
-    }
-    let idempotency = Idempotency::from_request(req, &parsed)?;
-    Ok((parsed, idempotency))
-}
-
-fn json_error(error: serde_json::Error) -> ApiError {
-    use serde_json::error::Category;
-    match error.classify() {
-        Category::Data => {
-            ApiError::InvalidRequest(format!("the request body does not fit this route: {error}"))
-        }
-        Category::Syntax | Category::Eof | Category::Io => {
-            ApiError::MalformedJson(error.to_string())
-        }
-    }
-}
+pub use service_kit::http::parse_post;
 
 /// A path segment that must be an account id.
 pub fn account_id(raw: &str) -> Result<AccountId, ApiError> {
-    Uuid::parse_str(raw)
-        .map(AccountId)
-        .map_err(|_| ApiError::InvalidRequest(format!("{raw:?} is not an account id (a UUID)")))
+    service_kit::http::uuid(raw, "an account id").map(AccountId)
 }
 
 /// The HTTP answer for a use case's reply; counts what it recorded.

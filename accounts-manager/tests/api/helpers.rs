@@ -1,78 +1,15 @@
 //! Starts the real application on port 0 against a fresh database of its own.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use accounts_manager::{Application, Settings};
-use diesel::pg::PgConnection;
 use diesel::sql_types::{BigInt, Numeric, Text};
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use diesel::{QueryableByName, RunQueryDsl};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 pub const TOKEN: &str = "test-token";
 
-/// The Postgres server the tests create their databases on.
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-fn url_of(database: &str) -> String {
-    let admin = admin_url();
-    let base = admin
-        .rsplit_once('/')
-        .map_or(admin.as_str(), |(base, _)| base);
-    format!("{base}/{database}")
-}
-
-/// A database that exists for one test and is dropped after it.
-pub struct TestDb {
-    pub name: String,
-}
-
-impl TestDb {
-    pub fn create() -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "am_test_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            uuid::Uuid::new_v4().simple()
-        );
-        let mut admin =
-            PgConnection::establish(&admin_url()).expect("the test Postgres server is reachable");
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .expect("create the test database");
-        Self { name }
-    }
-
-    pub fn url(&self) -> String {
-        url_of(&self.name)
-    }
-
-    pub fn connect(&self) -> PgConnection {
-        PgConnection::establish(&self.url()).expect("connect to the test database")
-    }
-
-    /// Drops the database now, cutting off every connection to it.
-    pub fn drop_now(&self) {
-        if let Ok(mut admin) = PgConnection::establish(&admin_url()) {
-            let _ = diesel::sql_query(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut admin);
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        self.drop_now();
-    }
-}
+pub use test_support::TestDb;
 
 pub struct TestApp {
     pub address: String,
@@ -95,7 +32,7 @@ pub fn settings_for(db: &TestDb) -> Settings {
 
 pub async fn spawn_app() -> TestApp {
     let db = std::sync::Arc::new(
-        tokio::task::spawn_blocking(TestDb::create)
+        tokio::task::spawn_blocking(|| TestDb::create("am_test"))
             .await
             .expect("create db"),
     );

@@ -5,7 +5,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 use shared_types::AmountInput;
 
-use super::RuleViolation;
+use crate::rule::RuleViolation;
 
 /// The largest amount one request may move.
 /// (10^15 = 232830 * 2^32 + 2764472320; the unit test below pins it.)

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::RuleViolation;
+use crate::rule::RuleViolation;
 
 /// `limit` (1..1000, default 100) and `page` (from 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

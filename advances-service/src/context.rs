@@ -1,0 +1,32 @@
+//! What the API, the scheduler and the worker share.
+
+use std::sync::Arc;
+
+use prometheus::IntCounterVec;
+
+use crate::clients::accounts::AccountsClient;
+use crate::clients::broker::Broker;
+use crate::configuration::Settings;
+use crate::store::PgPool;
+
+/// Counters of this service's own work.
+#[derive(Clone)]
+pub struct JobMetrics {
+    /// `payment_jobs_total{outcome}`: collected, refused, deferred, skipped, dead_lettered.
+    pub jobs: IntCounterVec,
+    /// `payment_jobs_published_total{result}`.
+    pub published: IntCounterVec,
+    /// `reconciliation_mismatches_total{check}`: the alert counter.
+    pub mismatches: IntCounterVec,
+    /// `advances_total{status}`: advances created (active at once, or disbursing).
+    pub advances: IntCounterVec,
+}
+
+#[derive(Clone)]
+pub struct Context {
+    pub pool: PgPool,
+    pub accounts: AccountsClient,
+    pub broker: Arc<Broker>,
+    pub settings: Arc<Settings>,
+    pub metrics: JobMetrics,
+}

@@ -1,0 +1,127 @@
+//! The scheduler: every `SCHEDULER_INTERVAL` it publishes a job for each due
+//! payment and retries disbursements; every `RECONCILE_INTERVAL` it reconciles.
+//!
+//! Publishing is an outbox: the due payments are locked (`FOR UPDATE SKIP
+//! LOCKED`, so several schedulers share the work instead of repeating it), the
+//! jobs published and confirmed by the broker, and only then is each payment
+//! marked published, in the same transaction. A crash before that commit
+//! leaves the payments unmarked, and the next tick publishes them again; a
+//! duplicate job is harmless, a lost one is not.
+
+use futures::future::join_all;
+use service_kit::error::ApiError;
+use shared_types::advances::{AdvanceId, PaymentId, PaymentJob};
+use uuid::Uuid;
+
+use super::Shutdown;
+use crate::clients::broker::{self, BrokerError};
+use crate::context::Context;
+use crate::operations::{advances, reconciliation};
+use crate::store::payments;
+
+/// Jobs published per transaction.
+const BATCH: i64 = 500;
+
+pub async fn run(ctx: Context, mut shutdown: Shutdown) {
+    tracing::info!("scheduler started");
+    loop {
+        if let Err(error) = tick(&ctx).await {
+            tracing::warn!(error = %service_kit::error::error_chain(&error), "scheduler tick failed");
+        }
+        if shutdown.sleep(ctx.settings.scheduler_interval).await {
+            break;
+        }
+    }
+    tracing::info!("scheduler stopped");
+}
+
+pub async fn reconcile_periodically(ctx: Context, mut shutdown: Shutdown) {
+    loop {
+        if shutdown.sleep(ctx.settings.reconcile_interval).await {
+            break;
+        }
+        match reconciliation::reconcile(&ctx).await {
+            Ok(report) => tracing::info!(
+                advances_checked = report.advances_checked,
+                mismatches = report.mismatches.len(),
+                "reconciliation finished"
+            ),
+            Err(error) => {
+                tracing::warn!(error = %service_kit::error::error_chain(&error), "reconciliation failed")
+            }
+        }
+    }
+}
+
+/// One round: disbursements to retry, then every due payment's job.
+pub async fn tick(ctx: &Context) -> Result<usize, ApiError> {
+    advances::retry_disbursements(ctx).await?;
+    let mut published = 0;
+    loop {
+        let (found, confirmed) = publish_batch(ctx).await?;
+        published += confirmed;
+        if found < BATCH as usize || confirmed < found {
+            return Ok(published);
+        }
+    }
+}
+
+/// Locks a batch of due payments, publishes their jobs, marks the confirmed
+/// ones; returns (found, confirmed).
+async fn publish_batch(ctx: &Context) -> Result<(usize, usize), ApiError> {
+    let channel = match ctx.broker.publisher().await {
+        Ok(channel) => channel,
+        Err(error) => return Err(ApiError::Unavailable(error.into())),
+    };
+    let pool = ctx.pool.clone();
+    let republish_after = ctx.settings.republish_after;
+    let metrics = ctx.metrics.clone();
+    let handle = tokio::runtime::Handle::current();
+    let publishing = channel.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<(usize, usize), ApiError> {
+        use diesel::Connection;
+        let mut conn = pool.get()?;
+        conn.transaction(|conn| {
+            let due = payments::lock_due_for_publishing(conn, republish_after, BATCH)?;
+            if due.is_empty() {
+                return Ok((0, 0));
+            }
+            // The rows stay locked while the broker confirms: another
+            // scheduler skips them instead of publishing them too.
+            let confirmed: Vec<Uuid> = handle.block_on(publish_all(&publishing, &due));
+            metrics
+                .published
+                .with_label_values(&["confirmed"])
+                .inc_by(confirmed.len() as u64);
+            metrics
+                .published
+                .with_label_values(&["failed"])
+                .inc_by((due.len() - confirmed.len()) as u64);
+            payments::mark_published(conn, &confirmed)?;
+            Ok((due.len(), confirmed.len()))
+        })
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let _ = channel.close(200, "published".into()).await;
+    result
+}
+
+/// Publishes every job at once, then waits for all the confirms; returns the
+/// payments whose job the broker confirmed.
+async fn publish_all(channel: &lapin::Channel, due: &[payments::DueJob]) -> Vec<Uuid> {
+    let sends = due.iter().map(|job| async move {
+        let message = PaymentJob {
+            payment_id: PaymentId(job.id),
+            advance_id: AdvanceId(job.advance_id),
+        };
+        match broker::publish(channel, &message).await {
+            Ok(()) => Some(job.id),
+            Err(error @ (BrokerError::Unavailable(_) | BrokerError::NotConfirmed(_) | BrokerError::Timeout)) => {
+                tracing::warn!(payment_id = %job.id, error = %error, "job not published; the next tick retries");
+                None
+            }
+        }
+    });
+    join_all(sends).await.into_iter().flatten().collect()
+}

@@ -1,0 +1,141 @@
+//! The worker: consumes payment jobs with manual acks and a bounded prefetch,
+//! collects each payment, and acknowledges only after the outcome is stored.
+//! A body that is not a job is rejected without requeue, so RabbitMQ
+//! dead-letters it to `advances.payments.dead`, and the worker carries on. A
+//! broken connection is made again with a backoff; unacknowledged jobs are
+//! redelivered by the broker meanwhile.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    BasicRejectOptions,
+};
+use lapin::types::FieldTable;
+use shared_types::advances::PaymentJob;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::Shutdown;
+use crate::clients::broker::{BrokerError, QUEUE};
+use crate::context::Context;
+use crate::operations::collection::{collect, Outcome};
+
+pub async fn run(ctx: Context, mut shutdown: Shutdown) {
+    tracing::info!("worker started");
+    let mut failures: u32 = 0;
+    loop {
+        match consume(&ctx, &mut shutdown).await {
+            Ok(()) => break,
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                let wait = Duration::from_millis(250u64 << failures.min(5));
+                tracing::warn!(error = %error, retry_in_ms = wait.as_millis() as u64, "worker lost RabbitMQ; reconnecting");
+                if shutdown.sleep(wait).await {
+                    break;
+                }
+            }
+        }
+    }
+    tracing::info!("worker stopped");
+}
+
+/// Consumes until a stop is asked for (`Ok`) or the connection breaks (`Err`).
+async fn consume(ctx: &Context, shutdown: &mut Shutdown) -> Result<(), BrokerError> {
+    let connection = ctx.broker.connection().await?;
+    let channel = connection.create_channel().await?;
+    let concurrency = ctx.settings.worker_concurrency;
+    channel
+        .basic_qos(concurrency, BasicQosOptions::default())
+        .await?;
+    let mut consumer = channel
+        .basic_consume(
+            QUEUE.into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let tag = consumer.tag();
+    let permits = Arc::new(Semaphore::new(usize::from(concurrency)));
+    let mut in_hand = JoinSet::new();
+    let stopped = loop {
+        tokio::select! {
+            _ = shutdown.wait() => break Ok(()),
+            next = consumer.next() => match next {
+                Some(Ok(delivery)) => {
+                    let Ok(permit) = permits.clone().acquire_owned().await else { break Ok(()) };
+                    let ctx = ctx.clone();
+                    in_hand.spawn(async move {
+                        handle(&ctx, delivery).await;
+                        drop(permit);
+                    });
+                }
+                Some(Err(error)) => break Err(BrokerError::from(error)),
+                None => break Err(BrokerError::NotConfirmed("the consumer was cancelled")),
+            },
+        }
+        while in_hand.try_join_next().is_some() {}
+    };
+    // Finish the jobs in hand (each is acked when its outcome is stored); the
+    // ones prefetched but not started go back to the queue with the channel.
+    let _ = channel
+        .basic_cancel(tag, BasicCancelOptions::default())
+        .await;
+    while in_hand.join_next().await.is_some() {}
+    let _ = channel.close(200, "worker stopping".into()).await;
+    stopped
+}
+
+async fn handle(ctx: &Context, delivery: Delivery) {
+    let count = |outcome: &str| ctx.metrics.jobs.with_label_values(&[outcome]).inc();
+    let job: PaymentJob = match serde_json::from_slice(&delivery.data) {
+        Ok(job) => job,
+        Err(error) => {
+            tracing::warn!(error = %error, body = %String::from_utf8_lossy(&delivery.data), "malformed job dead-lettered");
+            count("dead_lettered");
+            let _ = delivery
+                .acker
+                .reject(BasicRejectOptions { requeue: false })
+                .await;
+            return;
+        }
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!("job", request_id = %request_id, payment_id = %job.payment_id, advance_id = %job.advance_id);
+    async {
+        match collect(ctx, job, Some(&request_id)).await {
+            Ok(Outcome::Invalid(why)) => {
+                tracing::warn!(why, "job dead-lettered");
+                count("dead_lettered");
+                let _ = delivery.acker.reject(BasicRejectOptions { requeue: false }).await;
+            }
+            Ok(outcome) => {
+                let label = match outcome {
+                    Outcome::Collected => "collected",
+                    Outcome::Refused => "refused",
+                    Outcome::Deferred => "deferred",
+                    Outcome::Skipped(_) | Outcome::Invalid(_) => "skipped",
+                };
+                tracing::info!(outcome = label, "job done");
+                count(label);
+                if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
+                    // The outcome is stored; a redelivery will find nothing to do.
+                    tracing::warn!(error = %error, "ack failed");
+                }
+            }
+            Err(error) => {
+                // The database did not take the outcome: give the job back.
+                tracing::warn!(error = %service_kit::error::error_chain(&error), "job failed; requeued");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = delivery.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await;
+            }
+        }
+    }
+    .instrument(span)
+    .await;
+}

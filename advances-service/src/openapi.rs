@@ -1,0 +1,73 @@
+//! The OpenAPI document served at `/api-docs/openapi.json` and shown at `/docs`.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "advances-service",
+        description = "Advances: money paid into an account at once and collected back in payments, one every \
+installment interval (`INSTALLMENT_INTERVAL`, default 7 days; 12 payments by default).\n\n\
+Payment k is due k intervals after the advance was created; each is the amount / n rounded down to cents and \
+the last takes the remainder. When a payment is due the scheduler publishes a job to RabbitMQ; a worker \
+withdraws it from the account through accounts-manager with the Idempotency-Key \
+`advance:<advance_id>:payment:<payment_id>` (also the withdrawal's `reference`), so it is collected at most once \
+whatever crashes or redeliveries happen. A payment the account cannot cover becomes `failed` and its amount is \
+added to the next scheduled payment, or to a new one an interval later.\n\n\
+**The payment job.** Exchange `advances` (direct, durable), routing key `payments`, queue `advances.payments` \
+(durable, quorum); persistent messages with the JSON body `{\"payment_id\": \"uuid\", \"advance_id\": \"uuid\"}`. \
+Other producers may publish it (also straight to the queue through the default exchange). A body that is not a \
+valid job, or names an unknown payment, is dead-lettered to `advances.payments.dead` (exchange `advances.dead`, \
+fanout). A job for a payment that is paid, failed or not yet due is acknowledged with no effect.\n\n\
+Conventions, errors and idempotency are those of accounts-manager: JSON, amounts as two-decimal strings, \
+`{\"error\": {\"code\", \"message\"}}`, bearer tokens on `/api/v1`. A repeated POST /advances with the same \
+Idempotency-Key answers with the advance as it stands now (201 once disbursed, 202 while disbursing).",
+        version = "1.0.0"
+    ),
+    paths(
+        routes::advances::create_advance,
+        routes::advances::get_advance,
+        routes::advances::list_advances,
+        routes::admin::latest_reconciliation,
+        routes::admin::run_reconciliation,
+        routes::health::healthz,
+        routes::health::readyz,
+        routes::health::metrics,
+    ),
+    components(schemas(
+        shared_types::ErrorBody,
+        shared_types::ErrorDetail,
+        shared_types::advances::AdvanceRequest,
+        shared_types::advances::Advance,
+        shared_types::advances::AdvanceStatus,
+        shared_types::advances::Payment,
+        shared_types::advances::PaymentStatus,
+        shared_types::advances::PaymentJob,
+        shared_types::advances::ReconciliationReport,
+        shared_types::advances::Mismatch,
+        shared_types::advances::ReconciliationCheck,
+        shared_types::accounts::Page<shared_types::advances::Advance>,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "advances", description = "Advances and their payments"),
+        (name = "admin", description = "Reconciliation"),
+        (name = "operations", description = "Health, readiness and metrics (no token)"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! Advances: create (record, then disburse through accounts-manager), read,
+//! and the retries of disbursements accounts-manager did not answer.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel::pg::PgConnection;
+use service_kit::amount::Amount;
+use service_kit::error::{classify, ApiError, DbFailure};
+use service_kit::idempotency::{run_once, Idempotency, Reply};
+use service_kit::listing::{PageRequest, Snapshot};
+use service_kit::rule::RuleViolation;
+use shared_types::accounts::AccountId;
+use shared_types::accounts::Page;
+use shared_types::advances::{Advance, AdvanceId, AdvanceStatus};
+use uuid::Uuid;
+
+use super::run;
+use crate::clients::accounts::{AccountsError, Movement};
+use crate::context::Context;
+use crate::domain::{self, Installments};
+use crate::store::advances::{self as advances_store, AdvanceRow};
+use crate::store::payments::{self as payments_store, PaymentRow};
+
+/// How long an attempt to disburse keeps others from trying the same advance.
+const DISBURSE_LEASE: Duration = Duration::from_secs(30);
+
+/// A validated request for an advance.
+pub struct NewAdvance {
+    pub account: AccountId,
+    pub amount: Amount,
+    pub installments: Installments,
+}
+
+/// Creates an advance: `201` once the money is in the account, `202` while it
+/// is still `disbursing` (accounts-manager did not answer; a retry will pay it
+/// out exactly once). With an Idempotency-Key, a repeat gets the advance as it
+/// stands now.
+pub async fn create(
+    ctx: &Context,
+    idempotency: Option<Idempotency>,
+    request: NewAdvance,
+    request_id: Option<String>,
+) -> Result<(u16, Advance), ApiError> {
+    let currency = match ctx
+        .accounts
+        .account(request.account, request_id.as_deref())
+        .await
+    {
+        Ok(Some(account)) => account.currency,
+        Ok(None) => {
+            return Err(RuleViolation::new(
+                "unknown_account",
+                format!("accounts-manager has no account {}", request.account),
+            )
+            .into())
+        }
+        // Not lost: recorded now, disbursed when accounts-manager answers; the
+        // deposit's answer corrects the currency if the account's differs.
+        Err(AccountsError::Unavailable(why)) => {
+            tracing::warn!(account = %request.account, why, "accounts-manager unreachable; the advance will be disbursed later");
+            "USD".to_owned()
+        }
+        Err(error @ AccountsError::Unexpected { .. }) => {
+            return Err(ApiError::Unavailable(error.into()))
+        }
+    };
+    let created_at = Utc::now();
+    let id = AdvanceId(Uuid::now_v7());
+    let interval = ctx.settings.installment_interval;
+    let plan = domain::schedule(request.amount, request.installments, created_at, interval)?;
+    let advance = AdvanceRow {
+        id: id.0,
+        account_id: request.account.0,
+        amount: request.amount.value(),
+        currency,
+        installments: request.installments.value(),
+        status: advances_store::status_str(AdvanceStatus::Disbursing).to_owned(),
+        interval_ms: i64::try_from(interval.as_millis()).unwrap_or(i64::MAX),
+        disbursement_transaction_id: None,
+        disburse_attempts: 1,
+        // The disbursement below is the first attempt; retries wait their turn.
+        disburse_after: created_at + chrono::Duration::from_std(DISBURSE_LEASE).unwrap_or_default(),
+        created_at,
+        updated_at: created_at,
+    };
+    let schedule: Vec<PaymentRow> = plan
+        .iter()
+        .map(|p| PaymentRow::scheduled(id, p.seq, p.amount, p.due_at))
+        .collect();
+    let reply = run(&ctx.pool, move |conn| {
+        run_once(conn, idempotency, |conn: &mut PgConnection| {
+            advances_store::insert(conn, &advance, &schedule).map_err(|error| {
+                match classify(&error) {
+                    DbFailure::UniqueViolation => ApiError::Conflict {
+                        code: "advance_in_progress",
+                        message: format!(
+                            "account {} already has an advance being repaid",
+                            advance.account()
+                        ),
+                    },
+                    _ => ApiError::from(error),
+                }
+            })?;
+            Reply::new(202, &advance.to_wire(&schedule)).map_err(ApiError::internal)
+        })
+    })
+    .await?;
+    let stored: Advance = serde_json::from_str(&reply.body).map_err(ApiError::internal)?;
+    if !reply.replayed {
+        ctx.metrics.advances.with_label_values(&["created"]).inc();
+        let row = run(&ctx.pool, move |conn| {
+            Ok(advances_store::find(conn, stored.advance_id)?)
+        })
+        .await?;
+        if let Some(row) = row {
+            disburse(ctx, &row, request_id.as_deref()).await?;
+        }
+    }
+    let advance = get(ctx, stored.advance_id).await?;
+    let status = if advance.status == AdvanceStatus::Disbursing {
+        202
+    } else {
+        201
+    };
+    Ok((status, advance))
+}
+
+/// Pays an advance out through a deposit whose Idempotency-Key is derived from
+/// the advance, so however often this runs the money moves once. `true` when
+/// the advance is now active.
+pub async fn disburse(
+    ctx: &Context,
+    advance: &AdvanceRow,
+    request_id: Option<&str>,
+) -> Result<bool, ApiError> {
+    let id = advance.id();
+    let key = domain::disbursement_key(id);
+    let reference = domain::disbursement_reference(id);
+    let description = format!(
+        "advance {id} paid out, to be repaid in {} payments",
+        advance.installments
+    );
+    let movement = Movement {
+        account: advance.account(),
+        amount: advance.amount,
+        idempotency_key: &key,
+        reference: &reference,
+        description: &description,
+        request_id,
+    };
+    match ctx.accounts.deposit(&movement).await {
+        Ok(transaction) => {
+            let currency = transaction.currency.clone();
+            let disbursed = run(&ctx.pool, move |conn| {
+                Ok(advances_store::mark_disbursed(
+                    conn,
+                    id,
+                    transaction.transaction_id.0,
+                    &currency,
+                )?)
+            })
+            .await?;
+            if disbursed.is_some() {
+                tracing::info!(advance_id = %id, "advance disbursed");
+            }
+            Ok(true)
+        }
+        Err(error) => {
+            let wait = domain::retry_backoff(advance.disburse_attempts);
+            match &error {
+                AccountsError::Unavailable(_) => {
+                    tracing::warn!(advance_id = %id, error = %error, retry_in_s = wait.as_secs(), "disbursement deferred")
+                }
+                AccountsError::Unexpected { .. } => {
+                    tracing::error!(advance_id = %id, error = %error, retry_in_s = wait.as_secs(), "disbursement refused")
+                }
+            }
+            run(&ctx.pool, move |conn| {
+                Ok(advances_store::retry_disbursement_after(conn, id, wait)?)
+            })
+            .await?;
+            Ok(false)
+        }
+    }
+}
+
+/// Disburses the advances whose earlier attempts did not get through; returns
+/// how many were paid out.
+pub async fn retry_disbursements(ctx: &Context) -> Result<usize, ApiError> {
+    let due = run(&ctx.pool, |conn| {
+        Ok(advances_store::claim_disbursements(
+            conn,
+            DISBURSE_LEASE,
+            100,
+        )?)
+    })
+    .await?;
+    let mut disbursed = 0;
+    for advance in &due {
+        if disburse(ctx, advance, None).await? {
+            disbursed += 1;
+        }
+    }
+    Ok(disbursed)
+}
+
+pub async fn get(ctx: &Context, id: AdvanceId) -> Result<Advance, ApiError> {
+    run(&ctx.pool, move |conn| {
+        let advance = advances_store::find(conn, id)?
+            .ok_or_else(|| ApiError::NotFound(format!("advance {id} does not exist")))?;
+        let payments = payments_store::of_advance(conn, id)?;
+        Ok(advance.to_wire(&payments))
+    })
+    .await
+}
+
+/// An account's advances, newest first, snapshot-stable like every listing.
+pub async fn list(
+    ctx: &Context,
+    account: AccountId,
+    page: PageRequest,
+    snapshot: Option<Snapshot>,
+) -> Result<Page<Advance>, ApiError> {
+    run(&ctx.pool, move |conn| {
+        let snapshot = match snapshot {
+            Some(s) if s.window.is_none() => s,
+            Some(_) => {
+                return Err(RuleViolation::new(
+                    "invalid_snapshot",
+                    "this snapshot belongs to another listing",
+                )
+                .into())
+            }
+            None => Snapshot {
+                pg_snapshot: advances_store::current_snapshot(conn)?,
+                window: None,
+            },
+        };
+        let (rows, total) = advances_store::list_for_account(
+            conn,
+            account,
+            &snapshot.pg_snapshot,
+            page.limit,
+            page.offset(),
+        )?;
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let payments = payments_store::of_advances(conn, &ids)?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                let own: Vec<PaymentRow> = payments
+                    .iter()
+                    .filter(|p| p.advance_id == row.id)
+                    .cloned()
+                    .collect();
+                row.to_wire(&own)
+            })
+            .collect();
+        Ok(Page {
+            items,
+            page: page.page,
+            limit: page.limit,
+            total_count: total,
+            total_pages: page.total_pages(total),
+            snapshot: snapshot.encode(),
+        })
+    })
+    .await
+}

@@ -1,0 +1,97 @@
+//! Reconciliation: do the payments add up to each advance, and does what
+//! accounts-manager collected match what this service marked paid? A mismatch
+//! is an alert: an ERROR log line naming the advance, a counter, a report entry.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+use service_kit::error::ApiError;
+use shared_types::accounts::AccountId;
+use shared_types::advances::{AdvanceId, Mismatch, ReconciliationCheck, ReconciliationReport};
+
+use super::run;
+use crate::clients::accounts::AccountsError;
+use crate::context::Context;
+use crate::domain;
+use crate::store::reconciliation as store;
+
+/// Runs a reconciliation now, stores its report and returns it.
+pub async fn reconcile(ctx: &Context) -> Result<ReconciliationReport, ApiError> {
+    let advances = run(&ctx.pool, |conn| Ok(store::advance_sums(conn)?)).await?;
+    let mut mismatches = Vec::new();
+    for advance in &advances {
+        if advance.owed != advance.amount {
+            mismatches.push(Mismatch {
+                advance_id: AdvanceId(advance.id),
+                check: ReconciliationCheck::ScheduleSum,
+                expected: advance.amount,
+                actual: advance.owed,
+            });
+        }
+    }
+    // One read of each account's withdrawals serves all its advances.
+    let mut by_account: BTreeMap<uuid::Uuid, Vec<&store::AdvanceSums>> = BTreeMap::new();
+    for advance in advances.iter().filter(|a| a.status != "disbursing") {
+        by_account
+            .entry(advance.account_id)
+            .or_default()
+            .push(advance);
+    }
+    for (account, advances) in by_account {
+        let withdrawals = ctx
+            .accounts
+            .withdrawals(AccountId(account))
+            .await
+            .map_err(|error| match error {
+                AccountsError::Unavailable(_) => ApiError::Unavailable(error.into()),
+                AccountsError::Unexpected { .. } => ApiError::internal(error),
+            })?;
+        for advance in advances {
+            let prefix = domain::payment_reference_prefix(AdvanceId(advance.id));
+            let collected: Decimal = withdrawals
+                .iter()
+                .filter(|(reference, _)| {
+                    reference.as_deref().is_some_and(|r| r.starts_with(&prefix))
+                })
+                .map(|(_, amount)| *amount)
+                .sum();
+            // A payment in flight may be withdrawn but not yet marked paid.
+            if collected < advance.paid || collected > advance.paid + advance.processing {
+                mismatches.push(Mismatch {
+                    advance_id: AdvanceId(advance.id),
+                    check: ReconciliationCheck::LedgerPaid,
+                    expected: advance.paid,
+                    actual: collected,
+                });
+            }
+        }
+    }
+    for mismatch in &mismatches {
+        let check = match mismatch.check {
+            ReconciliationCheck::ScheduleSum => "schedule_sum",
+            ReconciliationCheck::LedgerPaid => "ledger_paid",
+        };
+        tracing::error!(
+            advance_id = %mismatch.advance_id,
+            check,
+            expected = %mismatch.expected,
+            actual = %mismatch.actual,
+            "reconciliation mismatch"
+        );
+        ctx.metrics.mismatches.with_label_values(&[check]).inc();
+    }
+    let report = ReconciliationReport {
+        checked_at: Utc::now(),
+        advances_checked: i64::try_from(advances.len()).unwrap_or(i64::MAX),
+        mismatches,
+    };
+    let stored = report.clone();
+    run(&ctx.pool, move |conn| Ok(store::save(conn, &stored)?)).await?;
+    Ok(report)
+}
+
+/// The latest report, or an empty one if none has run yet.
+pub async fn latest(ctx: &Context) -> Result<Option<ReconciliationReport>, ApiError> {
+    run(&ctx.pool, |conn| Ok(store::latest(conn)?)).await
+}

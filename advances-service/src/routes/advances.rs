@@ -1,0 +1,112 @@
+//! Advances: create, get, list an account's.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use service_kit::amount::Amount;
+use service_kit::error::ApiError;
+use service_kit::http::{parse_post, uuid};
+use service_kit::listing::{PageRequest, Snapshot};
+use service_kit::telemetry::RequestId;
+use shared_types::accounts::{AccountId, Page};
+use shared_types::advances::{Advance, AdvanceId, AdvanceRequest};
+use shared_types::ErrorBody;
+
+use crate::context::Context;
+use crate::domain::Installments;
+use crate::operations::advances::{self, NewAdvance};
+
+/// Lend money to an account: it is paid in at once (a deposit whose
+/// `reference` is `advance:<advance_id>`) and collected back in `installments`
+/// payments, one every installment interval.
+#[utoipa::path(
+    post, path = "/api/v1/advances", tag = "advances",
+    request_body = AdvanceRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; a repeat answers with the advance as it stands now")),
+    responses(
+        (status = 201, description = "Recorded and paid into the account", body = Advance),
+        (status = 202, description = "Recorded; accounts-manager did not answer, so the advance is `disbursing` and will be paid out exactly once when it does", body = Advance),
+        (status = 400, description = "Malformed JSON or wrong types", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 409, description = "The account has an advance still being repaid (advance_in_progress), or the key is in flight", body = ErrorBody),
+        (status = 422, description = "unknown_account, invalid_amount, invalid_installments, amount_too_small, idempotency_key_reused", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_advance(
+    ctx: web::Data<Context>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (request, idempotency) = parse_post::<AdvanceRequest>(&req, &body)?;
+    let new = NewAdvance {
+        account: request.account_id,
+        amount: Amount::parse(&request.amount)?,
+        installments: Installments::parse(request.installments)?,
+    };
+    let (status, advance) = advances::create(&ctx, idempotency, new, RequestId::of(&req)).await?;
+    Ok(match status {
+        201 => HttpResponse::Created().json(advance),
+        _ => HttpResponse::Accepted().json(advance),
+    })
+}
+
+/// Get an advance with its payments.
+#[utoipa::path(
+    get, path = "/api/v1/advances/{advance_id}", tag = "advances",
+    params(("advance_id" = String, Path, description = "The advance's UUID")),
+    responses(
+        (status = 200, body = Advance),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_advance(
+    ctx: web::Data<Context>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = AdvanceId(uuid(&path, "an advance id")?);
+    Ok(HttpResponse::Ok().json(advances::get(&ctx, id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// The account whose advances to list.
+    account_id: String,
+    /// 1..1000, default 100.
+    limit: Option<i64>,
+    /// From 1.
+    page: Option<i64>,
+    /// The `snapshot` of an earlier page.
+    snapshot: Option<String>,
+}
+
+/// An account's advances, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/advances", tag = "advances",
+    params(ListParams),
+    responses(
+        (status = 200, body = Page<Advance>),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_advances(
+    ctx: web::Data<Context>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let account = AccountId(uuid(&params.account_id, "an account id")?);
+    let page = PageRequest::parse(params.limit, params.page)?;
+    let snapshot = params
+        .snapshot
+        .as_deref()
+        .map(Snapshot::parse)
+        .transpose()?;
+    Ok(HttpResponse::Ok().json(advances::list(&ctx, account, page, snapshot).await?))
+}

@@ -1,0 +1,261 @@
+//! Builds the application: migrations, pool, clients, the HTTP server and the
+//! background roles, and stops them gracefully.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
+use service_kit::auth::{require_token, Tokens};
+use service_kit::error::{error_chain, json_error_body, no_such_route};
+use service_kit::metrics::HttpMetrics;
+use service_kit::telemetry::observe;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::clients::accounts::AccountsClient;
+use crate::clients::broker::Broker;
+use crate::configuration::{Role, Settings};
+use crate::context::{Context, JobMetrics};
+use crate::jobs::{scheduler, worker, Shutdown};
+use crate::openapi::ApiDoc;
+use crate::routes;
+use crate::store;
+
+/// A failure to start: the message is the one line start-up prints.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartupError(String);
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    context: Context,
+    jobs: Vec<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+}
+
+/// Asks a running application to stop gracefully (as SIGTERM does).
+#[derive(Clone)]
+pub struct Stopper(watch::Sender<bool>);
+
+impl Stopper {
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let fail = |what: &str| {
+            let what = what.to_owned();
+            move |e: &dyn std::error::Error| StartupError(format!("{what}: {}", error_chain(e)))
+        };
+        let pool = store::build_pool(
+            &settings.database_url,
+            settings.database_pool_size,
+            Duration::from_secs(5),
+        )
+        .map_err(|e| fail("cannot connect to the database")(&e))?;
+        let migrate_pool = pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = migrate_pool.get()?;
+            store::run_migrations(&mut conn)
+        })
+        .await
+        .map_err(|e| StartupError(format!("migrations did not finish: {e}")))?
+        .map_err(|e| StartupError(format!("cannot apply migrations: {e}")))?;
+
+        let accounts = AccountsClient::new(
+            &settings.accounts_url,
+            &settings.accounts_token,
+            settings.accounts_timeout,
+        )
+        .map_err(|e| fail("cannot set up the accounts-manager client")(&e))?;
+        let http_metrics = HttpMetrics::new().map_err(|e| fail("cannot set up metrics")(&e))?;
+        let counter = |name: &str, help: &str, label: &str| {
+            http_metrics
+                .counter(name, help, &[label])
+                .map_err(|e| fail("cannot set up metrics")(&e))
+        };
+        let metrics = JobMetrics {
+            jobs: counter(
+                "payment_jobs_total",
+                "Payment jobs handled, by outcome",
+                "outcome",
+            )?,
+            published: counter(
+                "payment_jobs_published_total",
+                "Payment jobs published, by result",
+                "result",
+            )?,
+            mismatches: counter(
+                "reconciliation_mismatches_total",
+                "Reconciliation mismatches found (alerts), by check",
+                "check",
+            )?,
+            advances: counter("advances_total", "Advances created", "event")?,
+        };
+        let listener = TcpListener::bind(&settings.bind_addr)
+            .map_err(|e| StartupError(format!("cannot listen on {}: {e}", settings.bind_addr)))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError(format!("cannot read the bound address: {e}")))?
+            .port();
+        let roles: Vec<&str> = settings
+            .roles
+            .iter()
+            .map(|r| match r {
+                Role::Api => "api",
+                Role::Scheduler => "scheduler",
+                Role::Worker => "worker",
+            })
+            .collect();
+        let broker = Arc::new(Broker::new(
+            &settings.amqp_url,
+            &format!("advances-service ({})", roles.join(",")),
+        ));
+        let settings = Arc::new(settings);
+        let context = Context {
+            pool,
+            accounts,
+            broker,
+            settings: settings.clone(),
+            metrics,
+        };
+        let server = run(listener, context.clone(), http_metrics)
+            .map_err(|e| StartupError(format!("cannot start the HTTP server: {e}")))?;
+
+        let (stop, shutdown) = Shutdown::new();
+        let mut jobs = Vec::new();
+        if settings.runs(Role::Scheduler) {
+            jobs.push(tokio::spawn(scheduler::run(
+                context.clone(),
+                shutdown.clone(),
+            )));
+            jobs.push(tokio::spawn(scheduler::reconcile_periodically(
+                context.clone(),
+                shutdown.clone(),
+            )));
+        }
+        if settings.runs(Role::Worker) {
+            jobs.push(tokio::spawn(worker::run(context.clone(), shutdown.clone())));
+        }
+        tracing::info!(roles = %roles.join(","), port, "advances-service started");
+        Ok(Self {
+            port,
+            server,
+            context,
+            jobs,
+            stop,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// What the roles share, for driving them directly (tests, tools).
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.stop.clone())
+    }
+
+    /// Serves until SIGTERM, SIGINT or a `Stopper` asks to stop; then stops
+    /// taking requests and jobs, finishes the ones in hand (a worker acks each
+    /// job whose outcome it stored) and returns.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        let mut stop_requested = self.stop.subscribe();
+        tokio::select! {
+            _ = termination_signal() => tracing::info!("stop signal received"),
+            _ = stop_requested.wait_for(|stop| *stop) => {}
+        }
+        let _ = self.stop.send(true);
+        handle.stop(true).await;
+        for job in self.jobs {
+            if tokio::time::timeout(Duration::from_secs(30), job)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a background job did not stop within 30 s");
+            }
+        }
+        match server.await {
+            Ok(result) => result,
+            Err(error) => Err(std::io::Error::other(error)),
+        }
+    }
+}
+
+async fn termination_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn run(listener: TcpListener, context: Context, metrics: HttpMetrics) -> std::io::Result<Server> {
+    let api = context.settings.runs(Role::Api);
+    let workers = context.settings.http_workers;
+    let tokens = web::Data::new(Tokens::new(&context.settings.api_tokens));
+    let data = web::Data::new(context);
+    let metrics = web::Data::new(metrics);
+    let openapi = ApiDoc::openapi();
+    let mut server = HttpServer::new(move || {
+        let app = App::new()
+            .app_data(data.clone())
+            .app_data(tokens.clone())
+            .app_data(metrics.clone())
+            .app_data(web::PayloadConfig::new(64 * 1024))
+            .app_data(service_kit::http::query_config())
+            .wrap(ErrorHandlers::new().default_handler(json_error_body))
+            .wrap(from_fn(observe))
+            .route("/healthz", web::get().to(routes::health::healthz))
+            .route("/readyz", web::get().to(routes::health::readyz))
+            .route("/metrics", web::get().to(routes::health::metrics))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi.clone()))
+            .service(web::redirect("/docs", "/docs/"));
+        // A scheduler or worker process serves only the operations routes.
+        let app = if api {
+            app.service(
+                web::scope("/api/v1")
+                    .wrap(from_fn(require_token))
+                    .configure(routes::api_v1),
+            )
+        } else {
+            app
+        };
+        app.default_service(web::to(no_such_route))
+    })
+    .disable_signals()
+    .shutdown_timeout(10)
+    .listen(listener)?;
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,234 @@
+//! The `advances` table.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::payments::PaymentRow;
+use super::schema::{advances, payments};
+use shared_types::accounts::AccountId;
+use shared_types::advances::{Advance, AdvanceId, AdvanceStatus, Payment, PaymentStatus};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, QueryableByName)]
+#[diesel(table_name = advances)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct AdvanceRow {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub amount: Decimal,
+    pub currency: String,
+    pub installments: i32,
+    pub status: String,
+    pub interval_ms: i64,
+    pub disbursement_transaction_id: Option<Uuid>,
+    pub disburse_attempts: i32,
+    pub disburse_after: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub fn status_str(status: AdvanceStatus) -> &'static str {
+    match status {
+        AdvanceStatus::Disbursing => "disbursing",
+        AdvanceStatus::Active => "active",
+        AdvanceStatus::Repaid => "repaid",
+    }
+}
+
+impl AdvanceRow {
+    pub fn id(&self) -> AdvanceId {
+        AdvanceId(self.id)
+    }
+
+    pub fn account(&self) -> AccountId {
+        AccountId(self.account_id)
+    }
+
+    pub fn status(&self) -> AdvanceStatus {
+        match self.status.as_str() {
+            "active" => AdvanceStatus::Active,
+            "repaid" => AdvanceStatus::Repaid,
+            // The column's CHECK admits nothing else.
+            _ => AdvanceStatus::Disbursing,
+        }
+    }
+
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.interval_ms).unwrap_or(1))
+    }
+
+    /// The wire form, with its payments (ordered by `seq`).
+    pub fn to_wire(&self, payments: &[PaymentRow]) -> Advance {
+        let paid: Decimal = payments
+            .iter()
+            .filter(|p| p.status() == PaymentStatus::Paid)
+            .map(|p| p.amount)
+            .sum();
+        Advance {
+            advance_id: self.id(),
+            account_id: self.account(),
+            amount: self.amount,
+            currency: self.currency.clone(),
+            status: self.status(),
+            installments: self.installments,
+            paid,
+            outstanding: self.amount - paid,
+            created_at: self.created_at,
+            payments: payments
+                .iter()
+                .map(PaymentRow::to_wire)
+                .collect::<Vec<Payment>>(),
+        }
+    }
+}
+
+pub fn insert(
+    conn: &mut PgConnection,
+    advance: &AdvanceRow,
+    schedule: &[PaymentRow],
+) -> QueryResult<()> {
+    diesel::insert_into(advances::table)
+        .values(advance)
+        .execute(conn)?;
+    diesel::insert_into(payments::table)
+        .values(schedule)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut PgConnection, id: AdvanceId) -> QueryResult<Option<AdvanceRow>> {
+    advances::table
+        .find(id.0)
+        .select(AdvanceRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The advance's row, locked for the rest of the transaction: everything that
+/// finishes one of its payments takes this lock first, so "is it repaid now?"
+/// is decided by one of them at a time.
+pub fn lock(conn: &mut PgConnection, id: AdvanceId) -> QueryResult<AdvanceRow> {
+    advances::table
+        .find(id.0)
+        .for_update()
+        .select(AdvanceRow::as_select())
+        .first(conn)
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct SnapshotText {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    snapshot: String,
+}
+
+/// The database's current snapshot, as text.
+pub fn current_snapshot(conn: &mut PgConnection) -> QueryResult<String> {
+    diesel::sql_query("SELECT pg_current_snapshot()::text AS snapshot")
+        .get_result::<SnapshotText>(conn)
+        .map(|s| s.snapshot)
+}
+
+/// One page of an account's advances, newest first, as of a snapshot.
+pub fn list_for_account(
+    conn: &mut PgConnection,
+    account: AccountId,
+    snapshot: &str,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<AdvanceRow>, i64)> {
+    const FILTER: &str =
+        "account_id = $1 AND pg_visible_in_snapshot(xid::text::xid8, $2::pg_snapshot)";
+    let rows = diesel::sql_query(format!(
+        "SELECT * FROM advances WHERE {FILTER} ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+    ))
+    .bind::<diesel::sql_types::Uuid, _>(account.0)
+    .bind::<diesel::sql_types::Text, _>(snapshot)
+    .bind::<BigInt, _>(limit)
+    .bind::<BigInt, _>(offset)
+    .load(conn)?;
+    let total = diesel::sql_query(format!("SELECT count(*) AS n FROM advances WHERE {FILTER}"))
+        .bind::<diesel::sql_types::Uuid, _>(account.0)
+        .bind::<diesel::sql_types::Text, _>(snapshot)
+        .get_result::<Count>(conn)?
+        .n;
+    Ok((rows, total))
+}
+
+/// Marks a disbursing advance paid out; `None` when it already was.
+pub fn mark_disbursed(
+    conn: &mut PgConnection,
+    id: AdvanceId,
+    transaction_id: Uuid,
+    currency: &str,
+) -> QueryResult<Option<AdvanceRow>> {
+    diesel::update(advances::table.find(id.0))
+        .filter(advances::status.eq(status_str(AdvanceStatus::Disbursing)))
+        .set((
+            advances::status.eq(status_str(AdvanceStatus::Active)),
+            advances::disbursement_transaction_id.eq(transaction_id),
+            advances::currency.eq(currency),
+            advances::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(AdvanceRow::as_returning())
+        .get_result(conn)
+        .optional()
+}
+
+/// Takes up to `limit` advances whose disbursement is due for a retry, and
+/// leases them for `lease`: another scheduler skips them meanwhile.
+pub fn claim_disbursements(
+    conn: &mut PgConnection,
+    lease: Duration,
+    limit: i64,
+) -> QueryResult<Vec<AdvanceRow>> {
+    diesel::sql_query(
+        "UPDATE advances SET disburse_after = now() + make_interval(secs => $1), \
+                             disburse_attempts = disburse_attempts + 1 \
+         WHERE id IN (SELECT id FROM advances WHERE status = 'disbursing' AND disburse_after <= now() \
+                      ORDER BY disburse_after LIMIT $2 FOR UPDATE SKIP LOCKED) \
+         RETURNING *",
+    )
+    .bind::<Double, _>(super::seconds(lease))
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+}
+
+/// Sets when the next disbursement attempt may run.
+pub fn retry_disbursement_after(
+    conn: &mut PgConnection,
+    id: AdvanceId,
+    wait: Duration,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE advances SET disburse_after = now() + make_interval(secs => $2) WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id.0)
+    .bind::<Double, _>(super::seconds(wait))
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Marks a locked active advance `repaid` when nothing is left to collect and
+/// the paid payments add up to it.
+pub fn mark_repaid_if_complete(conn: &mut PgConnection, id: AdvanceId) -> QueryResult<bool> {
+    diesel::sql_query(
+        "UPDATE advances a SET status = 'repaid', updated_at = now() \
+         WHERE a.id = $1 AND a.status = 'active' \
+           AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.advance_id = a.id AND p.status IN ('scheduled', 'processing')) \
+           AND a.amount = (SELECT COALESCE(sum(p.amount), 0) FROM payments p WHERE p.advance_id = a.id AND p.status = 'paid')",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id.0)
+    .execute(conn)
+    .map(|n| n == 1)
+}

@@ -1,0 +1,275 @@
+//! The `payments` table: claims with a lease, outcomes, the scheduler's outbox.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Double, Uuid as SqlUuid};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::schema::payments;
+use shared_types::accounts::TransactionId;
+use shared_types::advances::{AdvanceId, Payment, PaymentId, PaymentStatus};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, QueryableByName)]
+#[diesel(table_name = payments)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct PaymentRow {
+    pub id: Uuid,
+    pub advance_id: Uuid,
+    pub seq: i32,
+    pub amount: Decimal,
+    pub due_at: DateTime<Utc>,
+    pub status: String,
+    pub attempts: i32,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub retry_after: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub transaction_id: Option<Uuid>,
+    pub failure_reason: Option<String>,
+}
+
+pub fn status_str(status: PaymentStatus) -> &'static str {
+    match status {
+        PaymentStatus::Scheduled => "scheduled",
+        PaymentStatus::Processing => "processing",
+        PaymentStatus::Paid => "paid",
+        PaymentStatus::Failed => "failed",
+    }
+}
+
+impl PaymentRow {
+    /// A new scheduled payment.
+    pub fn scheduled(advance: AdvanceId, seq: i32, amount: Decimal, due_at: DateTime<Utc>) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            advance_id: advance.0,
+            seq,
+            amount,
+            due_at,
+            status: status_str(PaymentStatus::Scheduled).to_owned(),
+            attempts: 0,
+            lease_until: None,
+            published_at: None,
+            retry_after: None,
+            paid_at: None,
+            transaction_id: None,
+            failure_reason: None,
+        }
+    }
+
+    pub fn id(&self) -> PaymentId {
+        PaymentId(self.id)
+    }
+
+    pub fn advance(&self) -> AdvanceId {
+        AdvanceId(self.advance_id)
+    }
+
+    pub fn status(&self) -> PaymentStatus {
+        match self.status.as_str() {
+            "processing" => PaymentStatus::Processing,
+            "paid" => PaymentStatus::Paid,
+            "failed" => PaymentStatus::Failed,
+            // The column's CHECK admits nothing else.
+            _ => PaymentStatus::Scheduled,
+        }
+    }
+
+    pub fn to_wire(&self) -> Payment {
+        Payment {
+            payment_id: self.id(),
+            seq: self.seq,
+            amount: self.amount,
+            due_at: self.due_at,
+            status: self.status(),
+            attempts: self.attempts,
+            paid_at: self.paid_at,
+            transaction_id: self.transaction_id.map(TransactionId),
+        }
+    }
+}
+
+pub fn find(conn: &mut PgConnection, id: PaymentId) -> QueryResult<Option<PaymentRow>> {
+    payments::table
+        .find(id.0)
+        .select(PaymentRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn of_advance(conn: &mut PgConnection, advance: AdvanceId) -> QueryResult<Vec<PaymentRow>> {
+    payments::table
+        .filter(payments::advance_id.eq(advance.0))
+        .order(payments::seq)
+        .select(PaymentRow::as_select())
+        .load(conn)
+}
+
+pub fn of_advances(conn: &mut PgConnection, advances: &[Uuid]) -> QueryResult<Vec<PaymentRow>> {
+    payments::table
+        .filter(payments::advance_id.eq_any(advances))
+        .order((payments::advance_id, payments::seq))
+        .select(PaymentRow::as_select())
+        .load(conn)
+}
+
+/// Claims a payment for one worker for `lease`: only a due payment of an
+/// active advance that is scheduled (and past any retry wait), or whose
+/// previous claimant's lease ran out. Of two workers claiming at once, the
+/// second waits on the row and then finds it taken. `None`: not claimable.
+pub fn claim(
+    conn: &mut PgConnection,
+    payment: PaymentId,
+    advance: AdvanceId,
+    lease: Duration,
+) -> QueryResult<Option<PaymentRow>> {
+    diesel::sql_query(
+        "UPDATE payments p SET status = 'processing', lease_until = now() + make_interval(secs => $3), \
+                               attempts = p.attempts + 1 \
+         WHERE p.id = $1 AND p.advance_id = $2 AND p.due_at <= now() \
+           AND (p.retry_after IS NULL OR p.retry_after <= now()) \
+           AND (p.status = 'scheduled' OR (p.status = 'processing' AND p.lease_until < now())) \
+           AND EXISTS (SELECT 1 FROM advances a WHERE a.id = p.advance_id AND a.status = 'active') \
+         RETURNING p.*",
+    )
+    .bind::<SqlUuid, _>(payment.0)
+    .bind::<SqlUuid, _>(advance.0)
+    .bind::<Double, _>(super::seconds(lease))
+    .get_result(conn)
+    .optional()
+}
+
+/// Records a collected payment; `false` if it was no longer `processing`
+/// (another claimant, after our lease ran out, recorded the same withdrawal).
+pub fn mark_paid(
+    conn: &mut PgConnection,
+    payment: PaymentId,
+    transaction: Uuid,
+) -> QueryResult<bool> {
+    diesel::update(payments::table.find(payment.0))
+        .filter(payments::status.eq(status_str(PaymentStatus::Processing)))
+        .set((
+            payments::status.eq(status_str(PaymentStatus::Paid)),
+            payments::paid_at.eq(diesel::dsl::now),
+            payments::transaction_id.eq(transaction),
+            payments::lease_until.eq(None::<DateTime<Utc>>),
+            payments::failure_reason.eq(None::<String>),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Records a payment the account could not cover, and rolls its amount into
+/// the next scheduled payment, or into a new payment one interval from now
+/// when none is left. `false` if it was no longer `processing`.
+pub fn mark_failed_and_roll_over(
+    conn: &mut PgConnection,
+    payment: &PaymentRow,
+    reason: &str,
+    interval: Duration,
+) -> QueryResult<bool> {
+    let failed = diesel::update(payments::table.find(payment.id))
+        .filter(payments::status.eq(status_str(PaymentStatus::Processing)))
+        .set((
+            payments::status.eq(status_str(PaymentStatus::Failed)),
+            payments::failure_reason.eq(reason),
+            payments::lease_until.eq(None::<DateTime<Utc>>),
+        ))
+        .execute(conn)?;
+    if failed == 0 {
+        return Ok(false);
+    }
+    let next: Option<Uuid> = payments::table
+        .filter(payments::advance_id.eq(payment.advance_id))
+        .filter(payments::status.eq(status_str(PaymentStatus::Scheduled)))
+        .filter(payments::seq.gt(payment.seq))
+        .order(payments::seq)
+        .select(payments::id)
+        .for_update()
+        .first(conn)
+        .optional()?;
+    match next {
+        Some(next) => {
+            diesel::update(payments::table.find(next))
+                .set(payments::amount.eq(payments::amount + payment.amount))
+                .execute(conn)?;
+        }
+        None => {
+            let last_seq: Option<i32> = payments::table
+                .filter(payments::advance_id.eq(payment.advance_id))
+                .select(diesel::dsl::max(payments::seq))
+                .first(conn)?;
+            let interval =
+                chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::days(7));
+            let appended = PaymentRow::scheduled(
+                payment.advance(),
+                last_seq.unwrap_or(payment.seq) + 1,
+                payment.amount,
+                Utc::now() + interval,
+            );
+            diesel::insert_into(payments::table)
+                .values(&appended)
+                .execute(conn)?;
+        }
+    }
+    Ok(true)
+}
+
+/// Gives a claimed payment back untouched after accounts-manager could not be
+/// reached: it is scheduled again, to be published after `wait`.
+pub fn release(conn: &mut PgConnection, payment: PaymentId, wait: Duration) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE payments SET status = 'scheduled', lease_until = NULL, published_at = NULL, \
+                             retry_after = now() + make_interval(secs => $2) \
+         WHERE id = $1 AND status = 'processing'",
+    )
+    .bind::<SqlUuid, _>(payment.0)
+    .bind::<Double, _>(super::seconds(wait))
+    .execute(conn)
+    .map(|_| ())
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DueJob {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub advance_id: Uuid,
+}
+
+/// Payments that need a job, locked (skipping rows another scheduler holds)
+/// until the caller's transaction ends: due scheduled payments never published
+/// or published longer than `republish_after` ago, and processing payments
+/// whose claimant's lease ran out since their last job.
+pub fn lock_due_for_publishing(
+    conn: &mut PgConnection,
+    republish_after: Duration,
+    limit: i64,
+) -> QueryResult<Vec<DueJob>> {
+    diesel::sql_query(
+        "SELECT p.id, p.advance_id FROM payments p JOIN advances a ON a.id = p.advance_id \
+         WHERE a.status = 'active' AND p.due_at <= now() AND p.status IN ('scheduled', 'processing') \
+           AND ((p.status = 'scheduled' AND (p.retry_after IS NULL OR p.retry_after <= now()) \
+                 AND (p.published_at IS NULL OR p.published_at < now() - make_interval(secs => $1))) \
+             OR (p.status = 'processing' AND p.lease_until < now() \
+                 AND (p.published_at IS NULL OR p.published_at < p.lease_until \
+                      OR p.published_at < now() - make_interval(secs => $1)))) \
+         ORDER BY p.due_at LIMIT $2 \
+         FOR UPDATE OF p SKIP LOCKED",
+    )
+    .bind::<Double, _>(super::seconds(republish_after))
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+}
+
+/// Notes that the broker confirmed jobs for these payments.
+pub fn mark_published(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<()> {
+    diesel::sql_query("UPDATE payments SET published_at = now() WHERE id = ANY($1)")
+        .bind::<Array<SqlUuid>, _>(ids)
+        .execute(conn)
+        .map(|_| ())
+}

@@ -1,0 +1,77 @@
+//! What reconciliation reads and the reports it keeps.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Numeric, Text, Uuid as SqlUuid};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::schema::reconciliation_reports;
+use shared_types::advances::{Mismatch, ReconciliationReport};
+
+/// An advance's amount and its payments summed by status.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct AdvanceSums {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub account_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Numeric)]
+    pub amount: Decimal,
+    /// paid + scheduled + processing
+    #[diesel(sql_type = Numeric)]
+    pub owed: Decimal,
+    #[diesel(sql_type = Numeric)]
+    pub paid: Decimal,
+    #[diesel(sql_type = Numeric)]
+    pub processing: Decimal,
+}
+
+pub fn advance_sums(conn: &mut PgConnection) -> QueryResult<Vec<AdvanceSums>> {
+    // One snapshot, so a payment moving between statuses is counted once.
+    conn.build_transaction().read_only().repeatable_read().run(|conn| {
+        diesel::sql_query(
+            "SELECT a.id, a.account_id, a.status, a.amount, \
+                    COALESCE(sum(p.amount) FILTER (WHERE p.status IN ('paid', 'scheduled', 'processing')), 0) AS owed, \
+                    COALESCE(sum(p.amount) FILTER (WHERE p.status = 'paid'), 0) AS paid, \
+                    COALESCE(sum(p.amount) FILTER (WHERE p.status = 'processing'), 0) AS processing \
+             FROM advances a LEFT JOIN payments p ON p.advance_id = a.id \
+             GROUP BY a.id ORDER BY a.account_id, a.created_at",
+        )
+        .load(conn)
+    })
+}
+
+pub fn save(conn: &mut PgConnection, report: &ReconciliationReport) -> QueryResult<()> {
+    let mismatches = serde_json::to_value(&report.mismatches).unwrap_or_default();
+    diesel::insert_into(reconciliation_reports::table)
+        .values((
+            reconciliation_reports::checked_at.eq(report.checked_at),
+            reconciliation_reports::advances_checked.eq(report.advances_checked),
+            reconciliation_reports::mismatches.eq(mismatches),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn latest(conn: &mut PgConnection) -> QueryResult<Option<ReconciliationReport>> {
+    let row: Option<(DateTime<Utc>, i64, serde_json::Value)> = reconciliation_reports::table
+        .order(reconciliation_reports::id.desc())
+        .select((
+            reconciliation_reports::checked_at,
+            reconciliation_reports::advances_checked,
+            reconciliation_reports::mismatches,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(
+        |(checked_at, advances_checked, mismatches)| ReconciliationReport {
+            checked_at,
+            advances_checked,
+            mismatches: serde_json::from_value::<Vec<Mismatch>>(mismatches).unwrap_or_default(),
+        },
+    ))
+}

@@ -1,0 +1,65 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    advances (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        amount -> Numeric,
+        currency -> Text,
+        installments -> Int4,
+        status -> Text,
+        interval_ms -> Int8,
+        disbursement_transaction_id -> Nullable<Uuid>,
+        disburse_attempts -> Int4,
+        disburse_after -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        xid -> Int8,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (key) {
+        key -> Text,
+        request_hash -> Bytea,
+        response_status -> Int2,
+        response_body -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Uuid,
+        advance_id -> Uuid,
+        seq -> Int4,
+        amount -> Numeric,
+        due_at -> Timestamptz,
+        status -> Text,
+        attempts -> Int4,
+        lease_until -> Nullable<Timestamptz>,
+        published_at -> Nullable<Timestamptz>,
+        retry_after -> Nullable<Timestamptz>,
+        paid_at -> Nullable<Timestamptz>,
+        transaction_id -> Nullable<Uuid>,
+        failure_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    reconciliation_reports (id) {
+        id -> Int8,
+        checked_at -> Timestamptz,
+        advances_checked -> Int8,
+        mismatches -> Jsonb,
+    }
+}
+
+diesel::joinable!(payments -> advances (advance_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    advances,
+    idempotency_keys,
+    payments,
+    reconciliation_reports,
+);

@@ -1,0 +1,152 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use rust_decimal::Decimal;
+use serde_json::json;
+use test_support::TestDb;
+
+use crate::helpers::{
+    free_port, read, spawn_system_with, start_accounts_manager, start_advances, Options,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_between_withdrawal_and_storing_it_does_not_take_the_money_twice() {
+    let system = crate::helpers::spawn_system(Options {
+        roles: "api",
+        ..Options::default()
+    })
+    .await;
+    let account = system.open_account(1).await;
+    let (_, advance) = system.create_advance(&account, "60", 1).await;
+    let id = advance["advance_id"].as_str().unwrap().to_owned();
+    let payment = advance["payments"][0]["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // What a worker killed right after its withdrawal leaves behind: the money
+    // moved under the payment's key, the payment still `processing` under a
+    // claim that has run out, the job unacknowledged.
+    let key = format!("advance:{id}:payment:{payment}");
+    let (status, withdrawal) = read(
+        system
+            .am_post("/api/v1/withdrawals")
+            .header("Idempotency-Key", key.as_str())
+            .json(&json!({"account_id": account, "amount": "60.00", "reference": key, "description": format!("payment 1 of 1 of advance {id}")}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{withdrawal}");
+    system
+        .sql("UPDATE payments SET due_at = now() - interval '2 seconds', status = 'processing', attempts = 1, \
+              lease_until = now() - interval '1 second', published_at = now() - interval '3 seconds'")
+        .await;
+
+    // A worker and a scheduler come up: the job is published again and collected.
+    let _recovery = start_advances(
+        &system.db,
+        &system.vhost,
+        &system.accounts_url,
+        Options {
+            roles: "scheduler,worker",
+            ..Options::default()
+        },
+    )
+    .await;
+    let repaid = system
+        .wait_for(&id, Duration::from_secs(30), |a| a["status"] == "repaid")
+        .await;
+
+    assert_eq!(
+        repaid["payments"][0]["transaction_id"],
+        withdrawal["transaction_id"]
+    );
+    assert_eq!(
+        system.collected(&format!("advance:{id}:payment:")).await,
+        (1, Decimal::from(60))
+    );
+    assert_eq!(system.balance(&account).await, Decimal::ZERO);
+    assert_eq!(system.reconcile().await["mismatches"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_accounts_manager_away_nothing_is_lost_and_nothing_doubled_once_it_returns() {
+    // advances-service is pointed at a port where accounts-manager is not running yet.
+    let am_db = Arc::new(
+        tokio::task::spawn_blocking(|| TestDb::create("am_test"))
+            .await
+            .unwrap(),
+    );
+    let setup = start_accounts_manager(am_db.clone(), "127.0.0.1:0").await;
+    let port = free_port();
+    let options = Options {
+        installment_interval: "3s",
+        ..Options::default()
+    };
+    let system = spawn_system_with(setup, format!("http://127.0.0.1:{port}"), options).await;
+    let account = system.open_account(1).await;
+
+    let (status, advance) = system.create_advance(&account, "20", 2).await;
+
+    assert_eq!(status, StatusCode::ACCEPTED, "{advance}");
+    assert_eq!(advance["status"], "disbursing");
+    let id = advance["advance_id"].as_str().unwrap().to_owned();
+    assert_eq!(system.balance(&account).await, Decimal::ZERO);
+
+    // It comes back: the scheduler's retry disburses the advance, once.
+    let returned = start_accounts_manager(am_db.clone(), &format!("127.0.0.1:{port}")).await;
+    system
+        .wait_for(&id, Duration::from_secs(30), |a| {
+            a["status"] != "disbursing"
+        })
+        .await;
+    let (_, collected) = system.collected(&format!("advance:{id}:payment:")).await;
+    assert_eq!(
+        system.balance(&account).await + collected,
+        Decimal::from(20)
+    );
+
+    // It goes away while a payment falls due: the payment is deferred, not marked.
+    returned.handle.stop(false).await;
+    let waiting = system
+        .wait_for(&id, Duration::from_secs(30), |a| {
+            a["payments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["status"] == "scheduled" && p["attempts"].as_i64().unwrap_or(0) >= 1)
+        })
+        .await;
+    assert!(
+        waiting["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["status"] != "failed"),
+        "{waiting:#}"
+    );
+
+    // And back again: every payment is collected once.
+    let _back = start_accounts_manager(am_db, &format!("127.0.0.1:{port}")).await;
+    system
+        .wait_for(&id, Duration::from_secs(60), |a| a["status"] == "repaid")
+        .await;
+    assert_eq!(
+        system.collected(&format!("advance:{id}:payment:")).await,
+        (2, Decimal::from(20))
+    );
+    assert_eq!(system.balance(&account).await, Decimal::ZERO);
+    let (_, history) = system
+        .am_get(&format!("/api/v1/accounts/{account}/transactions"))
+        .await;
+    let deposits = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["type"] == "deposit")
+        .count();
+    assert_eq!(deposits, 1, "disbursed exactly once");
+    assert_eq!(system.reconcile().await["mismatches"], json!([]));
+}

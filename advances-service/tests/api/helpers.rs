@@ -1,0 +1,401 @@
+//! Starts accounts-manager and advances-service in-process on fresh databases
+//! and a fresh vhost, and talks to both over HTTP and to RabbitMQ with lapin.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use advances_service::clients::broker;
+use diesel::sql_types::{BigInt, Numeric};
+use diesel::{QueryableByName, RunQueryDsl};
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use reqwest::StatusCode;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use test_support::{TestDb, TestVhost};
+
+pub const TOKEN: &str = "adv-token";
+pub const AM_TOKEN: &str = "am-token";
+
+/// How a test wants the advances-service processes set up.
+#[derive(Clone)]
+pub struct Options {
+    pub roles: &'static str,
+    pub installment_interval: &'static str,
+    pub scheduler_interval: &'static str,
+    pub payment_lease: &'static str,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            roles: "api,scheduler,worker",
+            installment_interval: "1s",
+            scheduler_interval: "100ms",
+            payment_lease: "2s",
+        }
+    }
+}
+
+pub struct AccountsManager {
+    pub address: String,
+    pub db: Arc<TestDb>,
+    pub handle: actix_web::dev::ServerHandle,
+}
+
+/// Starts accounts-manager on `addr` (`127.0.0.1:0` for any port) on `db`.
+pub async fn start_accounts_manager(db: Arc<TestDb>, addr: &str) -> AccountsManager {
+    let url = db.url();
+    let addr = addr.to_owned();
+    let settings = accounts_manager::Settings::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(url.clone()),
+        "BIND_ADDR" => Some(addr.clone()),
+        "API_TOKENS" => Some(AM_TOKEN.into()),
+        "DATABASE_POOL_SIZE" => Some("4".into()),
+        "HTTP_WORKERS" => Some("2".into()),
+        _ => None,
+    })
+    .unwrap();
+    let app = accounts_manager::Application::build(settings)
+        .await
+        .expect("accounts-manager starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    AccountsManager {
+        address,
+        db,
+        handle,
+    }
+}
+
+pub struct Advances {
+    pub address: String,
+}
+
+pub struct TestSystem {
+    pub am: AccountsManager,
+    pub db: Arc<TestDb>,
+    pub vhost: Arc<TestVhost>,
+    pub client: reqwest::Client,
+    /// Where advances-service finds accounts-manager.
+    pub accounts_url: String,
+    pub advances: Advances,
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+/// accounts-manager and one advances-service process with `options`.
+pub async fn spawn_system(options: Options) -> TestSystem {
+    let am_db = Arc::new(blocking(|| TestDb::create("am_test")).await);
+    let am = start_accounts_manager(am_db, "127.0.0.1:0").await;
+    let accounts_url = am.address.clone();
+    spawn_system_with(am, accounts_url, options).await
+}
+
+/// As `spawn_system`, but advances-service calls accounts-manager at `accounts_url`.
+pub async fn spawn_system_with(
+    am: AccountsManager,
+    accounts_url: String,
+    options: Options,
+) -> TestSystem {
+    let db = Arc::new(blocking(|| TestDb::create("adv_test")).await);
+    let vhost = Arc::new(blocking(TestVhost::create).await);
+    let advances = start_advances(&db, &vhost, &accounts_url, options).await;
+    TestSystem {
+        am,
+        db,
+        vhost,
+        client: reqwest::Client::new(),
+        accounts_url,
+        advances,
+    }
+}
+
+/// One more advances-service process on the same database and vhost.
+pub async fn start_advances(
+    db: &TestDb,
+    vhost: &TestVhost,
+    accounts_url: &str,
+    options: Options,
+) -> Advances {
+    let (url, amqp, accounts) = (db.url(), vhost.amqp_url(), accounts_url.to_owned());
+    let settings = advances_service::Settings::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(url.clone()),
+        "BIND_ADDR" => Some("127.0.0.1:0".into()),
+        "API_TOKENS" => Some(TOKEN.into()),
+        "AMQP_URL" => Some(amqp.clone()),
+        "ACCOUNTS_URL" => Some(accounts.clone()),
+        "ACCOUNTS_TOKEN" => Some(AM_TOKEN.into()),
+        "INSTALLMENT_INTERVAL" => Some(options.installment_interval.into()),
+        "SCHEDULER_INTERVAL" => Some(options.scheduler_interval.into()),
+        "RECONCILE_INTERVAL" => Some("1h".into()),
+        "ROLES" => Some(options.roles.into()),
+        "PAYMENT_LEASE" => Some(options.payment_lease.into()),
+        "REPUBLISH_AFTER" => Some("3s".into()),
+        "DATABASE_POOL_SIZE" => Some("5".into()),
+        "HTTP_WORKERS" => Some("1".into()),
+        "ACCOUNTS_TIMEOUT" => Some("2s".into()),
+        _ => None,
+    })
+    .unwrap();
+    let app = advances_service::Application::build(settings)
+        .await
+        .expect("advances-service starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    Advances { address }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Sum {
+    #[diesel(sql_type = Numeric)]
+    s: Decimal,
+}
+
+pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("a JSON body, got {status} {text:?}")),
+    )
+}
+
+impl TestSystem {
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.advances.address))
+            .bearer_auth(TOKEN)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        read(
+            self.client
+                .get(format!("{}{path}", self.advances.address))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn create_advance(
+        &self,
+        account: &str,
+        amount: &str,
+        installments: i64,
+    ) -> (StatusCode, Value) {
+        let body = json!({"account_id": account, "amount": amount, "installments": installments});
+        read(
+            self.post("/api/v1/advances")
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn advance(&self, id: &str) -> Value {
+        let (status, body) = self.get(&format!("/api/v1/advances/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Polls the advance until `done` holds, or fails after `deadline`.
+    pub async fn wait_for(
+        &self,
+        id: &str,
+        deadline: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let started = Instant::now();
+        loop {
+            let advance = self.advance(id).await;
+            if done(&advance) {
+                return advance;
+            }
+            assert!(
+                started.elapsed() < deadline,
+                "gave up waiting; the advance is {advance:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    // accounts-manager, through its API.
+    pub fn am_post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.am.address))
+            .bearer_auth(AM_TOKEN)
+    }
+
+    pub async fn am_get(&self, path: &str) -> (StatusCode, Value) {
+        read(
+            self.client
+                .get(format!("{}{path}", self.am.address))
+                .bearer_auth(AM_TOKEN)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn open_account(&self, user: i64) -> String {
+        let (status, body) = read(
+            self.am_post("/api/v1/accounts")
+                .json(&json!({"user_id": user}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["account_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn move_money(&self, path: &str, account: &str, amount: &str) {
+        let body = json!({"account_id": account, "amount": amount});
+        let (status, answer) = read(self.am_post(path).json(&body).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+
+    pub async fn balance(&self, account: &str) -> Decimal {
+        let (_, body) = self.am_get(&format!("/api/v1/accounts/{account}")).await;
+        body["balance"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// accounts-manager's successful withdrawals whose reference starts with `prefix`: (count, sum).
+    pub async fn collected(&self, prefix: &str) -> (i64, Decimal) {
+        let db = self.am.db.clone();
+        let prefix = prefix.to_owned();
+        blocking(move || {
+            let mut conn = db.connect();
+            let filter = format!(
+                "FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE '{prefix}%'"
+            );
+            let n = diesel::sql_query(format!("SELECT count(*) AS n {filter}")).get_result::<Count>(&mut conn).unwrap().n;
+            let s = diesel::sql_query(format!("SELECT COALESCE(sum(amount), 0) AS s {filter}"))
+                .get_result::<Sum>(&mut conn)
+                .unwrap()
+                .s;
+            (n, s)
+        })
+        .await
+    }
+
+    pub async fn assert_ledger_audit_clean(&self) {
+        let (status, body) = self.am_get("/api/v1/admin/audit").await;
+        assert_eq!(status, StatusCode::OK);
+        for currency in body["currencies"].as_array().unwrap() {
+            assert_eq!(currency["total"], "0.00", "{body}");
+            assert_eq!(currency["negative_accounts"], 0, "{body}");
+            assert_eq!(currency["entry_mismatches"], 0, "{body}");
+        }
+    }
+
+    /// Runs SQL on advances-service's database.
+    pub async fn sql(&self, statement: &str) -> usize {
+        let (db, statement) = (self.db.clone(), statement.to_owned());
+        blocking(move || {
+            diesel::sql_query(statement)
+                .execute(&mut db.connect())
+                .unwrap()
+        })
+        .await
+    }
+
+    pub async fn count(&self, query: &str) -> i64 {
+        let (db, query) = (self.db.clone(), query.to_owned());
+        blocking(move || {
+            diesel::sql_query(query)
+                .get_result::<Count>(&mut db.connect())
+                .unwrap()
+                .n
+        })
+        .await
+    }
+
+    pub async fn reconcile(&self) -> Value {
+        let (status, body) = read(
+            self.post("/api/v1/admin/reconciliation")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Publishes raw bodies to the payments exchange, as an outside producer would.
+    pub async fn publish_raw(&self, bodies: &[Vec<u8>]) {
+        let connection =
+            Connection::connect(&self.vhost.amqp_url(), ConnectionProperties::default())
+                .await
+                .unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        broker::declare_topology(&channel).await.unwrap();
+        channel.confirm_select(Default::default()).await.unwrap();
+        for body in bodies {
+            channel
+                .basic_publish(
+                    broker::EXCHANGE.into(),
+                    broker::ROUTING_KEY.into(),
+                    BasicPublishOptions::default(),
+                    body,
+                    BasicProperties::default().with_delivery_mode(2),
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        let _ = connection.close(200, "done".into()).await;
+    }
+
+    /// Messages waiting in a queue of the test's vhost.
+    pub async fn queue_depth(&self, queue: &str) -> u32 {
+        let connection =
+            Connection::connect(&self.vhost.amqp_url(), ConnectionProperties::default())
+                .await
+                .unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        let options = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let queue = channel
+            .queue_declare(queue.into(), options, FieldTable::default())
+            .await
+            .unwrap();
+        let _ = connection.close(200, "done".into()).await;
+        queue.message_count()
+    }
+}
+
+pub fn job(payment: &str, advance: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({"payment_id": payment, "advance_id": advance})).unwrap()
+}
+
+/// A loopback port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

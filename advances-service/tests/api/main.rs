@@ -1,0 +1,9 @@
+//! advances-service's tests: the real service with the real accounts-manager
+//! in-process, a fresh database each and a fresh RabbitMQ vhost per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic
+
+mod api;
+mod collection;
+mod faults;
+mod helpers;
+mod reconciliation;

@@ -1,0 +1,62 @@
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{spawn_system, Options};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reconciliation_finds_a_tampered_advance_and_passes_healthy_ones() {
+    let system = spawn_system(Options::default()).await;
+    let healthy_account = system.open_account(1).await;
+    let broken_account = system.open_account(2).await;
+    let (_, healthy) = system.create_advance(&healthy_account, "20", 2).await;
+    let (_, broken) = system.create_advance(&broken_account, "20", 2).await;
+    let healthy_id = healthy["advance_id"].as_str().unwrap().to_owned();
+    let broken_id = broken["advance_id"].as_str().unwrap().to_owned();
+    for id in [&healthy_id, &broken_id] {
+        system
+            .wait_for(id, Duration::from_secs(30), |a| a["status"] == "repaid")
+            .await;
+    }
+    let clean = system.reconcile().await;
+    assert_eq!(clean["advances_checked"], 2);
+    assert_eq!(clean["mismatches"], json!([]));
+
+    // Someone edits a paid payment behind the service's back.
+    system
+        .sql(&format!(
+            "UPDATE payments SET amount = amount + 1 WHERE advance_id = '{broken_id}' AND seq = 1"
+        ))
+        .await;
+    let report = system.reconcile().await;
+
+    let mut mismatches = report["mismatches"].as_array().unwrap().clone();
+    mismatches.sort_by_key(|m| m["check"].as_str().unwrap().to_owned());
+    assert_eq!(
+        mismatches,
+        vec![
+            json!({"advance_id": broken_id, "check": "ledger_paid", "expected": "21.00", "actual": "20.00"}),
+            json!({"advance_id": broken_id, "check": "schedule_sum", "expected": "20.00", "actual": "21.00"}),
+        ]
+    );
+    let (_, latest) = system.get("/api/v1/admin/reconciliation").await;
+    assert_eq!(latest["mismatches"].as_array().unwrap().len(), 2);
+    assert_eq!(latest["checked_at"], report["checked_at"]);
+    let metrics = system
+        .client
+        .get(format!("{}/metrics", system.advances.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"reconciliation_mismatches_total{check="schedule_sum"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"reconciliation_mismatches_total{check="ledger_paid"} 1"#),
+        "{metrics}"
+    );
+}

@@ -1,0 +1,4 @@
+DROP TABLE reconciliation_reports;
+DROP TABLE idempotency_keys;
+DROP TABLE payments;
+DROP TABLE advances;

@@ -1,0 +1,51 @@
+//! Reading requests the same way in both services.
+
+use actix_web::HttpRequest;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::idempotency::Idempotency;
+
+/// Parses a POST's JSON body and its `Idempotency-Key`.
+pub fn parse_post<T>(req: &HttpRequest, body: &[u8]) -> Result<(T, Option<Idempotency>), ApiError>
+where
+    T: DeserializeOwned + Serialize,
+{
+    let parsed: T = serde_json::from_slice(body).map_err(json_error)?;
+    // serde also reads a struct from a JSON array of its fields; the contract wants objects.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ApiError::InvalidRequest(
+            "the request body must be a JSON object".into(),
+        ));
+    }
+    let idempotency = Idempotency::from_request(req, &parsed)?;
+    Ok((parsed, idempotency))
+}
+
+fn json_error(error: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Data => {
+            ApiError::InvalidRequest(format!("the request body does not fit this route: {error}"))
+        }
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::MalformedJson(error.to_string())
+        }
+    }
+}
+
+/// A path segment that must be a UUID (`what` names it in the error).
+pub fn uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw)
+        .map_err(|_| ApiError::InvalidRequest(format!("{raw:?} is not {what} (a UUID)")))
+}
+
+/// The query-string errors of actix, as the contract's `400`.
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default().error_handler(|error, _| {
+        ApiError::InvalidRequest(format!("the query string does not fit this route: {error}"))
+            .into()
+    })
+}

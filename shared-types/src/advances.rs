@@ -1,0 +1,151 @@
+//! advances-service: advances, their payments, the payment job, reconciliation.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::accounts::{AccountId, TransactionId};
+use crate::money::AmountInput;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(transparent)]
+pub struct AdvanceId(pub Uuid);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(transparent)]
+pub struct PaymentId(pub Uuid);
+
+impl std::fmt::Display for AdvanceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Display for PaymentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceRequest {
+    pub account_id: AccountId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1200.00"))]
+    pub amount: AmountInput,
+    /// 1..104, default 12.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = 12))]
+    pub installments: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum AdvanceStatus {
+    /// Recorded; the money is not in the account yet.
+    Disbursing,
+    /// Paid out; being collected.
+    Active,
+    /// Collected in full.
+    Repaid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentStatus {
+    Scheduled,
+    Processing,
+    Paid,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Payment {
+    pub payment_id: PaymentId,
+    pub seq: i32,
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "100.00"))]
+    pub amount: Decimal,
+    #[serde(with = "crate::time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub due_at: DateTime<Utc>,
+    pub status: PaymentStatus,
+    pub attempts: i32,
+    #[serde(with = "crate::time::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub paid_at: Option<DateTime<Utc>>,
+    /// The withdrawal in accounts-manager that collected it.
+    pub transaction_id: Option<TransactionId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Advance {
+    pub advance_id: AdvanceId,
+    pub account_id: AccountId,
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1200.00"))]
+    pub amount: Decimal,
+    pub currency: String,
+    pub status: AdvanceStatus,
+    pub installments: i32,
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "300.00"))]
+    pub paid: Decimal,
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "900.00"))]
+    pub outstanding: Decimal,
+    #[serde(with = "crate::time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: DateTime<Utc>,
+    pub payments: Vec<Payment>,
+}
+
+/// The RabbitMQ job for one payment: a JSON body on the queue `advances.payments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PaymentJob {
+    pub payment_id: PaymentId,
+    pub advance_id: AdvanceId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ReconciliationCheck {
+    /// paid + scheduled + processing payments must add up to the advance.
+    ScheduleSum,
+    /// What accounts-manager recorded as collected must equal the paid sum.
+    LedgerPaid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Mismatch {
+    pub advance_id: AdvanceId,
+    pub check: ReconciliationCheck,
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1200.00"))]
+    pub expected: Decimal,
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1100.00"))]
+    pub actual: Decimal,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReconciliationReport {
+    #[serde(with = "crate::time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub checked_at: DateTime<Utc>,
+    pub advances_checked: i64,
+    pub mismatches: Vec<Mismatch>,
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Starts the system locally against the local PostgreSQL (and RabbitMQ):
+# Starts the system locally against the local PostgreSQL and RabbitMQ:
 # creates the databases, builds, runs the services in the background with
 # their logs in .run/logs, and waits until they are ready.
 #   deploy/start.sh          start (or restart) everything
+#   INSTALLMENT_INTERVAL=2s SCHEDULER_INTERVAL=1s deploy/start.sh   a demo where a "week" is two seconds
 #   deploy/stop.sh           stop it
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,8 @@ cd "$(dirname "$0")/.."
 PGHOST_URL=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
 API_TOKEN=${API_TOKEN:-dev-token}
 AM_ADDR=${AM_ADDR:-127.0.0.1:8080}
+ADV_ADDR=${ADV_ADDR:-127.0.0.1:8081}
+AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
 RUN_DIR=.run
 mkdir -p "$RUN_DIR/logs"
 
@@ -23,9 +26,10 @@ create_db() {
   fi
 }
 create_db accounts_manager
+create_db advances_service
 
 echo "building (the first build takes a few minutes)"
-cargo build --bin accounts-manager
+cargo build --bin accounts-manager --bin advances-service
 
 start() { # name, then VAR=value settings
   local name=$1; shift
@@ -45,10 +49,16 @@ wait_ready() { # name, url
   exit 1
 }
 wait_ready accounts-manager "http://$AM_ADDR"
+start advances-service DATABASE_URL="$PGHOST_URL/advances_service" API_TOKENS="$API_TOKEN" BIND_ADDR="$ADV_ADDR" \
+  AMQP_URL="$AMQP_URL" ACCOUNTS_URL="http://$AM_ADDR" ACCOUNTS_TOKEN="$API_TOKEN" ROLES="${ROLES:-api,scheduler,worker}" \
+  INSTALLMENT_INTERVAL="${INSTALLMENT_INTERVAL:-7d}" SCHEDULER_INTERVAL="${SCHEDULER_INTERVAL:-10s}" \
+  RECONCILE_INTERVAL="${RECONCILE_INTERVAL:-1h}" RUST_LOG="${RUST_LOG:-info}"
+wait_ready advances-service "http://$ADV_ADDR"
 
 cat <<MSG
 
 accounts-manager  http://$AM_ADDR   (docs: http://$AM_ADDR/docs/)
+advances-service  http://$ADV_ADDR   (docs: http://$ADV_ADDR/docs/)  api, scheduler and worker; payments every ${INSTALLMENT_INTERVAL:-7d}
 bearer token      $API_TOKEN
 logs              $RUN_DIR/logs/
 stop              deploy/stop.sh

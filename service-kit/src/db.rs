@@ -20,7 +20,9 @@ pub fn build_pool(
         .max_size(max_size)
         .min_idle(Some(1))
         .connection_timeout(connection_timeout)
-        .test_on_check_out(false)
+        // A connection broken by a database restart is found and replaced here,
+        // not handed to a request.
+        .test_on_check_out(true)
         .build(ConnectionManager::new(database_url))
 }
 

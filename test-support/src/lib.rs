@@ -9,6 +9,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
 
+/// An HTTP client for tests. reqwest is built here without a default TLS
+/// crypto provider (advances-service installs ring), so one is installed first.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("an HTTP client")
+}
+
 /// The Postgres server the tests create their databases on
 /// (`TEST_DATABASE_ADMIN_URL`, default the local one).
 pub fn admin_url() -> String {

@@ -48,10 +48,7 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDb>) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        client: reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .build()
-            .expect("http client"),
+        client: test_support::http_client(),
         db,
     }
 }

@@ -148,6 +148,7 @@ async fn the_docs_page_is_served_without_internet() {
         .await
         .unwrap();
     assert_eq!(script.status(), StatusCode::OK);
+    let _ = test_support::http_client(); // installs the TLS provider reqwest wants
     let redirect = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

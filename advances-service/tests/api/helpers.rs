@@ -109,7 +109,7 @@ pub async fn spawn_system_with(
         am,
         db,
         vhost,
-        client: reqwest::Client::new(),
+        client: test_support::http_client(),
         accounts_url,
         advances,
     }

@@ -1,0 +1,352 @@
+//! Runs the real binaries as processes against fresh databases and a fresh
+//! RabbitMQ vhost, and lets tests kill, stop and restart them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a harness that cannot do its job should stop the test
+
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Once};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+pub use test_support::{TestDb, TestVhost};
+use tokio::sync::RwLock;
+
+pub const TOKEN: &str = "e2e-token";
+
+/// Tests that restart the machine's Postgres or RabbitMQ take this for
+/// writing; every other test holds it for reading, so none sees the restart.
+pub static MACHINE: RwLock<()> = RwLock::const_new(());
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from)
+}
+
+/// The path of a service binary, built first if it is not there.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILD: Once = Once::new();
+    let path = target_dir().join("debug").join(name);
+    BUILD.call_once(|| {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--bin",
+                "accounts-manager",
+                "--bin",
+                "advances-service",
+            ])
+            .current_dir(workspace())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the service binaries failed");
+    });
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One service process, with what it takes to start it again.
+pub struct Process {
+    pub name: String,
+    binary: PathBuf,
+    env: Vec<(String, String)>,
+    pub port: u16,
+    child: Option<Child>,
+    log: PathBuf,
+    starts: u32,
+}
+
+impl Process {
+    pub fn start(name: &str, binary_name: &str, env: &[(&str, String)]) -> Self {
+        let port = free_port();
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        env.push(("BIND_ADDR".into(), format!("127.0.0.1:{port}")));
+        env.push(("HTTP_WORKERS".into(), "2".into()));
+        env.push(("RUST_LOG".into(), "info".into()));
+        let logs = target_dir().join("e2e-logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let mut process = Self {
+            name: name.to_owned(),
+            binary: binary(binary_name),
+            env,
+            port,
+            child: None,
+            log: logs.join(format!("{name}-{}.log", uuid::Uuid::new_v4().simple())),
+            starts: 0,
+        };
+        process.spawn();
+        process
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(&self.binary)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env_remove("DATABASE_POOL_SIZE")
+            .env("DATABASE_POOL_SIZE", "6")
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("the service starts");
+        self.child = Some(child);
+        self.starts += 1;
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn ready(&self) {
+        let client = test_support::http_client();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = client.get(format!("{}/readyz", self.url())).send().await {
+                if response.status() == StatusCode::OK {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not become ready; its log:\n{}",
+                self.name,
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for the process to exit.
+    pub fn terminate(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return child.wait().ok();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts it again with the same settings and port.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The databases and the vhost of one test, and the settings that point the
+/// services at them.
+pub struct Environment {
+    pub am_db: Arc<TestDb>,
+    pub adv_db: Arc<TestDb>,
+    pub vhost: Arc<TestVhost>,
+    pub client: reqwest::Client,
+}
+
+impl Environment {
+    pub async fn new() -> Self {
+        let (am_db, adv_db, vhost) = tokio::task::spawn_blocking(|| {
+            (
+                TestDb::create("e2e_am"),
+                TestDb::create("e2e_adv"),
+                TestVhost::create(),
+            )
+        })
+        .await
+        .unwrap();
+        Self {
+            am_db: Arc::new(am_db),
+            adv_db: Arc::new(adv_db),
+            vhost: Arc::new(vhost),
+            client: test_support::http_client(),
+        }
+    }
+
+    pub fn accounts_manager(&self, name: &str) -> Process {
+        Process::start(
+            name,
+            "accounts-manager",
+            &[
+                ("DATABASE_URL", self.am_db.url()),
+                ("API_TOKENS", TOKEN.into()),
+            ],
+        )
+    }
+
+    /// advances-service with `roles`, talking to accounts-manager at `accounts_url`.
+    pub fn advances(
+        &self,
+        name: &str,
+        roles: &str,
+        accounts_url: &str,
+        extra: &[(&str, &str)],
+    ) -> Process {
+        let mut env = vec![
+            ("DATABASE_URL", self.adv_db.url()),
+            ("API_TOKENS", TOKEN.to_owned()),
+            ("AMQP_URL", self.vhost.amqp_url()),
+            ("ACCOUNTS_URL", accounts_url.to_owned()),
+            ("ACCOUNTS_TOKEN", TOKEN.to_owned()),
+            ("ROLES", roles.to_owned()),
+            ("INSTALLMENT_INTERVAL", "1s".to_owned()),
+            ("SCHEDULER_INTERVAL", "200ms".to_owned()),
+            ("PAYMENT_LEASE", "3s".to_owned()),
+            ("REPUBLISH_AFTER", "5s".to_owned()),
+            ("ACCOUNTS_TIMEOUT", "2s".to_owned()),
+            ("RECONCILE_INTERVAL", "1h".to_owned()),
+        ];
+        for (k, v) in extra {
+            env.retain(|(key, _)| key != k);
+            env.push((k, (*v).to_owned()));
+        }
+        Process::start(name, "advances-service", &env)
+    }
+
+    pub async fn post(&self, url: &str, body: Value) -> (StatusCode, Value) {
+        read(
+            self.client
+                .post(url)
+                .bearer_auth(TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn get(&self, url: &str) -> (StatusCode, Value) {
+        read(
+            self.client
+                .get(url)
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Runs a query returning one number (`SELECT ... AS n`) on a database.
+    pub fn number(
+        db: &Arc<TestDb>,
+        query: &str,
+    ) -> impl std::future::Future<Output = i64> + 'static {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let (db, query) = (db.clone(), query.to_owned());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                use diesel::RunQueryDsl;
+                diesel::sql_query(query)
+                    .get_result::<N>(&mut db.connect())
+                    .unwrap()
+                    .n
+            })
+            .await
+            .unwrap()
+        }
+    }
+
+    /// Asserts accounts-manager's double-entry audit is clean.
+    pub async fn assert_audit_clean(&self, am: &Process) {
+        let (status, body) = self.get(&format!("{}/api/v1/admin/audit", am.url())).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for currency in body["currencies"].as_array().unwrap() {
+            assert_eq!(currency["total"], "0.00", "{body}");
+            assert_eq!(currency["negative_accounts"], 0, "{body}");
+            assert_eq!(currency["entry_mismatches"], 0, "{body}");
+        }
+    }
+}
+
+pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Polls `check` every 100 ms until it holds or `deadline` passes.
+pub async fn eventually<F, Fut>(what: &str, deadline: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs `rabbitmqctl` with these arguments.
+pub fn rabbitmqctl(args: &[&str]) -> bool {
+    Command::new("rabbitmqctl")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

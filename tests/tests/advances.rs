@@ -1,0 +1,312 @@
+//! advances end to end: the real binaries as processes, killed, stopped and
+//! cut off from RabbitMQ while they collect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use e2e::{eventually, rabbitmqctl, Environment, Process, MACHINE};
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+struct Advance {
+    id: String,
+    account: String,
+    cents: i64,
+}
+
+/// Opens an account per advance and creates the advances through `api`.
+async fn create_advances(
+    env: &Environment,
+    am: &Process,
+    api: &Process,
+    count: usize,
+    installments: i64,
+) -> Vec<Advance> {
+    let mut advances = Vec::new();
+    for i in 0..count {
+        let (status, account) = env
+            .post(
+                &format!("{}/api/v1/accounts", am.url()),
+                json!({"user_id": i + 1}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{account}");
+        let account = account["account_id"].as_str().unwrap().to_owned();
+        let cents = 1_000 * (i as i64 + 1) + 37;
+        let body = json!({"account_id": account, "amount": format!("{}.{:02}", cents / 100, cents % 100), "installments": installments});
+        let (status, advance) = env
+            .post(&format!("{}/api/v1/advances", api.url()), body)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{advance}");
+        advances.push(Advance {
+            id: advance["advance_id"].as_str().unwrap().to_owned(),
+            account,
+            cents,
+        });
+    }
+    advances
+}
+
+async fn all_repaid(env: &Environment, api: &Process, advances: &[Advance], deadline: Duration) {
+    for advance in advances {
+        let url = format!("{}/api/v1/advances/{}", api.url(), advance.id);
+        eventually(
+            &format!("advance {} repaid", advance.id),
+            deadline,
+            || async {
+                let (status, body) = env.get(&url).await;
+                status == StatusCode::OK && body["status"] == "repaid"
+            },
+        )
+        .await;
+    }
+}
+
+/// Every advance was paid out once and each of its payments taken once:
+/// the account was debited exactly the advance, and nothing more.
+async fn assert_each_collected_once(
+    env: &Environment,
+    am: &Process,
+    api: &Process,
+    advances: &[Advance],
+) {
+    for advance in advances {
+        let id = &advance.id;
+        let withdrawn = Environment::number(
+            &env.am_db,
+            &format!("SELECT (COALESCE(sum(amount), 0) * 100)::bigint AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{id}:payment:%'"),
+        )
+        .await;
+        let withdrawals = Environment::number(
+            &env.am_db,
+            &format!("SELECT count(*) AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{id}:payment:%'"),
+        )
+        .await;
+        let deposits = Environment::number(
+            &env.am_db,
+            &format!("SELECT count(*) AS n FROM transactions WHERE kind = 'deposit' AND reference = 'advance:{id}'"),
+        )
+        .await;
+        let paid = Environment::number(
+            &env.adv_db,
+            &format!(
+                "SELECT count(*) AS n FROM payments WHERE advance_id = '{id}' AND status = 'paid'"
+            ),
+        )
+        .await;
+        assert_eq!(
+            withdrawn, advance.cents,
+            "advance {id}: the account was debited exactly its amount"
+        );
+        assert_eq!(
+            withdrawals, paid,
+            "advance {id}: one withdrawal per paid payment"
+        );
+        assert_eq!(deposits, 1, "advance {id}: paid out once");
+        let (_, account) = env
+            .get(&format!("{}/api/v1/accounts/{}", am.url(), advance.account))
+            .await;
+        assert_eq!(account["balance"], "0.00", "{account}");
+    }
+    let stuck = Environment::number(
+        &env.adv_db,
+        "SELECT count(*) AS n FROM payments WHERE status = 'processing'",
+    )
+    .await;
+    assert_eq!(stuck, 0, "no payment left in processing");
+    let (status, report) = env
+        .post(
+            &format!("{}/api/v1/admin/reconciliation", api.url()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["mismatches"], json!([]), "{report}");
+    env.assert_audit_clean(am).await;
+}
+
+async fn publish(env: &Environment, bodies: &[Vec<u8>]) {
+    let connection = Connection::connect(&env.vhost.amqp_url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel.confirm_select(Default::default()).await.unwrap();
+    for body in bodies {
+        // Straight to the queue through the default exchange, as an outside producer may.
+        channel
+            .basic_publish(
+                "".into(),
+                "advances.payments".into(),
+                BasicPublishOptions::default(),
+                body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let _ = connection.close(200, "done".into()).await;
+}
+
+async fn dead_letters(env: &Environment) -> u32 {
+    let connection = Connection::connect(&env.vhost.amqp_url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    let count = channel
+        .queue_declare(
+            "advances.payments.dead".into(),
+            passive,
+            FieldTable::default(),
+        )
+        .await
+        .map(|q| q.message_count())
+        .unwrap_or(0);
+    let _ = connection.close(200, "done".into()).await;
+    count
+}
+
+async fn payment_ids(env: &Environment, api: &Process, advance: &Advance) -> Vec<String> {
+    let (_, body) = env
+        .get(&format!("{}/api/v1/advances/{}", api.url(), advance.id))
+        .await;
+    body["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p: &Value| p["payment_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_advance() {
+    let _machine = MACHINE.read().await;
+    let env = Environment::new().await;
+    let mut am = env.accounts_manager("chaos-am");
+    am.ready().await;
+    let extra = [("INSTALLMENT_INTERVAL", "2s")];
+    let api = env.advances("chaos-api", "api,scheduler", &am.url(), &extra);
+    let mut first = env.advances("chaos-worker-1", "worker", &am.url(), &extra);
+    let mut second = env.advances("chaos-worker-2", "worker", &am.url(), &extra);
+    for process in [&api, &first, &second] {
+        process.ready().await;
+    }
+    let advances = create_advances(&env, &am, &api, 6, 4).await;
+
+    let pause = |ms: u64| tokio::time::sleep(Duration::from_millis(ms));
+    pause(1500).await;
+    first.kill(); // SIGKILL mid-collection
+    pause(700).await;
+    first.restart();
+    pause(800).await;
+    am.kill(); // accounts-manager gone for three seconds
+    pause(3000).await;
+    am.restart();
+    am.ready().await;
+    assert!(
+        rabbitmqctl(&[
+            "close_all_connections",
+            "--vhost",
+            &env.vhost.name,
+            "chaos test"
+        ]),
+        "close_all_connections"
+    );
+    pause(500).await;
+    let mut duplicates = Vec::new();
+    for advance in &advances[..3] {
+        for payment in payment_ids(&env, &api, advance).await {
+            let job = serde_json::to_vec(&json!({"payment_id": payment, "advance_id": advance.id}))
+                .unwrap();
+            duplicates.push(job.clone());
+            duplicates.push(job);
+        }
+    }
+    duplicates.push(b"{\"payment_id\": 42}".to_vec());
+    publish(&env, &duplicates).await;
+    second.kill();
+    pause(1000).await;
+    second.restart();
+
+    all_repaid(&env, &api, &advances, Duration::from_secs(120)).await;
+    assert_each_collected_once(&env, &am, &api, &advances).await;
+    eventually(
+        "the malformed job is dead-lettered",
+        Duration::from_secs(20),
+        || async { dead_letters(&env).await == 1 },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_schedulers_and_three_workers_collect_each_payment_once() {
+    let _machine = MACHINE.read().await;
+    let env = Environment::new().await;
+    let am = env.accounts_manager("scale-am");
+    am.ready().await;
+    let schedulers: Vec<Process> = (1..=2)
+        .map(|i| env.advances(&format!("scale-api-{i}"), "api,scheduler", &am.url(), &[]))
+        .collect();
+    let workers: Vec<Process> = (1..=3)
+        .map(|i| env.advances(&format!("scale-worker-{i}"), "worker", &am.url(), &[]))
+        .collect();
+    for process in schedulers.iter().chain(workers.iter()) {
+        process.ready().await;
+    }
+
+    let advances = create_advances(&env, &am, &schedulers[0], 8, 5).await;
+
+    all_repaid(&env, &schedulers[1], &advances, Duration::from_secs(90)).await;
+    assert_each_collected_once(&env, &am, &schedulers[1], &advances).await;
+    let attempts = Environment::number(
+        &env.adv_db,
+        "SELECT count(*) AS n FROM payments WHERE attempts <> 1",
+    )
+    .await;
+    assert_eq!(attempts, 0, "no payment was claimed twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_during_load_loses_nothing_and_leaves_nothing_processing() {
+    let _machine = MACHINE.read().await;
+    let env = Environment::new().await;
+    let am = env.accounts_manager("term-am");
+    am.ready().await;
+    let api = env.advances("term-api", "api,scheduler", &am.url(), &[]);
+    let mut leaving = env.advances("term-worker-1", "worker", &am.url(), &[]);
+    let staying = env.advances("term-worker-2", "worker", &am.url(), &[]);
+    for process in [&api, &leaving, &staying] {
+        process.ready().await;
+    }
+    let advances = create_advances(&env, &am, &api, 8, 6).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let status = tokio::task::spawn_blocking(move || {
+        let status = leaving.terminate();
+        (status, leaving)
+    })
+    .await
+    .unwrap();
+
+    let (status, leaving) = status;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the worker exits cleanly on SIGTERM: {status:?}\n{}",
+        leaving.log_tail()
+    );
+    assert!(
+        leaving.log().contains("worker stopped"),
+        "{}",
+        leaving.log_tail()
+    );
+    all_repaid(&env, &api, &advances, Duration::from_secs(90)).await;
+    assert_each_collected_once(&env, &am, &api, &advances).await;
+}

@@ -18,7 +18,14 @@ fn postgres(action: &str) -> bool {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .expect("a Postgres cluster under /etc/postgresql");
     Command::new("pg_ctlcluster")
-        .args(["--skip-systemctl-redirect", &version, "main", action, "-m", "fast"])
+        .args([
+            "--skip-systemctl-redirect",
+            &version,
+            "main",
+            action,
+            "-m",
+            "fast",
+        ])
         .status()
         .is_ok_and(|s| s.success())
 }
@@ -34,7 +41,12 @@ impl Drop for Restore {
 }
 
 async fn readiness(env: &Environment, process: &Process) -> StatusCode {
-    match env.client.get(format!("{}/readyz", process.url())).send().await {
+    match env
+        .client
+        .get(format!("{}/readyz", process.url()))
+        .send()
+        .await
+    {
         Ok(response) => response.status(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
@@ -43,19 +55,42 @@ async fn readiness(env: &Environment, process: &Process) -> StatusCode {
 async fn start(env: &Environment) -> (Process, Process, String, String) {
     let am = env.accounts_manager("restart-am");
     am.ready().await;
-    let advances = env.advances("restart-adv", "api,scheduler,worker", &am.url(), &[("INSTALLMENT_INTERVAL", "3s")]);
+    let advances = env.advances(
+        "restart-adv",
+        "api,scheduler,worker",
+        &am.url(),
+        &[("INSTALLMENT_INTERVAL", "3s")],
+    );
     advances.ready().await;
-    let (_, account) = env.post(&format!("{}/api/v1/accounts", am.url()), json!({"user_id": 1})).await;
+    let (_, account) = env
+        .post(
+            &format!("{}/api/v1/accounts", am.url()),
+            json!({"user_id": 1}),
+        )
+        .await;
     let account = account["account_id"].as_str().unwrap().to_owned();
     let (status, advance) = env
-        .post(&format!("{}/api/v1/advances", advances.url()), json!({"account_id": account, "amount": "30", "installments": 3}))
+        .post(
+            &format!("{}/api/v1/advances", advances.url()),
+            json!({"account_id": account, "amount": "30", "installments": 3}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{advance}");
-    (am, advances, account, advance["advance_id"].as_str().unwrap().to_owned())
+    (
+        am,
+        advances,
+        account,
+        advance["advance_id"].as_str().unwrap().to_owned(),
+    )
 }
 
 async fn finish(env: &Environment, am: &Process, advances: &Process, account: &str, advance: &str) {
-    let (status, body) = env.post(&format!("{}/api/v1/deposits", am.url()), json!({"account_id": account, "amount": "1"})).await;
+    let (status, body) = env
+        .post(
+            &format!("{}/api/v1/deposits", am.url()),
+            json!({"account_id": account, "amount": "1"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let url = format!("{}/api/v1/advances/{advance}", advances.url());
     eventually("the advance is repaid", Duration::from_secs(90), || async {
@@ -80,12 +115,19 @@ async fn both_services_ride_out_a_postgres_restart() {
 
     assert!(postgres("stop"), "stop Postgres");
     for process in [&am, &advances] {
-        eventually(&format!("{} reports not ready", process.name), Duration::from_secs(30), || async {
-            readiness(&env, process).await == StatusCode::SERVICE_UNAVAILABLE
-        })
+        eventually(
+            &format!("{} reports not ready", process.name),
+            Duration::from_secs(30),
+            || async { readiness(&env, process).await == StatusCode::SERVICE_UNAVAILABLE },
+        )
         .await;
     }
-    let (status, body) = env.post(&format!("{}/api/v1/deposits", am.url()), json!({"account_id": account, "amount": "1"})).await;
+    let (status, body) = env
+        .post(
+            &format!("{}/api/v1/deposits", am.url()),
+            json!({"account_id": account, "amount": "1"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(postgres("start"), "start Postgres");
     am.ready().await;
@@ -102,9 +144,11 @@ async fn advances_service_rides_out_a_rabbitmq_restart() {
     let (am, advances, account, advance) = start(&env).await;
 
     assert!(rabbitmqctl(&["stop_app"]), "stop RabbitMQ");
-    eventually("advances-service reports not ready", Duration::from_secs(30), || async {
-        readiness(&env, &advances).await == StatusCode::SERVICE_UNAVAILABLE
-    })
+    eventually(
+        "advances-service reports not ready",
+        Duration::from_secs(30),
+        || async { readiness(&env, &advances).await == StatusCode::SERVICE_UNAVAILABLE },
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(rabbitmqctl(&["start_app"]), "start RabbitMQ");

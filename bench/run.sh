@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The benchmark harness. Builds in release mode, starts accounts-manager on a
+# fresh database, funds 10,000 accounts, drives transfers over HTTP (uniform,
+# hot-account, reservations) at 16 and 64 connections, runs the same
+# machine's raw-SQL pgbench baseline of the same shape, and prints every
+# result with its ratio to the baseline. Then the advances figure: 10,000 due
+# payments created directly, timed until all are collected by one scheduler
+# and two workers.
+#   bench/run.sh            SECONDS=10 per run by default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+PG=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
+TOKEN=bench-token
+OUT=target/bench
+mkdir -p "$OUT"
+deploy/services.sh >/dev/null
+
+echo "== building (release)"
+cargo build --release --bin accounts-manager --bin advances-service --bin loadgen 2>&1 | tail -n 1
+
+fresh_db() { psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"; }
+cleanup() { [ -n "${AM_PID:-}" ] && kill "$AM_PID" 2>/dev/null; for p in ${ADV_PIDS:-}; do kill "$p" 2>/dev/null; done; true; }
+trap cleanup EXIT
+
+fresh_db bench_am
+AM_ADDR=127.0.0.1:18080
+DATABASE_URL="$PG/bench_am" API_TOKENS=$TOKEN BIND_ADDR=$AM_ADDR DATABASE_POOL_SIZE=${AM_POOL:-32} \
+  HTTP_WORKERS=${AM_WORKERS:-2} RUST_LOG=warn target/release/accounts-manager >"$OUT/accounts-manager.log" 2>&1 &
+AM_PID=$!
+until curl -fsS "http://$AM_ADDR/readyz" >/dev/null 2>&1; do sleep 0.2; done
+
+echo "== funding 10,000 accounts"
+target/release/loadgen setup "http://$AM_ADDR" $TOKEN 10000 "$OUT/accounts.txt"
+
+echo "== pgbench baseline (raw SQL of the same shape)"
+fresh_db bench_sql
+psql "$PG/bench_sql" -q <<SQL
+CREATE TABLE bench_accounts (id INT PRIMARY KEY, balance NUMERIC(28,2) NOT NULL CHECK (balance >= 0));
+CREATE TABLE bench_history (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, from_id INT, to_id INT,
+                            amount NUMERIC(28,2), created_at TIMESTAMPTZ NOT NULL DEFAULT now());
+INSERT INTO bench_accounts SELECT g, 1000000 FROM generate_series(1, 10000) g;
+SQL
+declare -A BASE
+for script in transfer transfer-hot; do
+  for c in 16 64; do
+    tps=$(pgbench -n -c $c -j 2 -T "$SECONDS_PER_RUN" -f "bench/$script.sql" "$PG/bench_sql" 2>/dev/null \
+          | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    BASE[$script-$c]=${tps%.*}
+    echo "pgbench $script c=$c: ${tps%.*} transactions/s"
+  done
+done
+
+echo "== over HTTP"
+printf '%-14s %5s %10s %8s %8s %7s %s\n' mode conns per_s p50_ms p99_ms errors "ratio to pgbench"
+for mode in uniform hot reservations; do
+  for c in 16 64; do
+    line=$(target/release/loadgen run "http://$AM_ADDR" $TOKEN "$OUT/accounts.txt" $mode $c "$SECONDS_PER_RUN")
+    echo "$line" >>"$OUT/results.jsonl"
+    per_s=$(echo "$line" | sed -n 's/.*"per_second":\([0-9.]*\).*/\1/p')
+    p50=$(echo "$line" | sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p')
+    p99=$(echo "$line" | sed -n 's/.*"p99_ms":\([0-9.]*\).*/\1/p')
+    errors=$(echo "$line" | sed -n 's/.*"errors":\([0-9]*\).*/\1/p')
+    base=${BASE[transfer-$c]}; [ $mode = hot ] && base=${BASE[transfer-hot-$c]}
+    ratio=$(awk -v a="${per_s%.*}" -v b="$base" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+    printf '%-14s %5s %10s %8s %8s %7s %s\n' $mode $c "${per_s%.*}" "$p50" "$p99" "$errors" "$ratio"
+  done
+done
+curl -fsS -H "Authorization: Bearer $TOKEN" "http://$AM_ADDR/api/v1/admin/audit" | grep -q '"total":"0.00","negative_accounts":0,"entry_mismatches":0' \
+  && echo "audit after the runs: clean" || echo "audit after the runs: NOT CLEAN"
+
+echo "== advances: 10,000 due payments, one scheduler, two workers"
+fresh_db bench_adv
+VHOST=bench_$$
+rabbitmqctl add_vhost $VHOST >/dev/null && rabbitmqctl set_permissions -p $VHOST guest '.*' '.*' '.*' >/dev/null
+ADV_ENV=(DATABASE_URL="$PG/bench_adv" API_TOKENS=$TOKEN AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$VHOST"
+         ACCOUNTS_URL="http://$AM_ADDR" ACCOUNTS_TOKEN=$TOKEN SCHEDULER_INTERVAL=200ms RUST_LOG=warn
+         WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-32} DATABASE_POOL_SIZE=16)
+env "${ADV_ENV[@]}" ROLES=scheduler BIND_ADDR=127.0.0.1:18081 target/release/advances-service >"$OUT/scheduler.log" 2>&1 &
+ADV_PIDS="$!"
+until curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1; do sleep 0.2; done
+kill -STOP $ADV_PIDS   # hold the scheduler while the payments are loaded
+psql "$PG/bench_adv" -q <<SQL
+CREATE TEMP TABLE accts (n SERIAL, id UUID);
+\copy accts (id) FROM '$OUT/accounts.txt'
+INSERT INTO advances (id, account_id, amount, currency, installments, status, interval_ms,
+                      disbursement_transaction_id, created_at)
+  SELECT gen_random_uuid(), id, 1.00, 'USD', 1, 'active', 604800000, gen_random_uuid(), now() - interval '8 days' FROM accts;
+INSERT INTO payments (id, advance_id, seq, amount, due_at, status)
+  SELECT gen_random_uuid(), id, 1, 1.00, now() - interval '1 day', 'scheduled' FROM advances;
+SQL
+for w in 1 2; do
+  env "${ADV_ENV[@]}" ROLES=worker BIND_ADDR=127.0.0.1:1808$((w + 1)) target/release/advances-service >"$OUT/worker-$w.log" 2>&1 &
+  ADV_PIDS="$ADV_PIDS $!"
+done
+sleep 1
+start=$(date +%s.%N)
+kill -CONT ${ADV_PIDS%% *}
+until [ "$(psql "$PG/bench_adv" -tAc "SELECT count(*) FROM payments WHERE status = 'paid'")" = 10000 ]; do sleep 0.2; done
+end=$(date +%s.%N)
+echo "10,000 payments collected end to end in $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s"
+rabbitmqctl delete_vhost $VHOST >/dev/null

@@ -1,7 +1,7 @@
 //! The OpenAPI document served at `/api-docs/openapi.json` and shown at `/docs`.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use service_kit::openapi::BearerAuth;
+use utoipa::OpenApi;
 
 use crate::routes;
 
@@ -75,15 +75,3 @@ In Transactions, `from_account_id` and `to_account_id` name user accounts; `null
     )
 )]
 pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}

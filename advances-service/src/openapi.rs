@@ -1,7 +1,7 @@
 //! The OpenAPI document served at `/api-docs/openapi.json` and shown at `/docs`.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use service_kit::openapi::BearerAuth;
+use utoipa::OpenApi;
 
 use crate::routes;
 
@@ -59,15 +59,3 @@ Idempotency-Key answers with the advance as it stands now (201 once disbursed, 2
     )
 )]
 pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}

@@ -12,5 +12,6 @@ pub mod idempotency;
 pub mod idempotency_store;
 pub mod listing;
 pub mod metrics;
+pub mod openapi;
 pub mod rule;
 pub mod telemetry;

@@ -20,9 +20,10 @@ pub fn build_pool(
         .max_size(max_size)
         .min_idle(Some(1))
         .connection_timeout(connection_timeout)
-        // A connection broken by a database restart is found and replaced here,
-        // not handed to a request.
-        .test_on_check_out(true)
+        // No ping on every checkout (a round trip per request): a connection
+        // that fails as unavailable is marked broken instead (`discard_if_dead`),
+        // and the pool replaces it.
+        .test_on_check_out(false)
         .build(ConnectionManager::new(database_url))
 }
 
@@ -58,7 +59,20 @@ where
     let pool = pool.clone();
     actix_web::web::block(move || {
         let mut conn = pool.get()?;
-        work(&mut conn)
+        let result = work(&mut conn);
+        discard_if_dead(&mut conn, &result);
+        result
     })
     .await?
+}
+
+/// After a database restart a pooled connection is dead, but diesel only
+/// notices a broken transaction. When work failed because the database was
+/// unavailable, this marks the connection broken so the pool drops it
+/// instead of handing it out again.
+pub fn discard_if_dead<T>(conn: &mut PgConn, result: &Result<T, crate::error::ApiError>) {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if matches!(result, Err(crate::error::ApiError::Unavailable(_))) {
+        AnsiTransactionManager::transaction_manager_status_mut(&mut **conn).set_in_error();
+    }
 }

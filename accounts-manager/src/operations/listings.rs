@@ -168,7 +168,7 @@ pub fn revenue_csv(
         let (from, to) = month.range();
         let mut buffer = String::from("service_id,service_name,revenue\n");
         let result = pool.get().map_err(ApiError::from).and_then(|mut conn| {
-            store::transactions::revenue_by_service(&mut conn, currency.as_str(), from, to, |row| {
+            let result = store::transactions::revenue_by_service(&mut conn, currency.as_str(), from, to, |row| {
                 let name = row
                     .service_name
                     .as_deref()
@@ -182,7 +182,9 @@ pub fn revenue_csv(
                 tx.blocking_send(Ok(Bytes::from(std::mem::take(&mut buffer))))
                     .is_ok()
             })
-            .map_err(ApiError::from)
+            .map_err(ApiError::from);
+            service_kit::db::discard_if_dead(&mut conn, &result);
+            result
         });
         let last = match result {
             Ok(()) => Ok(Bytes::from(buffer)),

@@ -152,12 +152,18 @@ pub fn lock(conn: &mut PgConnection, ids: &[AccountId]) -> QueryResult<Vec<Accou
         .load(conn)
 }
 
-/// Applies postings to locked accounts and returns each touched account's new
-/// balance. The schema's CHECKs are the last word on user balances.
-pub fn apply(
-    conn: &mut PgConnection,
-    postings: &[Posting],
-) -> QueryResult<Vec<(AccountId, Decimal)>> {
+#[derive(QueryableByName)]
+struct NewBalance {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    balance: Decimal,
+}
+
+/// Applies postings to locked accounts in one statement and returns each
+/// touched account's new balance. The schema's CHECKs are the last word on
+/// user balances.
+pub fn apply(conn: &mut PgConnection, postings: &[Posting]) -> QueryResult<Vec<(AccountId, Decimal)>> {
     let mut touched: Vec<(AccountId, Decimal, Decimal)> = Vec::with_capacity(postings.len());
     for posting in postings {
         let (balance, reserved) = match posting.bucket {
@@ -172,22 +178,23 @@ pub fn apply(
             None => touched.push((posting.account, balance, reserved)),
         }
     }
-    touched.sort_unstable_by_key(|(id, _, _)| *id);
-    touched
-        .into_iter()
-        .map(|(id, balance, reserved)| {
-            diesel::update(accounts::table.find(id.0))
-                .set((
-                    accounts::balance.eq(accounts::balance + balance),
-                    accounts::reserved.eq(accounts::reserved + reserved),
-                ))
-                .returning(accounts::balance)
-                .get_result(conn)
-                .map(|new_balance| (id, new_balance))
-        })
-        .collect()
+    if touched.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = touched.iter().map(|(id, _, _)| id.0).collect();
+    let balances: Vec<Decimal> = touched.iter().map(|(_, b, _)| *b).collect();
+    let reserved: Vec<Decimal> = touched.iter().map(|(_, _, r)| *r).collect();
+    let rows: Vec<NewBalance> = diesel::sql_query(
+        "UPDATE accounts AS a SET balance = a.balance + d.balance, reserved = a.reserved + d.reserved \
+         FROM unnest($1::uuid[], $2::numeric[], $3::numeric[]) AS d(id, balance, reserved) \
+         WHERE a.id = d.id RETURNING a.id, a.balance",
+    )
+    .bind::<diesel::sql_types::Array<SqlUuid>, _>(ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Numeric>, _>(balances)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Numeric>, _>(reserved)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| (AccountId(r.id), r.balance)).collect())
 }
-
 /// Serializes, until the end of the transaction, everything that looks up or
 /// opens a user's account of one currency.
 pub fn lock_user_currency(

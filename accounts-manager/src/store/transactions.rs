@@ -3,11 +3,11 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::{PgConnection, PgRowByRowLoadingMode};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::schema::{entries, transactions};
+use super::schema::transactions;
 use crate::domain::ledger::{FailureReason, Posting};
 use crate::domain::{PageRequest, SortKey, SortOrder};
 use shared_types::accounts::{
@@ -71,52 +71,43 @@ fn parse_kind(kind: &str) -> TransactionType {
     }
 }
 
-/// Records a transaction and, when it succeeded, its postings.
+/// Records a transaction and, when it succeeded, its postings, in one statement.
 pub fn record(
     conn: &mut PgConnection,
     new: &NewTransaction<'_>,
     postings: &[Posting],
 ) -> QueryResult<TransactionRow> {
-    let id = Uuid::now_v7();
-    let row = diesel::insert_into(transactions::table)
-        .values((
-            transactions::id.eq(id),
-            transactions::kind.eq(kind_str(new.kind)),
-            transactions::status.eq(if new.failure.is_some() {
-                "failed"
-            } else {
-                "success"
-            }),
-            transactions::reason.eq(new.failure.map(FailureReason::code)),
-            transactions::amount.eq(new.amount),
-            transactions::currency.eq(new.currency),
-            transactions::from_account_id.eq(new.from.map(|a| a.0)),
-            transactions::to_account_id.eq(new.to.map(|a| a.0)),
-            transactions::order_id.eq(new.order_id),
-            transactions::service_id.eq(new.service_id),
-            transactions::service_name.eq(new.service_name),
-            transactions::reference.eq(new.reference),
-            transactions::description.eq(new.description),
-        ))
-        .returning(TransactionRow::as_returning())
-        .get_result(conn)?;
-    if !postings.is_empty() {
-        let rows: Vec<_> = postings
-            .iter()
-            .map(|p| {
-                (
-                    entries::transaction_id.eq(id),
-                    entries::account_id.eq(p.account.0),
-                    entries::bucket.eq(p.bucket.as_str()),
-                    entries::amount.eq(p.amount),
-                )
-            })
-            .collect();
-        diesel::insert_into(entries::table)
-            .values(rows)
-            .execute(conn)?;
-    }
-    Ok(row)
+    let accounts: Vec<Uuid> = postings.iter().map(|p| p.account.0).collect();
+    let buckets: Vec<&str> = postings.iter().map(|p| p.bucket.as_str()).collect();
+    let amounts: Vec<Decimal> = postings.iter().map(|p| p.amount).collect();
+    diesel::sql_query(format!(
+        "WITH t AS ( \
+             INSERT INTO transactions (id, kind, status, reason, amount, currency, from_account_id, to_account_id, \
+                                       order_id, service_id, service_name, reference, description) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *), \
+         e AS ( \
+             INSERT INTO entries (transaction_id, account_id, bucket, amount) \
+             SELECT t.id, p.account_id, p.bucket, p.amount FROM t, \
+                    unnest($14::uuid[], $15::text[], $16::numeric[]) AS p(account_id, bucket, amount)) \
+         SELECT {COLUMNS} FROM t"
+    ))
+    .bind::<SqlUuid, _>(Uuid::now_v7())
+    .bind::<Text, _>(kind_str(new.kind))
+    .bind::<Text, _>(if new.failure.is_some() { "failed" } else { "success" })
+    .bind::<Nullable<Text>, _>(new.failure.map(FailureReason::code))
+    .bind::<Numeric, _>(new.amount)
+    .bind::<Text, _>(new.currency)
+    .bind::<Nullable<SqlUuid>, _>(new.from.map(|a| a.0))
+    .bind::<Nullable<SqlUuid>, _>(new.to.map(|a| a.0))
+    .bind::<Nullable<BigInt>, _>(new.order_id)
+    .bind::<Nullable<BigInt>, _>(new.service_id)
+    .bind::<Nullable<Text>, _>(new.service_name)
+    .bind::<Nullable<Text>, _>(new.reference)
+    .bind::<Text, _>(new.description)
+    .bind::<Array<SqlUuid>, _>(accounts)
+    .bind::<Array<Text>, _>(buckets)
+    .bind::<Array<Numeric>, _>(amounts)
+    .get_result(conn)
 }
 
 impl TransactionRow {

@@ -81,7 +81,7 @@ async fn publish_batch(ctx: &Context) -> Result<(usize, usize), ApiError> {
     let result = tokio::task::spawn_blocking(move || -> Result<(usize, usize), ApiError> {
         use diesel::Connection;
         let mut conn = pool.get()?;
-        conn.transaction(|conn| {
+        let result = conn.transaction(|conn| {
             let due = payments::lock_due_for_publishing(conn, republish_after, BATCH)?;
             if due.is_empty() {
                 return Ok((0, 0));
@@ -99,7 +99,9 @@ async fn publish_batch(ctx: &Context) -> Result<(usize, usize), ApiError> {
                 .inc_by((due.len() - confirmed.len()) as u64);
             payments::mark_published(conn, &confirmed)?;
             Ok((due.len(), confirmed.len()))
-        })
+        });
+        service_kit::db::discard_if_dead(&mut conn, &result);
+        result
     })
     .await
     .map_err(ApiError::internal)?;

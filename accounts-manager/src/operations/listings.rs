@@ -168,20 +168,26 @@ pub fn revenue_csv(
         let (from, to) = month.range();
         let mut buffer = String::from("service_id,service_name,revenue\n");
         let result = pool.get().map_err(ApiError::from).and_then(|mut conn| {
-            let result = store::transactions::revenue_by_service(&mut conn, currency.as_str(), from, to, |row| {
-                let name = row
-                    .service_name
-                    .as_deref()
-                    .map(csv_field)
-                    .unwrap_or_default();
-                buffer.push_str(&format!("{},{},{:.2}\n", row.service_id, name, row.revenue));
-                if buffer.len() < CHUNK {
-                    return true;
-                }
-                // A client that went away ends the query.
-                tx.blocking_send(Ok(Bytes::from(std::mem::take(&mut buffer))))
-                    .is_ok()
-            })
+            let result = store::transactions::revenue_by_service(
+                &mut conn,
+                currency.as_str(),
+                from,
+                to,
+                |row| {
+                    let name = row
+                        .service_name
+                        .as_deref()
+                        .map(csv_field)
+                        .unwrap_or_default();
+                    buffer.push_str(&format!("{},{},{:.2}\n", row.service_id, name, row.revenue));
+                    if buffer.len() < CHUNK {
+                        return true;
+                    }
+                    // A client that went away ends the query.
+                    tx.blocking_send(Ok(Bytes::from(std::mem::take(&mut buffer))))
+                        .is_ok()
+                },
+            )
             .map_err(ApiError::from);
             service_kit::db::discard_if_dead(&mut conn, &result);
             result

@@ -43,7 +43,7 @@ pub async fn deposit(
             DepositTarget::User(user, currency) => user_account_for_deposit(conn, user, &currency)?,
         };
         let to = AccountId(account.id);
-        let external = system_account(conn, AccountKind::External, &account.currency)?;
+        let external = system_account(conn, AccountKind::External, &account.currency, to)?;
         let outcome = execute(
             conn,
             Transfer {
@@ -71,7 +71,7 @@ pub async fn withdraw(
     idempotent(pool, idempotency, move |conn| {
         let account =
             store::accounts::find_user_account(conn, from)?.ok_or_else(|| not_found(from))?;
-        let external = system_account(conn, AccountKind::External, &account.currency)?;
+        let external = system_account(conn, AccountKind::External, &account.currency, from)?;
         let outcome = execute(
             conn,
             Transfer {
@@ -219,12 +219,14 @@ pub(super) fn execute(conn: &mut PgConnection, t: Transfer<'_>) -> Result<Outcom
     })
 }
 
+/// The system account of `kind` that movements of `user_account` use.
 pub(super) fn system_account(
     conn: &mut PgConnection,
     kind: AccountKind,
     currency: &str,
+    user_account: AccountId,
 ) -> Result<AccountId, ApiError> {
-    store::accounts::system_account_id(conn, kind, currency)?.ok_or_else(|| {
+    store::accounts::system_account_id(conn, kind, currency, user_account)?.ok_or_else(|| {
         ApiError::internal(format!(
             "the {} account of {currency} is missing",
             kind.as_str()

@@ -114,7 +114,7 @@ async fn finish(
             ReservationStatus::Captured => (
                 TransactionType::Capture,
                 (
-                    system_account(conn, AccountKind::Revenue, &row.currency)?,
+                    system_account(conn, AccountKind::Revenue, &row.currency, account)?,
                     Bucket::Balance,
                 ),
                 (Some(account), None),

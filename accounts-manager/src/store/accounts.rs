@@ -66,16 +66,19 @@ pub fn insert_user_account(
         .get_result(conn)
 }
 
+/// How many external and revenue accounts each currency has: movements spread
+/// over them by user account, so that they do not all queue on one row lock.
+pub const SYSTEM_SHARDS: i16 = 16;
+
 /// Creates the currency's external and revenue accounts if they do not exist yet.
 pub fn ensure_system_accounts(conn: &mut PgConnection, currency: &str) -> QueryResult<()> {
     diesel::sql_query(
-        "INSERT INTO accounts (id, kind, currency) \
-         VALUES ($1, 'external', $3), ($2, 'revenue', $3) \
-         ON CONFLICT (kind, currency) WHERE kind <> 'user' DO NOTHING",
+        "INSERT INTO accounts (id, kind, currency, shard) \
+         SELECT gen_random_uuid(), k, $1, s FROM unnest(ARRAY['external', 'revenue']) k, generate_series(0, $2 - 1) s \
+         ON CONFLICT (kind, currency, shard) WHERE kind <> 'user' DO NOTHING",
     )
-    .bind::<SqlUuid, _>(Uuid::now_v7())
-    .bind::<SqlUuid, _>(Uuid::now_v7())
     .bind::<Text, _>(currency)
+    .bind::<diesel::sql_types::SmallInt, _>(SYSTEM_SHARDS)
     .execute(conn)
     .map(|_| ())
 }
@@ -124,14 +127,19 @@ pub fn oldest_for_user(
         .optional()
 }
 
+/// The system account of `kind` and currency that movements of `user_account` use.
 pub fn system_account_id(
     conn: &mut PgConnection,
     kind: AccountKind,
     currency: &str,
+    user_account: AccountId,
 ) -> QueryResult<Option<AccountId>> {
+    // UUIDv7 ends in random bits: the last byte spreads accounts evenly.
+    let shard = i16::from(user_account.0.as_bytes()[15]) % SYSTEM_SHARDS;
     accounts::table
         .filter(accounts::kind.eq(kind.as_str()))
         .filter(accounts::currency.eq(currency))
+        .filter(accounts::shard.eq(shard))
         .select(accounts::id)
         .first(conn)
         .optional()
@@ -163,7 +171,10 @@ struct NewBalance {
 /// Applies postings to locked accounts in one statement and returns each
 /// touched account's new balance. The schema's CHECKs are the last word on
 /// user balances.
-pub fn apply(conn: &mut PgConnection, postings: &[Posting]) -> QueryResult<Vec<(AccountId, Decimal)>> {
+pub fn apply(
+    conn: &mut PgConnection,
+    postings: &[Posting],
+) -> QueryResult<Vec<(AccountId, Decimal)>> {
     let mut touched: Vec<(AccountId, Decimal, Decimal)> = Vec::with_capacity(postings.len());
     for posting in postings {
         let (balance, reserved) = match posting.bucket {
@@ -193,7 +204,10 @@ pub fn apply(conn: &mut PgConnection, postings: &[Posting]) -> QueryResult<Vec<(
     .bind::<diesel::sql_types::Array<diesel::sql_types::Numeric>, _>(balances)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Numeric>, _>(reserved)
     .load(conn)?;
-    Ok(rows.into_iter().map(|r| (AccountId(r.id), r.balance)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (AccountId(r.id), r.balance))
+        .collect())
 }
 /// Serializes, until the end of the transaction, everything that looks up or
 /// opens a user's account of one currency.

@@ -9,6 +9,7 @@ diesel::table! {
         balance -> Numeric,
         reserved -> Numeric,
         created_at -> Timestamptz,
+        shard -> Int2,
     }
 }
 

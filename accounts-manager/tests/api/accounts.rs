@@ -124,7 +124,7 @@ async fn system_accounts_are_not_visible_as_accounts() {
     let app = spawn_app().await;
     app.open_account(1, "USD").await;
     let external = app
-        .text("SELECT id::text AS t FROM accounts WHERE kind = 'external'")
+        .text("SELECT id::text AS t FROM accounts WHERE kind = 'external' LIMIT 1")
         .await;
     let (status, body) = app.get_json(&format!("/api/v1/accounts/{external}")).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");

@@ -32,7 +32,7 @@ async fn a_deposit_moves_money_in_from_the_external_account() {
     );
     assert_eq!(app.balance(&account).await, "199.99");
     assert_eq!(
-        app.sum("SELECT balance AS s FROM accounts WHERE kind = 'external'")
+        app.sum("SELECT sum(balance) AS s FROM accounts WHERE kind = 'external'")
             .await,
         "-199.99".parse::<Decimal>().unwrap()
     );
@@ -406,4 +406,38 @@ async fn the_largest_amount_is_accepted() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(app.balance(&account).await, "1000000000000000.00");
+}
+
+#[tokio::test]
+async fn deposits_spread_over_the_currencys_external_accounts_and_the_books_still_balance() {
+    let app = spawn_app().await;
+    for user in 1..=24 {
+        let (status, body) = app
+            .post_json("/api/v1/deposits", json!({"user_id": user, "amount": "10"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let shards_used = app
+        .count(
+            "SELECT count(DISTINCT e.account_id) AS n FROM entries e JOIN accounts a ON a.id = e.account_id \
+             WHERE a.kind = 'external'",
+        )
+        .await;
+    assert!(
+        shards_used > 1,
+        "all deposits went through one external account"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM accounts WHERE kind = 'external' AND currency = 'USD'"
+        )
+        .await,
+        16
+    );
+    assert_eq!(
+        app.sum("SELECT sum(balance) AS s FROM accounts WHERE kind = 'external'")
+            .await,
+        Decimal::from(-240)
+    );
+    app.assert_audit_clean().await;
 }

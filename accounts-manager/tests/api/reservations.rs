@@ -33,7 +33,7 @@ async fn parts(app: &TestApp, account: &str) -> (String, String) {
 }
 
 async fn revenue_balance(app: &TestApp) -> Decimal {
-    app.sum("SELECT balance AS s FROM accounts WHERE kind = 'revenue' AND currency = 'USD'")
+    app.sum("SELECT sum(balance) AS s FROM accounts WHERE kind = 'revenue' AND currency = 'USD'")
         .await
 }
 

@@ -35,9 +35,9 @@ services=("1:delivery" "2:taxi" "3:food")
 for i in $(seq 1 12); do
   order=$((BASE + i)); account=${ACCOUNTS[$(( i % 8 ))]}; svc=${services[$(( i % 3 ))]}
   post "$AM/api/v1/reservations" "{\"account_id\": \"$account\", \"order_id\": $order, \"service_id\": ${svc%%:*}, \"service_name\": \"${svc#*:}\", \"amount\": \"$(( i * 5 )).00\"}" >/dev/null
-  case $(( i % 3 )) in
-    0) curl -fsS -H "$AUTH" -X POST "$AM/api/v1/reservations/$order/capture" >/dev/null ;;
-    1) curl -fsS -H "$AUTH" -X POST "$AM/api/v1/reservations/$order/release" >/dev/null ;;
+  case $(( i % 4 )) in
+    0|1) curl -fsS -H "$AUTH" -X POST "$AM/api/v1/reservations/$order/capture" >/dev/null ;;
+    2) curl -fsS -H "$AUTH" -X POST "$AM/api/v1/reservations/$order/release" >/dev/null ;;
     *) ;; # left reserved
   esac
 done

@@ -19,6 +19,23 @@ pub fn http_client() -> reqwest::Client {
         .expect("an HTTP client")
 }
 
+/// Polls `check` every 100 ms until it holds; fails the test naming `what`
+/// once `deadline` has passed. Tests wait for work this way, never by sleeping.
+pub async fn eventually<F, Fut>(what: &str, deadline: std::time::Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The Postgres server the tests create their databases on
 /// (`TEST_DATABASE_ADMIN_URL`, default the local one).
 pub fn admin_url() -> String {

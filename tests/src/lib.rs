@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
-pub use test_support::{TestDb, TestVhost};
+pub use test_support::{eventually, TestDb, TestVhost};
 use tokio::sync::RwLock;
 
 pub const TOKEN: &str = "e2e-token";
@@ -323,22 +323,6 @@ pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
-}
-
-/// Polls `check` every 100 ms until it holds or `deadline` passes.
-pub async fn eventually<F, Fut>(what: &str, deadline: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Runs `rabbitmqctl` with these arguments.

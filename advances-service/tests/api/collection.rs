@@ -6,6 +6,8 @@ use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use test_support::eventually;
+
 use crate::helpers::{job, spawn_system, start_advances, Options};
 
 fn payments(advance: &Value) -> &Vec<Value> {
@@ -153,14 +155,12 @@ async fn duplicate_jobs_for_one_payment_on_two_workers_collect_it_once() {
     system
         .wait_for(&id, Duration::from_secs(30), |a| a["status"] == "repaid")
         .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while system.queue_depth(QUEUE).await > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the duplicates were not all consumed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "the duplicates are all consumed",
+        Duration::from_secs(20),
+        || async { system.queue_depth(QUEUE).await == 0 },
+    )
+    .await;
 
     assert_eq!(
         system.collected(&format!("advance:{id}:payment:")).await,
@@ -200,14 +200,12 @@ async fn malformed_jobs_are_dead_lettered_and_the_worker_carries_on() {
     system
         .wait_for(&id, Duration::from_secs(30), |a| a["status"] == "repaid")
         .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while system.queue_depth(DEAD_QUEUE).await < 4 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the malformed jobs were not dead-lettered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "the malformed jobs are dead-lettered",
+        Duration::from_secs(20),
+        || async { system.queue_depth(DEAD_QUEUE).await >= 4 },
+    )
+    .await;
 
     assert_eq!(system.queue_depth(DEAD_QUEUE).await, 4);
     assert_eq!(
@@ -235,26 +233,23 @@ async fn a_job_for_a_payment_not_yet_due_is_acknowledged_with_no_effect() {
     system.publish_raw(&[job(&payment, &id)]).await;
     // The worker counts the job as skipped when it acknowledges it.
     let metrics_url = format!("{}/metrics", system.advances.address);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let metrics = system
-            .client
-            .get(&metrics_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics.contains(r#"payment_jobs_total{outcome="skipped"} 1"#) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the job was not acknowledged: {metrics}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "the job is acknowledged",
+        Duration::from_secs(20),
+        || async {
+            let metrics = system
+                .client
+                .get(&metrics_url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            metrics.contains(r#"payment_jobs_total{outcome="skipped"} 1"#)
+        },
+    )
+    .await;
     assert_eq!(system.queue_depth(QUEUE).await, 0);
 
     let after = system.advance(&id).await;

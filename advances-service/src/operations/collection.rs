@@ -63,6 +63,7 @@ pub async fn collect(
     };
 
     let key = domain::payment_key(job.advance_id, job.payment_id);
+    let reference = domain::payment_reference(job.advance_id, job.payment_id);
     let description = format!(
         "payment {} of {} of advance {}",
         payment.seq, advance.installments, job.advance_id
@@ -71,7 +72,7 @@ pub async fn collect(
         account: advance.account(),
         amount: payment.amount,
         idempotency_key: &key,
-        reference: &key,
+        reference: &reference,
         description: &description,
         request_id,
     };

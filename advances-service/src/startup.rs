@@ -34,19 +34,8 @@ pub struct StartupError(String);
 pub struct Application {
     port: u16,
     server: Server,
-    context: Context,
     jobs: Vec<JoinHandle<()>>,
     stop: watch::Sender<bool>,
-}
-
-/// Asks a running application to stop gracefully (as SIGTERM does).
-#[derive(Clone)]
-pub struct Stopper(watch::Sender<bool>);
-
-impl Stopper {
-    pub fn stop(&self) {
-        let _ = self.0.send(true);
-    }
 }
 
 impl Application {
@@ -149,7 +138,6 @@ impl Application {
         Ok(Self {
             port,
             server,
-            context,
             jobs,
             stop,
         })
@@ -159,26 +147,14 @@ impl Application {
         self.port
     }
 
-    /// What the roles share, for driving them directly (tests, tools).
-    pub fn context(&self) -> &Context {
-        &self.context
-    }
-
-    pub fn stopper(&self) -> Stopper {
-        Stopper(self.stop.clone())
-    }
-
-    /// Serves until SIGTERM, SIGINT or a `Stopper` asks to stop; then stops
+    /// Serves until SIGTERM or SIGINT; then stops
     /// taking requests and jobs, finishes the ones in hand (a worker acks each
     /// job whose outcome it stored) and returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
-        let mut stop_requested = self.stop.subscribe();
-        tokio::select! {
-            _ = termination_signal() => tracing::info!("stop signal received"),
-            _ = stop_requested.wait_for(|stop| *stop) => {}
-        }
+        termination_signal().await;
+        tracing::info!("stop signal received");
         let _ = self.stop.send(true);
         handle.stop(true).await;
         for job in self.jobs {

@@ -113,10 +113,6 @@ impl Process {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     /// Waits until `/readyz` answers 200.
     pub async fn ready(&self) {
         let client = test_support::http_client();

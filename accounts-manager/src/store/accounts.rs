@@ -83,14 +83,6 @@ pub fn ensure_system_accounts(conn: &mut PgConnection, currency: &str) -> QueryR
     .map(|_| ())
 }
 
-pub fn find(conn: &mut PgConnection, id: AccountId) -> QueryResult<Option<AccountRow>> {
-    accounts::table
-        .find(id.0)
-        .select(AccountRow::as_select())
-        .first(conn)
-        .optional()
-}
-
 pub fn find_user_account(
     conn: &mut PgConnection,
     id: AccountId,

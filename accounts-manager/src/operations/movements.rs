@@ -36,14 +36,19 @@ pub async fn deposit(
     notes: Notes,
 ) -> Result<Reply, ApiError> {
     idempotent(pool, idempotency, move |conn| {
-        let account = match target {
-            DepositTarget::Account(id) => {
-                store::accounts::find_user_account(conn, id)?.ok_or_else(|| not_found(id))?
+        let (to, external) = match target {
+            DepositTarget::Account(id) => (
+                id,
+                user_and_system_account(conn, id, AccountKind::External)?,
+            ),
+            DepositTarget::User(user, currency) => {
+                let to = AccountId(user_account_for_deposit(conn, user, &currency)?.id);
+                (
+                    to,
+                    system_account(conn, AccountKind::External, currency.as_str(), to)?,
+                )
             }
-            DepositTarget::User(user, currency) => user_account_for_deposit(conn, user, &currency)?,
         };
-        let to = AccountId(account.id);
-        let external = system_account(conn, AccountKind::External, &account.currency, to)?;
         let outcome = execute(
             conn,
             Transfer {
@@ -69,9 +74,7 @@ pub async fn withdraw(
     notes: Notes,
 ) -> Result<Reply, ApiError> {
     idempotent(pool, idempotency, move |conn| {
-        let account =
-            store::accounts::find_user_account(conn, from)?.ok_or_else(|| not_found(from))?;
-        let external = system_account(conn, AccountKind::External, &account.currency, from)?;
+        let external = user_and_system_account(conn, from, AccountKind::External)?;
         let outcome = execute(
             conn,
             Transfer {
@@ -219,6 +222,25 @@ pub(super) fn execute(conn: &mut PgConnection, t: Transfer<'_>) -> Result<Outcom
     })
 }
 
+/// Checks that `user_account` exists and returns the system account of `kind`
+/// its movements use, in one read.
+fn user_and_system_account(
+    conn: &mut PgConnection,
+    user_account: AccountId,
+    kind: AccountKind,
+) -> Result<AccountId, ApiError> {
+    let (account, system) = store::accounts::user_account_with_system(conn, user_account, kind)?
+        .ok_or_else(|| not_found(user_account))?;
+    system.ok_or_else(|| missing_system_account(kind, &account.currency))
+}
+
+fn missing_system_account(kind: AccountKind, currency: &str) -> ApiError {
+    ApiError::internal(format!(
+        "the {} account of {currency} is missing",
+        kind.as_str()
+    ))
+}
+
 /// The system account of `kind` that movements of `user_account` use.
 pub(super) fn system_account(
     conn: &mut PgConnection,
@@ -226,12 +248,8 @@ pub(super) fn system_account(
     currency: &str,
     user_account: AccountId,
 ) -> Result<AccountId, ApiError> {
-    store::accounts::system_account_id(conn, kind, currency, user_account)?.ok_or_else(|| {
-        ApiError::internal(format!(
-            "the {} account of {currency} is missing",
-            kind.as_str()
-        ))
-    })
+    store::accounts::system_account_id(conn, kind, currency, user_account)?
+        .ok_or_else(|| missing_system_account(kind, currency))
 }
 
 /// The user's oldest account of the currency, opened if there is none. Two

@@ -11,7 +11,7 @@ use super::schema::accounts;
 use crate::domain::ledger::{AccountKind, AccountState, Bucket, Posting};
 use shared_types::accounts::{Account, AccountId};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = accounts)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct AccountRow {
@@ -95,6 +95,34 @@ pub fn find_user_account(
         .optional()
 }
 
+#[derive(QueryableByName)]
+struct WithSystemAccount {
+    #[diesel(embed)]
+    account: AccountRow,
+    #[diesel(sql_type = diesel::sql_types::Nullable<SqlUuid>)]
+    system_id: Option<Uuid>,
+}
+
+/// A user account and the system account of `kind` its movements use, in one
+/// read: `None` when there is no such user account.
+pub fn user_account_with_system(
+    conn: &mut PgConnection,
+    id: AccountId,
+    kind: AccountKind,
+) -> QueryResult<Option<(AccountRow, Option<AccountId>)>> {
+    let row: Option<WithSystemAccount> = diesel::sql_query(
+        "SELECT u.id, u.kind, u.user_id, u.currency, u.balance, u.reserved, u.created_at, s.id AS system_id \
+         FROM accounts u LEFT JOIN accounts s ON s.kind = $2 AND s.currency = u.currency AND s.shard = $3 \
+         WHERE u.id = $1 AND u.kind = 'user'",
+    )
+    .bind::<SqlUuid, _>(id.0)
+    .bind::<Text, _>(kind.as_str())
+    .bind::<diesel::sql_types::SmallInt, _>(shard_of(id))
+    .get_result(conn)
+    .optional()?;
+    Ok(row.map(|r| (r.account, r.system_id.map(AccountId))))
+}
+
 pub fn list_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<AccountRow>> {
     accounts::table
         .filter(accounts::kind.eq(AccountKind::User.as_str()))
@@ -119,6 +147,12 @@ pub fn oldest_for_user(
         .optional()
 }
 
+/// The system-account shard a user account's movements use. UUIDv7 ends in
+/// random bits: the last byte spreads accounts evenly.
+fn shard_of(user_account: AccountId) -> i16 {
+    i16::from(user_account.0.as_bytes()[15]) % SYSTEM_SHARDS
+}
+
 /// The system account of `kind` and currency that movements of `user_account` use.
 pub fn system_account_id(
     conn: &mut PgConnection,
@@ -126,12 +160,10 @@ pub fn system_account_id(
     currency: &str,
     user_account: AccountId,
 ) -> QueryResult<Option<AccountId>> {
-    // UUIDv7 ends in random bits: the last byte spreads accounts evenly.
-    let shard = i16::from(user_account.0.as_bytes()[15]) % SYSTEM_SHARDS;
     accounts::table
         .filter(accounts::kind.eq(kind.as_str()))
         .filter(accounts::currency.eq(currency))
-        .filter(accounts::shard.eq(shard))
+        .filter(accounts::shard.eq(shard_of(user_account)))
         .select(accounts::id)
         .first(conn)
         .optional()

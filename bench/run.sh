@@ -6,7 +6,8 @@
 # result with its ratio to the baseline. Then the advances figure: 10,000 due
 # payments created directly, timed until all are collected by one scheduler
 # and two workers.
-#   bench/run.sh            SECONDS=10 per run by default
+#   bench/run.sh   SECONDS_PER_RUN=10 per run by default; BENCH_MODES (uniform
+#                  hot reservations) and BENCH_ADVANCES=0 run a part of it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
@@ -16,8 +17,13 @@ OUT=target/bench
 mkdir -p "$OUT"
 deploy/services.sh >/dev/null
 
-echo "== building (release)"
-cargo build --release --bin accounts-manager --bin advances-service --bin loadgen 2>&1 | tail -n 1
+# BENCH_BIN names a folder of already built binaries (to compare two builds);
+# by default the harness builds them.
+BIN=${BENCH_BIN:-target/release}
+if [ -z "${BENCH_BIN:-}" ]; then
+  echo "== building (release)"
+  cargo build --release --bin accounts-manager --bin advances-service --bin loadgen 2>&1 | tail -n 1
+fi
 
 fresh_db() { psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"; }
 cleanup() { [ -n "${AM_PID:-}" ] && kill "$AM_PID" 2>/dev/null; for p in ${ADV_PIDS:-}; do kill "$p" 2>/dev/null; done; true; }
@@ -26,12 +32,12 @@ trap cleanup EXIT
 fresh_db bench_am
 AM_ADDR=127.0.0.1:18080
 DATABASE_URL="$PG/bench_am" API_TOKENS=$TOKEN BIND_ADDR=$AM_ADDR DATABASE_POOL_SIZE=${AM_POOL:-32} \
-  HTTP_WORKERS=${AM_WORKERS:-2} RUST_LOG=warn target/release/accounts-manager >"$OUT/accounts-manager.log" 2>&1 &
+  HTTP_WORKERS=${AM_WORKERS:-2} RUST_LOG=warn "$BIN/accounts-manager" >"$OUT/accounts-manager.log" 2>&1 &
 AM_PID=$!
 until curl -fsS "http://$AM_ADDR/readyz" >/dev/null 2>&1; do sleep 0.2; done
 
 echo "== funding 10,000 accounts"
-target/release/loadgen setup "http://$AM_ADDR" $TOKEN 10000 "$OUT/accounts.txt"
+$BIN/loadgen setup "http://$AM_ADDR" $TOKEN 10000 "$OUT/accounts.txt"
 
 echo "== pgbench baseline (raw SQL of the same shape)"
 fresh_db bench_sql
@@ -53,9 +59,9 @@ done
 
 echo "== over HTTP"
 printf '%-14s %5s %10s %8s %8s %7s %s\n' mode conns per_s p50_ms p99_ms errors "ratio to pgbench"
-for mode in uniform hot reservations; do
+for mode in ${BENCH_MODES:-uniform hot reservations}; do
   for c in 16 64; do
-    line=$(target/release/loadgen run "http://$AM_ADDR" $TOKEN "$OUT/accounts.txt" $mode $c "$SECONDS_PER_RUN")
+    line=$($BIN/loadgen run "http://$AM_ADDR" $TOKEN "$OUT/accounts.txt" $mode $c "$SECONDS_PER_RUN")
     echo "$line" >>"$OUT/results.jsonl"
     per_s=$(echo "$line" | sed -n 's/.*"per_second":\([0-9.]*\).*/\1/p')
     p50=$(echo "$line" | sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p')
@@ -69,6 +75,7 @@ done
 curl -fsS -H "Authorization: Bearer $TOKEN" "http://$AM_ADDR/api/v1/admin/audit" | grep -q '"total":"0.00","negative_accounts":0,"entry_mismatches":0' \
   && echo "audit after the runs: clean" || echo "audit after the runs: NOT CLEAN"
 
+[ "${BENCH_ADVANCES:-1}" = 1 ] || exit 0
 echo "== advances: 10,000 due payments, one scheduler, two workers"
 fresh_db bench_adv
 VHOST=bench_$$
@@ -76,7 +83,7 @@ rabbitmqctl add_vhost $VHOST >/dev/null && rabbitmqctl set_permissions -p $VHOST
 ADV_ENV=(DATABASE_URL="$PG/bench_adv" API_TOKENS=$TOKEN AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$VHOST"
          ACCOUNTS_URL="http://$AM_ADDR" ACCOUNTS_TOKEN=$TOKEN SCHEDULER_INTERVAL=200ms RUST_LOG=warn
          WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-32} DATABASE_POOL_SIZE=16)
-env "${ADV_ENV[@]}" ROLES=scheduler BIND_ADDR=127.0.0.1:18081 target/release/advances-service >"$OUT/scheduler.log" 2>&1 &
+env "${ADV_ENV[@]}" ROLES=scheduler BIND_ADDR=127.0.0.1:18081 $BIN/advances-service >"$OUT/scheduler.log" 2>&1 &
 ADV_PIDS="$!"
 until curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1; do sleep 0.2; done
 kill -STOP $ADV_PIDS   # hold the scheduler while the payments are loaded
@@ -90,7 +97,7 @@ INSERT INTO payments (id, advance_id, seq, amount, due_at, status)
   SELECT gen_random_uuid(), id, 1, 1.00, now() - interval '1 day', 'scheduled' FROM advances;
 SQL
 for w in 1 2; do
-  env "${ADV_ENV[@]}" ROLES=worker BIND_ADDR=127.0.0.1:1808$((w + 1)) target/release/advances-service >"$OUT/worker-$w.log" 2>&1 &
+  env "${ADV_ENV[@]}" ROLES=worker BIND_ADDR=127.0.0.1:1808$((w + 1)) $BIN/advances-service >"$OUT/worker-$w.log" 2>&1 &
   ADV_PIDS="$ADV_PIDS $!"
 done
 sleep 1

@@ -15,6 +15,10 @@ pub struct Settings {
     pub database_pool_size: u32,
     /// HTTP worker threads; the number of cores when 0.
     pub http_workers: usize,
+    /// Group commit: how many batches of movements may be in flight at once,
+    /// and how many movements one batch takes at most.
+    pub ledger_lanes: usize,
+    pub ledger_batch_size: usize,
 }
 
 impl Settings {
@@ -35,6 +39,8 @@ impl Settings {
             report_window: env.duration("REPORT_WINDOW", Duration::from_secs(5 * 24 * 3600))?,
             database_pool_size: env.number("DATABASE_POOL_SIZE", 16, 1..=1000)?,
             http_workers: env.number("HTTP_WORKERS", 0, 0..=1024)?,
+            ledger_lanes: env.number("LEDGER_LANES", 4, 1..=64)?,
+            ledger_batch_size: env.number("LEDGER_BATCH_SIZE", 256, 1..=10_000)?,
         })
     }
 }

@@ -16,6 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::configuration::Settings;
 use crate::openapi::ApiDoc;
+use crate::operations::group_commit::{self, GroupCommit};
 use crate::routes;
 use crate::store::{self, PgPool};
 
@@ -23,6 +24,8 @@ use crate::store::{self, PgPool};
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// Deposits, withdrawals and transfers go through group commit.
+    pub ledger: GroupCommit,
     pub settings: Settings,
     /// `ledger_transactions_total{type, status}`.
     pub transactions: IntCounterVec,
@@ -75,8 +78,17 @@ impl Application {
                 &["type", "status"],
             )
             .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
+        let ledger_metrics = group_commit::Metrics::register(&metrics)
+            .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
+        let ledger = GroupCommit::start(
+            pool.clone(),
+            settings.ledger_lanes,
+            settings.ledger_batch_size,
+            ledger_metrics,
+        );
         let state = AppState {
             pool,
+            ledger,
             settings: settings.clone(),
             transactions,
         };

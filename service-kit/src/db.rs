@@ -71,8 +71,15 @@ where
 /// unavailable, this marks the connection broken so the pool drops it
 /// instead of handing it out again.
 pub fn discard_if_dead<T>(conn: &mut PgConn, result: &Result<T, crate::error::ApiError>) {
+    if let Err(error) = result {
+        discard_if_unavailable(conn, error);
+    }
+}
+
+/// [`discard_if_dead`] for work that failed with `error`.
+pub fn discard_if_unavailable(conn: &mut PgConn, error: &crate::error::ApiError) {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    if matches!(result, Err(crate::error::ApiError::Unavailable(_))) {
+    if matches!(error, crate::error::ApiError::Unavailable(_)) {
         AnsiTransactionManager::transaction_manager_status_mut(&mut **conn).set_in_error();
     }
 }

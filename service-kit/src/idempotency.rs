@@ -70,6 +70,20 @@ pub struct Idempotency {
 }
 
 impl Idempotency {
+    /// The stored answer of the earlier request with this key, if it asked
+    /// for the same thing.
+    pub fn replay(&self, stored: store::StoredResponse) -> Result<Reply, KeyConflict> {
+        if stored.request_hash != self.fingerprint.as_bytes() {
+            return Err(KeyConflict::Reused);
+        }
+        Ok(Reply {
+            status: u16::try_from(stored.response_status).unwrap_or(500),
+            body: stored.response_body,
+            replayed: true,
+            recorded: None,
+        })
+    }
+
     /// The request's key, if it sent one, with the fingerprint of its parsed
     /// body: `"5"` and `5`, or reordered fields, are the same request.
     pub fn from_request(
@@ -159,15 +173,7 @@ where
             return Err(KeyConflict::InFlight.into());
         }
         if let Some(stored) = store::find(conn, &idem.key)? {
-            if stored.request_hash != idem.fingerprint.as_bytes() {
-                return Err(KeyConflict::Reused.into());
-            }
-            return Ok(Reply {
-                status: u16::try_from(stored.response_status).unwrap_or(500),
-                body: stored.response_body,
-                replayed: true,
-                recorded: None,
-            });
+            return Ok(idem.replay(stored)?);
         }
         let reply = work(conn)?;
         store::save(

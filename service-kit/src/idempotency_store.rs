@@ -41,6 +41,30 @@ pub fn try_lock(conn: &mut PgConnection, key: &IdempotencyKey) -> QueryResult<bo
         .map(|r| r.locked)
 }
 
+/// Tries every key's lock at once (see [`try_lock`]); the answer is in the
+/// order of `keys`.
+pub fn try_lock_all(conn: &mut PgConnection, keys: &[&IdempotencyKey]) -> QueryResult<Vec<bool>> {
+    let ids: Vec<i64> = keys.iter().map(|key| key.lock_id()).collect();
+    diesel::sql_query(
+        "SELECT pg_try_advisory_xact_lock(k.id) AS locked \
+         FROM unnest($1::bigint[]) WITH ORDINALITY AS k(id, n) ORDER BY k.n",
+    )
+    .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
+    .load::<Locked>(conn)
+    .map(|rows| rows.into_iter().map(|r| r.locked).collect())
+}
+
+/// The stored answers of those of `keys` that have one, with their keys.
+pub fn find_all(
+    conn: &mut PgConnection,
+    keys: &[&IdempotencyKey],
+) -> QueryResult<Vec<(String, StoredResponse)>> {
+    idempotency_keys::table
+        .filter(idempotency_keys::key.eq_any(keys.iter().map(|key| key.as_str())))
+        .select((idempotency_keys::key, StoredResponse::as_select()))
+        .load(conn)
+}
+
 pub fn find(conn: &mut PgConnection, key: &IdempotencyKey) -> QueryResult<Option<StoredResponse>> {
     idempotency_keys::table
         .find(key.as_str())

@@ -52,6 +52,15 @@ impl HttpMetrics {
         Ok(counter)
     }
 
+    /// Registers any other collector (a gauge, a histogram) of the service's own.
+    pub fn register<C>(&self, collector: C) -> Result<C, prometheus::Error>
+    where
+        C: prometheus::core::Collector + Clone + 'static,
+    {
+        self.registry.register(Box::new(collector.clone()))?;
+        Ok(collector)
+    }
+
     pub fn render(&self) -> Result<String, prometheus::Error> {
         TextEncoder::new().encode_to_string(&self.registry.gather())
     }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod group_commit;
 pub mod listings;
 pub mod movements;
 pub mod reservations;

@@ -8,18 +8,10 @@ use shared_types::accounts::{AccountId, TransactionType};
 
 use super::accounts::not_found;
 use super::{idempotent, reply, Idempotency, Reply};
-use crate::domain::ledger::{self, AccountKind, Bucket, Decision, Movement};
+use crate::domain::ledger::{self, AccountKind, Bucket, Decision};
 use crate::domain::{Amount, CallerText, Currency, OrderRef, UserId};
 use crate::error::ApiError;
 use crate::store::{self, transactions::NewTransaction, PgPool};
-
-/// Where a deposit goes.
-#[derive(Debug, Clone)]
-pub enum DepositTarget {
-    Account(AccountId),
-    /// The user's oldest account of the currency, opened if there is none.
-    User(UserId, Currency),
-}
 
 /// What the caller attached to a movement.
 #[derive(Debug, Clone, Default)]
@@ -28,94 +20,138 @@ pub struct Notes {
     pub reference: Option<CallerText>,
 }
 
-pub async fn deposit(
+/// A deposit into, a withdrawal from, or a transfer between user accounts
+/// named by id: the movements that go through group commit.
+#[derive(Debug, Clone, Copy)]
+pub enum Movement {
+    Deposit {
+        to: AccountId,
+    },
+    Withdrawal {
+        from: AccountId,
+    },
+    /// `from` is where the money leaves (a `credit` direction already turned around).
+    Transfer {
+        from: AccountId,
+        to: AccountId,
+    },
+}
+
+/// One side of a movement.
+#[derive(Debug, Clone, Copy)]
+pub enum Side {
+    User(AccountId),
+    /// The system account of this kind that the user account's movements use.
+    SystemOf(AccountKind, AccountId),
+}
+
+impl Movement {
+    pub fn kind(self) -> TransactionType {
+        match self {
+            Self::Deposit { .. } => TransactionType::Deposit,
+            Self::Withdrawal { .. } => TransactionType::Withdrawal,
+            Self::Transfer { .. } => TransactionType::Transfer,
+        }
+    }
+
+    /// Where the money leaves and where it arrives.
+    pub fn sides(self) -> (Side, Side) {
+        match self {
+            Self::Deposit { to } => (Side::SystemOf(AccountKind::External, to), Side::User(to)),
+            Self::Withdrawal { from } => (
+                Side::User(from),
+                Side::SystemOf(AccountKind::External, from),
+            ),
+            Self::Transfer { from, to } => (Side::User(from), Side::User(to)),
+        }
+    }
+
+    /// The user accounts the answer names as `from_account_id` / `to_account_id`.
+    pub fn shown(self) -> (Option<AccountId>, Option<AccountId>) {
+        match self {
+            Self::Deposit { to } => (None, Some(to)),
+            Self::Withdrawal { from } => (Some(from), None),
+            Self::Transfer { from, to } => (Some(from), Some(to)),
+        }
+    }
+
+    /// Transfers answer with both accounts' balances after the move.
+    pub fn shows_balances(self) -> bool {
+        matches!(self, Self::Transfer { .. })
+    }
+}
+
+/// A movement as a caller asked for it.
+#[derive(Debug, Clone)]
+pub struct MovementRequest {
+    pub movement: Movement,
+    pub amount: Amount,
+    pub notes: Notes,
+    pub idempotency: Option<Idempotency>,
+}
+
+/// Applies one movement in a database transaction of its own: the path of a
+/// batch that failed as a whole (see `group_commit`), so that one request's
+/// failure is its own.
+pub async fn one_by_one(pool: &PgPool, request: MovementRequest) -> Result<Reply, ApiError> {
+    let MovementRequest {
+        movement,
+        amount,
+        notes,
+        idempotency,
+    } = request;
+    idempotent(pool, idempotency, move |conn| {
+        let resolve = |conn: &mut PgConnection, side: Side| match side {
+            Side::User(id) => Ok(id),
+            Side::SystemOf(kind, owner) => user_and_system_account(conn, owner, kind),
+        };
+        let (source, destination) = movement.sides();
+        let source = resolve(conn, source)?;
+        let destination = resolve(conn, destination)?;
+        let outcome = execute(
+            conn,
+            Transfer {
+                kind: movement.kind(),
+                source: (source, Bucket::Balance),
+                destination: (destination, Bucket::Balance),
+                shown: movement.shown(),
+                amount,
+                notes: &notes,
+                order: None,
+            },
+        )?;
+        outcome.reply(movement.shows_balances())
+    })
+    .await
+}
+
+/// A deposit into the user's oldest account of the currency, opened if there
+/// is none.
+pub async fn deposit_to_user(
     pool: &PgPool,
     idempotency: Option<Idempotency>,
-    target: DepositTarget,
+    user: UserId,
+    currency: Currency,
     amount: Amount,
     notes: Notes,
 ) -> Result<Reply, ApiError> {
     idempotent(pool, idempotency, move |conn| {
-        let (to, external) = match target {
-            DepositTarget::Account(id) => (
-                id,
-                user_and_system_account(conn, id, AccountKind::External)?,
-            ),
-            DepositTarget::User(user, currency) => {
-                let to = AccountId(user_account_for_deposit(conn, user, &currency)?.id);
-                (
-                    to,
-                    system_account(conn, AccountKind::External, currency.as_str(), to)?,
-                )
-            }
-        };
+        let to = AccountId(user_account_for_deposit(conn, user, &currency)?.id);
+        let external = system_account(conn, AccountKind::External, currency.as_str(), to)?;
+        let movement = Movement::Deposit { to };
         let outcome = execute(
             conn,
             Transfer {
-                kind: TransactionType::Deposit,
+                kind: movement.kind(),
                 source: (external, Bucket::Balance),
                 destination: (to, Bucket::Balance),
-                shown: (None, Some(to)),
+                shown: movement.shown(),
                 amount,
                 notes: &notes,
                 order: None,
             },
         )?;
         outcome.reply(false)
-    })
-    .await
-}
-
-pub async fn withdraw(
-    pool: &PgPool,
-    idempotency: Option<Idempotency>,
-    from: AccountId,
-    amount: Amount,
-    notes: Notes,
-) -> Result<Reply, ApiError> {
-    idempotent(pool, idempotency, move |conn| {
-        let external = user_and_system_account(conn, from, AccountKind::External)?;
-        let outcome = execute(
-            conn,
-            Transfer {
-                kind: TransactionType::Withdrawal,
-                source: (from, Bucket::Balance),
-                destination: (external, Bucket::Balance),
-                shown: (Some(from), None),
-                amount,
-                notes: &notes,
-                order: None,
-            },
-        )?;
-        outcome.reply(false)
-    })
-    .await
-}
-
-/// Moves `amount` from `from` to `to` (the caller has already turned a
-/// `credit` direction around).
-pub async fn transfer(
-    pool: &PgPool,
-    idempotency: Option<Idempotency>,
-    from: AccountId,
-    to: AccountId,
-    amount: Amount,
-    notes: Notes,
-) -> Result<Reply, ApiError> {
-    idempotent(pool, idempotency, move |conn| {
-        let outcome = execute(
-            conn,
-            Transfer {
-                kind: TransactionType::Transfer,
-                source: (from, Bucket::Balance),
-                destination: (to, Bucket::Balance),
-                shown: (Some(from), Some(to)),
-                amount,
-                notes: &notes,
-                order: None,
-            },
-        )?;
-        outcome.reply(true)
     })
     .await
 }
@@ -169,6 +205,12 @@ pub(super) fn execute(conn: &mut PgConnection, t: Transfer<'_>) -> Result<Outcom
             .ok_or_else(|| not_found(id))
     };
     let (from, to) = (find(from_id)?, find(to_id)?);
+    // The accounts a caller names are user accounts; system ones are not theirs to move.
+    for shown in [t.shown.0, t.shown.1].into_iter().flatten() {
+        if find(shown)?.kind != AccountKind::User {
+            return Err(not_found(shown));
+        }
+    }
     let decision = ledger::decide(&from, from_bucket, &to, to_bucket, t.amount);
     let currency = Currency::parse(&from.currency)?;
     let failure = match &decision {
@@ -176,7 +218,7 @@ pub(super) fn execute(conn: &mut PgConnection, t: Transfer<'_>) -> Result<Outcom
         Decision::Refuse(reason) => Some(*reason),
     };
     let description = ledger::describe(
-        &Movement {
+        &ledger::Movement {
             kind: t.kind,
             amount: t.amount,
             currency: &currency,
@@ -234,7 +276,7 @@ fn user_and_system_account(
     system.ok_or_else(|| missing_system_account(kind, &account.currency))
 }
 
-fn missing_system_account(kind: AccountKind, currency: &str) -> ApiError {
+pub(super) fn missing_system_account(kind: AccountKind, currency: &str) -> ApiError {
     ApiError::internal(format!(
         "the {} account of {currency} is missing",
         kind.as_str()

@@ -9,7 +9,7 @@ use shared_types::ErrorBody;
 use super::{parse_post, respond};
 use crate::domain::{Amount, CallerText, Currency, RuleViolation, UserId};
 use crate::error::ApiError;
-use crate::operations::movements::{self, DepositTarget, Notes};
+use crate::operations::movements::{self, Movement, MovementRequest, Notes};
 use crate::startup::AppState;
 
 fn notes(description: Option<&str>, reference: Option<&str>) -> Result<Notes, RuleViolation> {
@@ -43,8 +43,20 @@ pub async fn create_deposit(
 ) -> Result<HttpResponse, ApiError> {
     let (request, idempotency) = parse_post::<DepositRequest>(&req, &body)?;
     let amount = Amount::parse(&request.amount)?;
-    let target = match (request.account_id, request.user_id) {
-        (Some(id), None) if request.currency.is_none() => DepositTarget::Account(id),
+    let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
+    let reply = match (request.account_id, request.user_id) {
+        (Some(to), None) if request.currency.is_none() => {
+            let movement = Movement::Deposit { to };
+            state
+                .ledger
+                .submit(MovementRequest {
+                    movement,
+                    amount,
+                    notes,
+                    idempotency,
+                })
+                .await?
+        }
         (Some(_), None) => {
             return Err(RuleViolation::new(
                 "invalid_target",
@@ -52,10 +64,12 @@ pub async fn create_deposit(
             )
             .into())
         }
-        (None, Some(user)) => DepositTarget::User(
-            UserId::parse(user)?,
-            Currency::parse_or_default(request.currency.as_deref())?,
-        ),
+        (None, Some(user)) => {
+            let user = UserId::parse(user)?;
+            let currency = Currency::parse_or_default(request.currency.as_deref())?;
+            movements::deposit_to_user(&state.pool, idempotency, user, currency, amount, notes)
+                .await?
+        }
         _ => {
             return Err(RuleViolation::new(
                 "invalid_target",
@@ -64,8 +78,6 @@ pub async fn create_deposit(
             .into());
         }
     };
-    let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
-    let reply = movements::deposit(&state.pool, idempotency, target, amount, notes).await?;
     Ok(respond(&state, reply))
 }
 
@@ -93,8 +105,18 @@ pub async fn create_withdrawal(
     let (request, idempotency) = parse_post::<WithdrawalRequest>(&req, &body)?;
     let amount = Amount::parse(&request.amount)?;
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
-    let reply =
-        movements::withdraw(&state.pool, idempotency, request.account_id, amount, notes).await?;
+    let movement = Movement::Withdrawal {
+        from: request.account_id,
+    };
+    let reply = state
+        .ledger
+        .submit(MovementRequest {
+            movement,
+            amount,
+            notes,
+            idempotency,
+        })
+        .await?;
     Ok(respond(&state, reply))
 }
 
@@ -134,6 +156,14 @@ pub async fn create_transfer(
         Direction::Credit => (request.to_account_id, request.from_account_id),
     };
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
-    let reply = movements::transfer(&state.pool, idempotency, from, to, amount, notes).await?;
+    let reply = state
+        .ledger
+        .submit(MovementRequest {
+            movement: Movement::Transfer { from, to },
+            amount,
+            notes,
+            idempotency,
+        })
+        .await?;
     Ok(respond(&state, reply))
 }

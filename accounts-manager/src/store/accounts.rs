@@ -149,7 +149,7 @@ pub fn oldest_for_user(
 
 /// The system-account shard a user account's movements use. UUIDv7 ends in
 /// random bits: the last byte spreads accounts evenly.
-fn shard_of(user_account: AccountId) -> i16 {
+pub fn shard_of(user_account: AccountId) -> i16 {
     i16::from(user_account.0.as_bytes()[15]) % SYSTEM_SHARDS
 }
 

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod batch;
 pub mod reservations;
 pub mod schema;
 pub mod transactions;

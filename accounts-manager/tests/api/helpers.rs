@@ -17,31 +17,46 @@ pub struct TestApp {
     pub db: std::sync::Arc<TestDb>,
 }
 
-pub fn settings_for(db: &TestDb) -> Settings {
+/// The test settings with some of them replaced.
+pub fn settings_with(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
     let url = db.url();
-    Settings::from_lookup(|name| match name {
-        "DATABASE_URL" => Some(url.clone()),
-        "BIND_ADDR" => Some("127.0.0.1:0".into()),
-        "API_TOKENS" => Some(format!("{TOKEN},second-token")),
-        "DATABASE_POOL_SIZE" => Some("6".into()),
-        "HTTP_WORKERS" => Some("2".into()),
-        _ => None,
+    Settings::from_lookup(|name| {
+        if let Some((_, value)) = overrides.iter().find(|(n, _)| *n == name) {
+            return Some((*value).to_owned());
+        }
+        match name {
+            "DATABASE_URL" => Some(url.clone()),
+            "BIND_ADDR" => Some("127.0.0.1:0".into()),
+            "API_TOKENS" => Some(format!("{TOKEN},second-token")),
+            "DATABASE_POOL_SIZE" => Some("6".into()),
+            "HTTP_WORKERS" => Some("2".into()),
+            _ => None,
+        }
     })
     .expect("test settings are valid")
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// An application with some settings replaced, on a fresh database.
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let db = std::sync::Arc::new(
         tokio::task::spawn_blocking(|| TestDb::create("am_test"))
             .await
             .expect("create db"),
     );
-    spawn_app_on(db).await
+    start(settings_with(&db, overrides), db).await
 }
 
 /// Another application instance on the same database.
 pub async fn spawn_app_on(db: std::sync::Arc<TestDb>) -> TestApp {
-    let app = Application::build(settings_for(&db))
+    start(settings_with(&db, &[]), db).await
+}
+
+async fn start(settings: Settings, db: std::sync::Arc<TestDb>) -> TestApp {
+    let app = Application::build(settings)
         .await
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", app.port());

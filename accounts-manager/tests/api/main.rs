@@ -4,6 +4,7 @@
 mod accounts;
 mod concurrency;
 mod errors;
+mod group_commit;
 mod helpers;
 mod history;
 mod idempotency;

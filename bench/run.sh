@@ -95,6 +95,8 @@ INSERT INTO advances (id, account_id, amount, currency, installments, status, in
   SELECT gen_random_uuid(), id, 1.00, 'USD', 1, 'active', 604800000, gen_random_uuid(), now() - interval '8 days' FROM accts;
 INSERT INTO payments (id, advance_id, seq, amount, due_at, status)
   SELECT gen_random_uuid(), id, 1, 1.00, now() - interval '1 day', 'scheduled' FROM advances;
+ANALYZE advances;
+ANALYZE payments;
 SQL
 for w in 1 2; do
   env "${ADV_ENV[@]}" ROLES=worker BIND_ADDR=127.0.0.1:1808$((w + 1)) $BIN/advances-service >"$OUT/worker-$w.log" 2>&1 &

@@ -56,7 +56,7 @@ pub fn lock(
              UNION \
              SELECT s.id FROM unnest($2::uuid[], $3::text[], $4::int2[]) AS r(owner, kind, shard) \
              JOIN accounts u ON u.id = r.owner \
-             JOIN accounts s ON s.kind = r.kind AND s.currency = u.currency AND s.shard = r.shard) \
+             JOIN accounts s ON s.kind = r.kind AND s.kind <> 'user' AND s.currency = u.currency AND s.shard = r.shard) \
          ORDER BY a.id \
          FOR UPDATE OF a",
     )

@@ -1,5 +1,6 @@
 //! The worker: consumes payment jobs with manual acks and a bounded prefetch,
-//! collects each payment, and acknowledges only after the outcome is stored.
+//! collects the payments (the jobs that have arrived together as one batch),
+//! and acknowledges each only after its outcome is stored.
 //! A body that is not a job is rejected without requeue, so RabbitMQ
 //! dead-letters it to `advances.payments.dead`, and the worker carries on. A
 //! broken connection is made again with a backoff; unacknowledged jobs are
@@ -8,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
@@ -23,7 +24,7 @@ use tracing::Instrument;
 use super::Shutdown;
 use crate::clients::broker::{BrokerError, QUEUE};
 use crate::context::Context;
-use crate::operations::collection::{collect, Outcome};
+use crate::operations::collection::{collect_all, Job, Outcome};
 
 pub async fn run(ctx: Context, mut shutdown: Shutdown) {
     tracing::info!("worker started");
@@ -68,12 +69,30 @@ async fn consume(ctx: &Context, shutdown: &mut Shutdown) -> Result<(), BrokerErr
             _ = shutdown.wait() => break Ok(()),
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
-                    let Ok(permit) = permits.clone().acquire_owned().await else { break Ok(()) };
+                    // Whatever else has already arrived goes in the same batch.
+                    let mut batch = vec![delivery];
+                    let mut broken = None;
+                    while batch.len() < usize::from(concurrency) {
+                        match consumer.next().now_or_never() {
+                            Some(Some(Ok(delivery))) => batch.push(delivery),
+                            Some(Some(Err(error))) => {
+                                broken = Some(BrokerError::from(error));
+                                break;
+                            }
+                            Some(None) | None => break,
+                        }
+                    }
+                    let Ok(permit) = permits.clone().acquire_many_owned(batch.len() as u32).await else {
+                        break Ok(());
+                    };
                     let ctx = ctx.clone();
                     in_hand.spawn(async move {
-                        handle(&ctx, delivery).await;
+                        handle(&ctx, batch).await;
                         drop(permit);
                     });
+                    if let Some(error) = broken {
+                        break Err(error);
+                    }
                 }
                 Some(Err(error)) => break Err(BrokerError::from(error)),
                 None => break Err(BrokerError::NotConfirmed("the consumer was cancelled")),
@@ -91,51 +110,78 @@ async fn consume(ctx: &Context, shutdown: &mut Shutdown) -> Result<(), BrokerErr
     stopped
 }
 
-async fn handle(ctx: &Context, delivery: Delivery) {
+/// Collects a batch of deliveries and acknowledges each as its outcome says.
+async fn handle(ctx: &Context, deliveries: Vec<Delivery>) {
     let count = |outcome: &str| ctx.metrics.jobs.with_label_values(&[outcome]).inc();
-    let job: PaymentJob = match serde_json::from_slice(&delivery.data) {
-        Ok(job) => job,
-        Err(error) => {
-            tracing::warn!(error = %error, body = %String::from_utf8_lossy(&delivery.data), "malformed job dead-lettered");
-            count("dead_lettered");
-            let _ = delivery
-                .acker
-                .reject(BasicRejectOptions { requeue: false })
-                .await;
-            return;
-        }
-    };
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let span = tracing::info_span!("job", request_id = %request_id, payment_id = %job.payment_id, advance_id = %job.advance_id);
-    async {
-        match collect(ctx, job, Some(&request_id)).await {
-            Ok(Outcome::Invalid(why)) => {
-                tracing::warn!(why, "job dead-lettered");
-                count("dead_lettered");
-                let _ = delivery.acker.reject(BasicRejectOptions { requeue: false }).await;
-            }
-            Ok(outcome) => {
-                let label = match outcome {
-                    Outcome::Collected => "collected",
-                    Outcome::Refused => "refused",
-                    Outcome::Deferred => "deferred",
-                    Outcome::Skipped(_) | Outcome::Invalid(_) => "skipped",
-                };
-                tracing::info!(outcome = label, "job done");
-                count(label);
-                if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
-                    // The outcome is stored; a redelivery will find nothing to do.
-                    tracing::warn!(error = %error, "ack failed");
-                }
+    let mut jobs = Vec::with_capacity(deliveries.len());
+    let mut taken = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        match serde_json::from_slice::<PaymentJob>(&delivery.data) {
+            Ok(job) => {
+                let request_id = uuid::Uuid::new_v4().to_string();
+                jobs.push(Job { job, request_id });
+                taken.push(delivery);
             }
             Err(error) => {
-                // The database did not take the outcome: give the job back.
-                tracing::warn!(error = %service_kit::error::error_chain(&error), "job failed; requeued");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = delivery.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await;
+                tracing::warn!(error = %error, body = %String::from_utf8_lossy(&delivery.data), "malformed job dead-lettered");
+                count("dead_lettered");
+                let _ = delivery
+                    .acker
+                    .reject(BasicRejectOptions { requeue: false })
+                    .await;
             }
         }
     }
-    .instrument(span)
-    .await;
+    if jobs.is_empty() {
+        return;
+    }
+    match collect_all(ctx, &jobs).await {
+        Ok(outcomes) => {
+            for ((job, delivery), outcome) in jobs.iter().zip(taken).zip(outcomes) {
+                let span = tracing::info_span!("job", request_id = %job.request_id,
+                    payment_id = %job.job.payment_id, advance_id = %job.job.advance_id);
+                settle(outcome, delivery, &count).instrument(span).await;
+            }
+        }
+        Err(error) => {
+            // The database did not take the outcomes: give the jobs back.
+            tracing::warn!(error = %service_kit::error::error_chain(&error), jobs = jobs.len(), "jobs failed; requeued");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            for delivery in taken {
+                let _ = delivery
+                    .acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        multiple: false,
+                    })
+                    .await;
+            }
+        }
+    }
+}
+
+/// Acknowledges a job whose outcome is stored, or dead-letters one that is
+/// not a job this service can act on.
+async fn settle(outcome: Outcome, delivery: Delivery, count: &impl Fn(&str)) {
+    if let Outcome::Invalid(why) = outcome {
+        tracing::warn!(why, "job dead-lettered");
+        count("dead_lettered");
+        let _ = delivery
+            .acker
+            .reject(BasicRejectOptions { requeue: false })
+            .await;
+        return;
+    }
+    let label = match outcome {
+        Outcome::Collected => "collected",
+        Outcome::Refused => "refused",
+        Outcome::Deferred => "deferred",
+        Outcome::Skipped(_) | Outcome::Invalid(_) => "skipped",
+    };
+    tracing::info!(outcome = label, "job done");
+    count(label);
+    if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
+        // The outcome is stored; a redelivery will find nothing to do.
+        tracing::warn!(error = %error, "ack failed");
+    }
 }

@@ -1,17 +1,21 @@
-//! Collecting one payment: claim it, withdraw it through accounts-manager with
-//! a key derived from the payment, store the outcome. The job is acknowledged
-//! only after this returns.
+//! Collecting payments: claim them, withdraw each through accounts-manager
+//! with a key derived from the payment, store the outcomes. A job is
+//! acknowledged only after this returns. Jobs that arrive together are
+//! collected together, with a fixed number of database statements per batch.
+
+use std::collections::HashSet;
 
 use diesel::Connection;
 use service_kit::error::ApiError;
-use shared_types::advances::{AdvanceId, PaymentJob, PaymentStatus};
+use shared_types::advances::{PaymentJob, PaymentStatus};
+use uuid::Uuid;
 
 use super::run;
 use crate::clients::accounts::{Movement, Withdrawal};
 use crate::context::Context;
 use crate::domain;
-use crate::store::advances as advances_store;
-use crate::store::payments as payments_store;
+use crate::store::advances::{self as advances_store, AdvanceRow};
+use crate::store::payments::{self as payments_store, PaymentRow};
 
 /// What became of a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,44 +33,131 @@ pub enum Outcome {
     Invalid(String),
 }
 
-pub async fn collect(
-    ctx: &Context,
-    job: PaymentJob,
-    request_id: Option<&str>,
-) -> Result<Outcome, ApiError> {
+/// A job as the worker took it off the queue, with the request id its
+/// withdrawal carries.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub job: PaymentJob,
+    pub request_id: String,
+}
+
+/// Collects the jobs that arrived together, as one batch: one statement claims
+/// them all, the withdrawals go to accounts-manager concurrently (where group
+/// commit applies them together), and one transaction stores every outcome.
+/// The answer is in the order of `jobs`; an error means no outcome was stored
+/// and every job should be given back.
+pub async fn collect_all(ctx: &Context, jobs: &[Job]) -> Result<Vec<Outcome>, ApiError> {
+    let mut outcomes: Vec<Option<Outcome>> = jobs.iter().map(|_| None).collect();
+    // A payment named twice in one batch (a redelivery next to a republish)
+    // is collected by its first job only.
+    let mut seen = HashSet::new();
+    for (i, job) in jobs.iter().enumerate() {
+        if !seen.insert(job.job.payment_id) {
+            outcomes[i] = Some(Outcome::Skipped("named twice in one batch"));
+        }
+    }
+    let wanted: Vec<PaymentJob> = jobs
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| outcome.is_none())
+        .map(|(job, _)| job.job.clone())
+        .collect();
     let lease = ctx.settings.payment_lease;
-    let claimed = run(&ctx.pool, move |conn| {
-        let claimed = payments_store::claim(conn, job.payment_id, job.advance_id, lease)?;
-        let found = match claimed {
-            Some(_) => None,
-            None => payments_store::find(conn, job.payment_id)?,
-        };
-        let advance = advances_store::find(conn, job.advance_id)?;
-        Ok((claimed, found, advance))
+    let (claimed, others, advances) = run(&ctx.pool, move |conn| {
+        let claimed = payments_store::claim_all(conn, &wanted, lease)?;
+        let unclaimed: Vec<Uuid> = wanted
+            .iter()
+            .map(|job| job.payment_id.0)
+            .filter(|id| !claimed.iter().any(|p| p.id == *id))
+            .collect();
+        let others = payments_store::find_all(conn, &unclaimed)?;
+        let advance_ids: Vec<Uuid> = claimed.iter().map(|p| p.advance_id).collect();
+        let advances = advances_store::find_all(conn, &advance_ids)?;
+        Ok((claimed, others, advances))
     })
     .await?;
-    let (payment, advance) = match claimed {
-        (Some(payment), _, Some(advance)) => (payment, advance),
-        (None, None, _) => return Ok(Outcome::Invalid(format!("no payment {}", job.payment_id))),
-        (None, Some(found), _) if found.advance() != job.advance_id => {
-            return Ok(Outcome::Invalid(format!(
-                "payment {} belongs to advance {}, not {}",
-                job.payment_id,
-                found.advance(),
-                job.advance_id
-            )))
-        }
-        (None, Some(found), _) => return Ok(Outcome::Skipped(skip_reason(&found))),
-        (Some(_), _, None) => {
-            return Ok(Outcome::Invalid(format!("no advance {}", job.advance_id)))
-        }
-    };
 
-    let key = domain::payment_key(job.advance_id, job.payment_id);
-    let reference = domain::payment_reference(job.advance_id, job.payment_id);
+    let mut collecting = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        if outcomes[i].is_some() {
+            continue;
+        }
+        let PaymentJob {
+            payment_id,
+            advance_id,
+        } = job.job;
+        let payment = claimed.iter().find(|p| p.id == payment_id.0);
+        let advance = advances.iter().find(|a| a.id == advance_id.0);
+        outcomes[i] = match (payment, advance) {
+            (Some(payment), Some(advance)) => {
+                collecting.push((i, payment, advance));
+                None
+            }
+            (Some(_), None) => Some(Outcome::Invalid(format!("no advance {advance_id}"))),
+            (None, _) => Some(match others.iter().find(|p| p.id == payment_id.0) {
+                None => Outcome::Invalid(format!("no payment {payment_id}")),
+                Some(found) if found.advance() != advance_id => Outcome::Invalid(format!(
+                    "payment {payment_id} belongs to advance {}, not {advance_id}",
+                    found.advance()
+                )),
+                Some(found) => Outcome::Skipped(skip_reason(found)),
+            }),
+        };
+    }
+
+    let withdrawals = collecting.iter().map(|(i, payment, advance)| {
+        let job = &jobs[*i];
+        withdraw(ctx, payment, advance, &job.request_id)
+    });
+    let answers = futures::future::join_all(withdrawals).await;
+
+    let mut record = Outcomes::default();
+    for ((i, payment, advance), answer) in collecting.into_iter().zip(answers) {
+        outcomes[i] = Some(match answer {
+            Ok(Withdrawal::Collected(transaction)) => {
+                record.paid.push((payment.id, transaction.transaction_id.0));
+                Outcome::Collected
+            }
+            Ok(Withdrawal::Refused(transaction)) => {
+                let reason = transaction.reason.unwrap_or_else(|| "refused".to_owned());
+                record
+                    .refused
+                    .push((payment.clone(), reason, advance.interval()));
+                Outcome::Refused
+            }
+            Err(error) => {
+                let wait = domain::retry_backoff(payment.attempts);
+                tracing::warn!(payment_id = %payment.id, error = %error, retry_in_s = wait.as_secs(), "payment deferred");
+                record.deferred.push((payment.id(), wait));
+                Outcome::Deferred
+            }
+        });
+    }
+    if !record.is_empty() {
+        run(&ctx.pool, move |conn| {
+            conn.transaction(|conn| record.store(conn))
+        })
+        .await?;
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| outcome.unwrap_or(Outcome::Skipped("not looked at")))
+        .collect())
+}
+
+/// Withdraws one claimed payment with the key derived from it.
+async fn withdraw(
+    ctx: &Context,
+    payment: &PaymentRow,
+    advance: &AdvanceRow,
+    request_id: &str,
+) -> Result<Withdrawal, crate::clients::accounts::AccountsError> {
+    let advance_id = advance.id();
+    let key = domain::payment_key(advance_id, payment.id());
+    let reference = domain::payment_reference(advance_id, payment.id());
     let description = format!(
-        "payment {} of {} of advance {}",
-        payment.seq, advance.installments, job.advance_id
+        "payment {} of {} of advance {advance_id}",
+        payment.seq, advance.installments
     );
     let movement = Movement {
         account: advance.account(),
@@ -74,50 +165,52 @@ pub async fn collect(
         idempotency_key: &key,
         reference: &reference,
         description: &description,
-        request_id,
+        request_id: Some(request_id),
     };
-    let advance_id: AdvanceId = job.advance_id;
-    match ctx.accounts.withdraw(&movement).await {
-        Ok(Withdrawal::Collected(transaction)) => {
-            run(&ctx.pool, move |conn| {
-                conn.transaction(|conn| {
-                    advances_store::lock(conn, advance_id)?;
-                    payments_store::mark_paid(conn, job.payment_id, transaction.transaction_id.0)?;
-                    if advances_store::mark_repaid_if_complete(conn, advance_id)? {
-                        tracing::info!(advance_id = %advance_id, "advance repaid");
-                    }
-                    Ok::<_, ApiError>(())
-                })
-            })
-            .await?;
-            Ok(Outcome::Collected)
+    ctx.accounts.withdraw(&movement).await
+}
+
+/// What a batch's withdrawals came to, stored in one transaction.
+#[derive(Default)]
+struct Outcomes {
+    /// `(payment, accounts-manager transaction)`.
+    paid: Vec<(Uuid, Uuid)>,
+    /// `(payment, reason, the advance's interval)`.
+    refused: Vec<(PaymentRow, String, std::time::Duration)>,
+    /// `(payment, wait before it is published again)`.
+    deferred: Vec<(shared_types::advances::PaymentId, std::time::Duration)>,
+}
+
+impl Outcomes {
+    fn is_empty(&self) -> bool {
+        self.paid.is_empty() && self.refused.is_empty() && self.deferred.is_empty()
+    }
+
+    /// Locks the advances involved (in id order, as every writer of an
+    /// advance's payments does), then stores every outcome and marks the
+    /// advances whose last payment this was as repaid.
+    fn store(&self, conn: &mut diesel::PgConnection) -> Result<(), ApiError> {
+        let mut advances: Vec<Uuid> = self.refused.iter().map(|(p, _, _)| p.advance_id).collect();
+        let paid: Vec<Uuid> = self.paid.iter().map(|(payment, _)| *payment).collect();
+        advances.extend(payments_store::advances_of(conn, &paid)?);
+        advances.sort_unstable();
+        advances.dedup();
+        advances_store::lock_all(conn, &advances)?;
+        payments_store::mark_all_paid(conn, &self.paid)?;
+        for (payment, reason, interval) in &self.refused {
+            payments_store::mark_failed_and_roll_over(conn, payment, reason, *interval)?;
         }
-        Ok(Withdrawal::Refused(transaction)) => {
-            let reason = transaction.reason.unwrap_or_else(|| "refused".to_owned());
-            let interval = advance.interval();
-            run(&ctx.pool, move |conn| {
-                conn.transaction(|conn| {
-                    advances_store::lock(conn, advance_id)?;
-                    payments_store::mark_failed_and_roll_over(conn, &payment, &reason, interval)?;
-                    Ok::<_, ApiError>(())
-                })
-            })
-            .await?;
-            Ok(Outcome::Refused)
+        for (payment, wait) in &self.deferred {
+            payments_store::release(conn, *payment, *wait)?;
         }
-        Err(error) => {
-            let wait = domain::retry_backoff(payment.attempts);
-            tracing::warn!(payment_id = %job.payment_id, error = %error, retry_in_s = wait.as_secs(), "payment deferred");
-            run(&ctx.pool, move |conn| {
-                Ok(payments_store::release(conn, job.payment_id, wait)?)
-            })
-            .await?;
-            Ok(Outcome::Deferred)
+        for repaid in advances_store::mark_repaid_if_complete_all(conn, &advances)? {
+            tracing::info!(advance_id = %repaid, "advance repaid");
         }
+        Ok(())
     }
 }
 
-fn skip_reason(payment: &payments_store::PaymentRow) -> &'static str {
+fn skip_reason(payment: &PaymentRow) -> &'static str {
     match payment.status() {
         PaymentStatus::Paid => "already paid",
         PaymentStatus::Failed => "already failed",

@@ -109,15 +109,25 @@ pub fn find(conn: &mut PgConnection, id: AdvanceId) -> QueryResult<Option<Advanc
         .optional()
 }
 
-/// The advance's row, locked for the rest of the transaction: everything that
-/// finishes one of its payments takes this lock first, so "is it repaid now?"
-/// is decided by one of them at a time.
-pub fn lock(conn: &mut PgConnection, id: AdvanceId) -> QueryResult<AdvanceRow> {
+pub fn find_all(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<AdvanceRow>> {
     advances::table
-        .find(id.0)
-        .for_update()
+        .filter(advances::id.eq_any(ids))
         .select(AdvanceRow::as_select())
-        .first(conn)
+        .load(conn)
+}
+
+/// Locks these advances for the rest of the transaction, in id order, so that
+/// two transactions locking several never deadlock. Everything that finishes
+/// a payment takes its advance's lock first, so "is it repaid now?" is
+/// decided by one of them at a time.
+pub fn lock_all(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<()> {
+    advances::table
+        .filter(advances::id.eq_any(ids))
+        .order(advances::id)
+        .select(advances::id)
+        .for_update()
+        .load::<Uuid>(conn)
+        .map(|_| ())
 }
 
 #[derive(QueryableByName)]
@@ -219,16 +229,25 @@ pub fn retry_disbursement_after(
     .map(|_| ())
 }
 
-/// Marks a locked active advance `repaid` when nothing is left to collect and
-/// the paid payments add up to it.
-pub fn mark_repaid_if_complete(conn: &mut PgConnection, id: AdvanceId) -> QueryResult<bool> {
-    diesel::sql_query(
+/// Marks as repaid those of these (locked) advances whose payments are all
+/// settled and whose paid payments add up to the advance; returns them.
+pub fn mark_repaid_if_complete_all(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> QueryResult<Vec<Uuid>> {
+    #[derive(QueryableByName)]
+    struct Repaid {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+    }
+    let repaid: Vec<Repaid> = diesel::sql_query(
         "UPDATE advances a SET status = 'repaid', updated_at = now() \
-         WHERE a.id = $1 AND a.status = 'active' \
+         WHERE a.id = ANY($1) AND a.status = 'active' \
            AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.advance_id = a.id AND p.status IN ('scheduled', 'processing')) \
-           AND a.amount = (SELECT COALESCE(sum(p.amount), 0) FROM payments p WHERE p.advance_id = a.id AND p.status = 'paid')",
+           AND a.amount = (SELECT COALESCE(sum(p.amount), 0) FROM payments p WHERE p.advance_id = a.id AND p.status = 'paid') \
+         RETURNING a.id",
     )
-    .bind::<diesel::sql_types::Uuid, _>(id.0)
-    .execute(conn)
-    .map(|n| n == 1)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+    .load(conn)?;
+    Ok(repaid.into_iter().map(|r| r.id).collect())
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::schema::payments;
 use shared_types::accounts::TransactionId;
-use shared_types::advances::{AdvanceId, Payment, PaymentId, PaymentStatus};
+use shared_types::advances::{AdvanceId, Payment, PaymentId, PaymentJob, PaymentStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, QueryableByName)]
 #[diesel(table_name = payments)]
@@ -117,50 +117,67 @@ pub fn of_advances(conn: &mut PgConnection, advances: &[Uuid]) -> QueryResult<Ve
         .load(conn)
 }
 
-/// Claims a payment for one worker for `lease`: only a due payment of an
+/// Claims payments for one worker for `lease`: only a due payment of an
 /// active advance that is scheduled (and past any retry wait), or whose
-/// previous claimant's lease ran out. Of two workers claiming at once, the
-/// second waits on the row and then finds it taken. `None`: not claimable.
-pub fn claim(
+/// previous claimant's lease ran out, and only if it belongs to the advance
+/// the job names. Of two workers claiming one payment at once, the second
+/// waits on the row and then finds it taken. Returns the payments claimed.
+pub fn claim_all(
     conn: &mut PgConnection,
-    payment: PaymentId,
-    advance: AdvanceId,
+    jobs: &[PaymentJob],
     lease: Duration,
-) -> QueryResult<Option<PaymentRow>> {
+) -> QueryResult<Vec<PaymentRow>> {
+    let payments: Vec<Uuid> = jobs.iter().map(|job| job.payment_id.0).collect();
+    let advances: Vec<Uuid> = jobs.iter().map(|job| job.advance_id.0).collect();
     diesel::sql_query(
         "UPDATE payments p SET status = 'processing', lease_until = now() + make_interval(secs => $3), \
                                attempts = p.attempts + 1 \
-         WHERE p.id = $1 AND p.advance_id = $2 AND p.due_at <= now() \
+         FROM unnest($1::uuid[], $2::uuid[]) AS j(payment_id, advance_id) \
+         WHERE p.id = j.payment_id AND p.advance_id = j.advance_id AND p.due_at <= now() \
            AND (p.retry_after IS NULL OR p.retry_after <= now()) \
            AND (p.status = 'scheduled' OR (p.status = 'processing' AND p.lease_until < now())) \
            AND EXISTS (SELECT 1 FROM advances a WHERE a.id = p.advance_id AND a.status = 'active') \
          RETURNING p.*",
     )
-    .bind::<SqlUuid, _>(payment.0)
-    .bind::<SqlUuid, _>(advance.0)
+    .bind::<Array<SqlUuid>, _>(payments)
+    .bind::<Array<SqlUuid>, _>(advances)
     .bind::<Double, _>(super::seconds(lease))
-    .get_result(conn)
-    .optional()
+    .load(conn)
 }
 
-/// Records a collected payment; `false` if it was no longer `processing`
-/// (another claimant, after our lease ran out, recorded the same withdrawal).
-pub fn mark_paid(
-    conn: &mut PgConnection,
-    payment: PaymentId,
-    transaction: Uuid,
-) -> QueryResult<bool> {
-    diesel::update(payments::table.find(payment.0))
-        .filter(payments::status.eq(status_str(PaymentStatus::Processing)))
-        .set((
-            payments::status.eq(status_str(PaymentStatus::Paid)),
-            payments::paid_at.eq(diesel::dsl::now),
-            payments::transaction_id.eq(transaction),
-            payments::lease_until.eq(None::<DateTime<Utc>>),
-            payments::failure_reason.eq(None::<String>),
-        ))
-        .execute(conn)
-        .map(|n| n == 1)
+pub fn find_all(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<PaymentRow>> {
+    payments::table
+        .filter(payments::id.eq_any(ids))
+        .select(PaymentRow::as_select())
+        .load(conn)
+}
+
+/// The advances these payments belong to.
+pub fn advances_of(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<Uuid>> {
+    payments::table
+        .filter(payments::id.eq_any(ids))
+        .select(payments::advance_id)
+        .load(conn)
+}
+
+/// Records collected payments, each with its accounts-manager transaction; a
+/// payment no longer `processing` (another claimant, after our lease ran out,
+/// recorded the same withdrawal) is left as it is.
+pub fn mark_all_paid(conn: &mut PgConnection, paid: &[(Uuid, Uuid)]) -> QueryResult<()> {
+    if paid.is_empty() {
+        return Ok(());
+    }
+    let (payments, transactions): (Vec<Uuid>, Vec<Uuid>) = paid.iter().copied().unzip();
+    diesel::sql_query(
+        "UPDATE payments p SET status = 'paid', paid_at = now(), transaction_id = j.transaction_id, \
+                               lease_until = NULL, failure_reason = NULL \
+         FROM unnest($1::uuid[], $2::uuid[]) AS j(payment_id, transaction_id) \
+         WHERE p.id = j.payment_id AND p.status = 'processing'",
+    )
+    .bind::<Array<SqlUuid>, _>(payments)
+    .bind::<Array<SqlUuid>, _>(transactions)
+    .execute(conn)
+    .map(|_| ())
 }
 
 /// Records a payment the account could not cover, and rolls its amount into

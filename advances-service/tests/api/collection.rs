@@ -258,3 +258,58 @@ async fn a_job_for_a_payment_not_yet_due_is_acknowledged_with_no_effect() {
     assert_eq!(system.collected(&format!("advance:{id}")).await.0, 0);
     assert_eq!(system.queue_depth(DEAD_QUEUE).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn jobs_that_arrive_together_are_collected_together_each_once() {
+    let options = Options {
+        roles: "api",
+        ..Options::default()
+    };
+    let system = spawn_system(options.clone()).await;
+    let mut advances = Vec::new();
+    for user in 1..=30 {
+        let account = system.open_account(user).await;
+        let (_, advance) = system.create_advance(&account, "12.34", 1).await;
+        let id = advance["advance_id"].as_str().unwrap().to_owned();
+        let payment = payments(&advance)[0]["payment_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        advances.push((account, id, payment));
+    }
+    system
+        .sql("UPDATE payments SET due_at = now() - interval '1 second'")
+        .await;
+    // Every job twice, all queued before a worker takes the first: the worker's
+    // batches hold many payments, and some hold a payment twice.
+    let jobs: Vec<_> = advances
+        .iter()
+        .flat_map(|(_, id, payment)| [job(payment, id), job(payment, id)])
+        .collect();
+    system.publish_raw(&jobs).await;
+    let _worker = start_advances(
+        &system.db,
+        &system.vhost,
+        &system.accounts_url,
+        Options {
+            roles: "worker",
+            ..options
+        },
+    )
+    .await;
+    for (account, id, _) in &advances {
+        system
+            .wait_for(id, Duration::from_secs(30), |a| a["status"] == "repaid")
+            .await;
+        assert_eq!(
+            system.collected(&format!("advance:{id}:payment:")).await,
+            (1, "12.34".parse().unwrap())
+        );
+        assert_eq!(system.balance(account).await, Decimal::ZERO);
+    }
+    eventually("every job is consumed", Duration::from_secs(20), || async {
+        system.queue_depth(QUEUE).await == 0
+    })
+    .await;
+    assert_eq!(system.queue_depth(DEAD_QUEUE).await, 0);
+}

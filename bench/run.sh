@@ -82,7 +82,7 @@ VHOST=bench_$$
 rabbitmqctl add_vhost $VHOST >/dev/null && rabbitmqctl set_permissions -p $VHOST guest '.*' '.*' '.*' >/dev/null
 ADV_ENV=(DATABASE_URL="$PG/bench_adv" API_TOKENS=$TOKEN AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$VHOST"
          ACCOUNTS_URL="http://$AM_ADDR" ACCOUNTS_TOKEN=$TOKEN SCHEDULER_INTERVAL=200ms RUST_LOG=warn
-         WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-32} DATABASE_POOL_SIZE=16)
+         WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-128} DATABASE_POOL_SIZE=16)
 env "${ADV_ENV[@]}" ROLES=scheduler BIND_ADDR=127.0.0.1:18081 $BIN/advances-service >"$OUT/scheduler.log" 2>&1 &
 ADV_PIDS="$!"
 until curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1; do sleep 0.2; done

@@ -81,7 +81,7 @@ impl Settings {
             http_workers: env.number("HTTP_WORKERS", 0, 0..=1024)?,
             payment_lease: env.duration("PAYMENT_LEASE", Duration::from_secs(60))?,
             republish_after: env.duration("REPUBLISH_AFTER", Duration::from_secs(300))?,
-            worker_concurrency: env.number("WORKER_CONCURRENCY", 16, 1..=1000)?,
+            worker_concurrency: env.number("WORKER_CONCURRENCY", 64, 1..=1000)?,
             accounts_timeout: env.duration("ACCOUNTS_TIMEOUT", Duration::from_secs(5))?,
         })
     }

@@ -26,6 +26,10 @@ use crate::clients::broker::{BrokerError, QUEUE};
 use crate::context::Context;
 use crate::operations::collection::{collect_all, Job, Outcome};
 
+/// How many batches one worker collects at once. With all of them busy, the
+/// jobs that arrive meanwhile wait and then go together in the next batch.
+const BATCHES_IN_FLIGHT: usize = 4;
+
 pub async fn run(ctx: Context, mut shutdown: Shutdown) {
     tracing::info!("worker started");
     let mut failures: u32 = 0;
@@ -62,14 +66,18 @@ async fn consume(ctx: &Context, shutdown: &mut Shutdown) -> Result<(), BrokerErr
         )
         .await?;
     let tag = consumer.tag();
-    let permits = Arc::new(Semaphore::new(usize::from(concurrency)));
+    let batches = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
     let mut in_hand = JoinSet::new();
     let stopped = loop {
         tokio::select! {
             _ = shutdown.wait() => break Ok(()),
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
-                    // Whatever else has already arrived goes in the same batch.
+                    // While every batch slot is busy, deliveries pile up (up to
+                    // the prefetch); the next batch takes all that have arrived.
+                    let Ok(permit) = batches.clone().acquire_owned().await else {
+                        break Ok(());
+                    };
                     let mut batch = vec![delivery];
                     let mut broken = None;
                     while batch.len() < usize::from(concurrency) {
@@ -82,9 +90,6 @@ async fn consume(ctx: &Context, shutdown: &mut Shutdown) -> Result<(), BrokerErr
                             Some(None) | None => break,
                         }
                     }
-                    let Ok(permit) = permits.clone().acquire_many_owned(batch.len() as u32).await else {
-                        break Ok(());
-                    };
                     let ctx = ctx.clone();
                     in_hand.spawn(async move {
                         handle(&ctx, batch).await;

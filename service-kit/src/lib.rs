@@ -13,5 +13,6 @@ pub mod idempotency_store;
 pub mod listing;
 pub mod metrics;
 pub mod openapi;
+pub mod prepared;
 pub mod rule;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! A batch of movements in a fixed number of statements, whatever its size:
 //! one to lock every account it touches, one to write every balance,
-//! transaction, entry and idempotency key.
+//! transaction, entry and idempotency key. Both are prepared once per
+//! connection (`service_kit::prepared_statement!`).
 
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
@@ -46,26 +47,32 @@ pub fn lock(
 ) -> QueryResult<Vec<LockedAccount>> {
     let named: Vec<Uuid> = named.iter().map(|id| id.0).collect();
     let owners: Vec<Uuid> = systems.iter().map(|(id, _)| id.0).collect();
-    let kinds: Vec<&str> = systems.iter().map(|(_, kind)| kind.as_str()).collect();
+    let kinds: Vec<&'static str> = systems.iter().map(|(_, kind)| kind.as_str()).collect();
     let shards: Vec<i16> = systems.iter().map(|(id, _)| shard_of(*id)).collect();
-    diesel::sql_query(
-        "SELECT a.id, a.kind, a.currency, a.balance, a.reserved, a.shard, now() AS now \
-         FROM accounts a \
-         WHERE a.id IN ( \
-             SELECT unnest($1::uuid[]) \
-             UNION \
-             SELECT s.id FROM unnest($2::uuid[], $3::text[], $4::int2[]) AS r(owner, kind, shard) \
-             JOIN accounts u ON u.id = r.owner \
-             JOIN accounts s ON s.kind = r.kind AND s.kind <> 'user' AND s.currency = u.currency AND s.shard = r.shard) \
-         ORDER BY a.id \
-         FOR UPDATE OF a",
-    )
-    .bind::<Array<SqlUuid>, _>(named)
-    .bind::<Array<SqlUuid>, _>(owners)
-    .bind::<Array<Text>, _>(kinds)
-    .bind::<Array<SmallInt>, _>(shards)
+    LockAccounts {
+        named,
+        owners,
+        kinds,
+        shards,
+    }
     .load(conn)
 }
+
+service_kit::prepared_statement!(LockAccounts {
+    named: Array<SqlUuid> => Vec<Uuid>,
+    owners: Array<SqlUuid> => Vec<Uuid>,
+    kinds: Array<Text> => Vec<&'static str>,
+    shards: Array<SmallInt> => Vec<i16>,
+} = "SELECT a.id, a.kind, a.currency, a.balance, a.reserved, a.shard, now() AS now \
+     FROM accounts a \
+     WHERE a.id IN ( \
+         SELECT unnest(?::uuid[]) \
+         UNION \
+         SELECT s.id FROM unnest(?::uuid[], ?::text[], ?::int2[]) AS r(owner, kind, shard) \
+         JOIN accounts u ON u.id = r.owner \
+         JOIN accounts s ON s.kind = r.kind AND s.kind <> 'user' AND s.currency = u.currency AND s.shard = r.shard) \
+     ORDER BY a.id \
+     FOR UPDATE OF a");
 
 /// One transaction of the batch, as the `transactions` table stores it.
 pub struct NewRow {
@@ -139,47 +146,70 @@ pub fn write(conn: &mut PgConnection, w: Writes) -> QueryResult<()> {
         k.2.push(key.status);
         k.3.push(key.body);
     }
-    diesel::sql_query(
-        "WITH balances AS ( \
-             UPDATE accounts AS a SET balance = a.balance + d.balance, reserved = a.reserved + d.reserved \
-             FROM unnest($1::uuid[], $2::numeric[], $3::numeric[]) AS d(id, balance, reserved) WHERE a.id = d.id), \
-         transactions_written AS ( \
-             INSERT INTO transactions (id, kind, status, reason, amount, currency, \
-                                       from_account_id, to_account_id, reference, description) \
-             SELECT * FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::numeric[], \
-                                  $9::text[], $10::uuid[], $11::uuid[], $12::text[], $13::text[])), \
-         entries_written AS ( \
-             INSERT INTO entries (transaction_id, account_id, bucket, amount) \
-             SELECT * FROM unnest($14::uuid[], $15::uuid[], $16::text[], $17::numeric[])), \
-         keys_written AS ( \
-             INSERT INTO idempotency_keys (key, request_hash, response_status, response_body) \
-             SELECT * FROM unnest($18::text[], $19::bytea[], $20::int2[], $21::text[])) \
-         SELECT 1",
-    )
-    .bind::<Array<SqlUuid>, _>(b.0)
-    .bind::<Array<Numeric>, _>(b.1)
-    .bind::<Array<Numeric>, _>(b.2)
-    .bind::<Array<SqlUuid>, _>(t.id)
-    .bind::<Array<Text>, _>(t.kind)
-    .bind::<Array<Text>, _>(t.status)
-    .bind::<Array<Nullable<Text>>, _>(t.reason)
-    .bind::<Array<Numeric>, _>(t.amount)
-    .bind::<Array<Text>, _>(t.currency)
-    .bind::<Array<Nullable<SqlUuid>>, _>(t.from)
-    .bind::<Array<Nullable<SqlUuid>>, _>(t.to)
-    .bind::<Array<Nullable<Text>>, _>(t.reference)
-    .bind::<Array<Text>, _>(t.description)
-    .bind::<Array<SqlUuid>, _>(e.0)
-    .bind::<Array<SqlUuid>, _>(e.1)
-    .bind::<Array<Text>, _>(e.2)
-    .bind::<Array<Numeric>, _>(e.3)
-    .bind::<Array<Text>, _>(k.0)
-    .bind::<Array<Bytea>, _>(k.1)
-    .bind::<Array<SmallInt>, _>(k.2)
-    .bind::<Array<Text>, _>(k.3)
+    WriteBatch {
+        ids: b.0,
+        balances: b.1,
+        reserved: b.2,
+        transaction_ids: t.id,
+        kinds: t.kind,
+        statuses: t.status,
+        reasons: t.reason,
+        amounts: t.amount,
+        currencies: t.currency,
+        froms: t.from,
+        tos: t.to,
+        references: t.reference,
+        descriptions: t.description,
+        entry_transactions: e.0,
+        entry_accounts: e.1,
+        entry_buckets: e.2,
+        entry_amounts: e.3,
+        keys: k.0,
+        request_hashes: k.1,
+        statuses_stored: k.2,
+        bodies: k.3,
+    }
     .execute(conn)
     .map(|_| ())
 }
+
+service_kit::prepared_statement!(WriteBatch {
+    ids: Array<SqlUuid> => Vec<Uuid>,
+    balances: Array<Numeric> => Vec<Decimal>,
+    reserved: Array<Numeric> => Vec<Decimal>,
+    transaction_ids: Array<SqlUuid> => Vec<Uuid>,
+    kinds: Array<Text> => Vec<&'static str>,
+    statuses: Array<Text> => Vec<&'static str>,
+    reasons: Array<Nullable<Text>> => Vec<Option<&'static str>>,
+    amounts: Array<Numeric> => Vec<Decimal>,
+    currencies: Array<Text> => Vec<String>,
+    froms: Array<Nullable<SqlUuid>> => Vec<Option<Uuid>>,
+    tos: Array<Nullable<SqlUuid>> => Vec<Option<Uuid>>,
+    references: Array<Nullable<Text>> => Vec<Option<String>>,
+    descriptions: Array<Text> => Vec<String>,
+    entry_transactions: Array<SqlUuid> => Vec<Uuid>,
+    entry_accounts: Array<SqlUuid> => Vec<Uuid>,
+    entry_buckets: Array<Text> => Vec<&'static str>,
+    entry_amounts: Array<Numeric> => Vec<Decimal>,
+    keys: Array<Text> => Vec<String>,
+    request_hashes: Array<Bytea> => Vec<Vec<u8>>,
+    statuses_stored: Array<SmallInt> => Vec<i16>,
+    bodies: Array<Text> => Vec<String>,
+} = "WITH balances AS ( \
+         UPDATE accounts AS a SET balance = a.balance + d.balance, reserved = a.reserved + d.reserved \
+         FROM unnest(?::uuid[], ?::numeric[], ?::numeric[]) AS d(id, balance, reserved) WHERE a.id = d.id), \
+     transactions_written AS ( \
+         INSERT INTO transactions (id, kind, status, reason, amount, currency, \
+                                   from_account_id, to_account_id, reference, description) \
+         SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::numeric[], \
+                              ?::text[], ?::uuid[], ?::uuid[], ?::text[], ?::text[])), \
+     entries_written AS ( \
+         INSERT INTO entries (transaction_id, account_id, bucket, amount) \
+         SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::numeric[])), \
+     keys_written AS ( \
+         INSERT INTO idempotency_keys (key, request_hash, response_status, response_body) \
+         SELECT * FROM unnest(?::text[], ?::bytea[], ?::int2[], ?::text[])) \
+     SELECT 1");
 
 #[derive(Default)]
 struct TransactionColumns {
@@ -193,4 +223,52 @@ struct TransactionColumns {
     to: Vec<Option<Uuid>>,
     reference: Vec<Option<String>>,
     description: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bind_has_its_place() {
+        let lock = diesel::debug_query::<diesel::pg::Pg, _>(&LockAccounts {
+            named: vec![],
+            owners: vec![],
+            kinds: vec![],
+            shards: vec![],
+        })
+        .to_string();
+        assert!(
+            lock.contains("unnest($2::uuid[], $3::text[], $4::int2[])"),
+            "{lock}"
+        );
+        let write = diesel::debug_query::<diesel::pg::Pg, _>(&WriteBatch {
+            ids: vec![],
+            balances: vec![],
+            reserved: vec![],
+            transaction_ids: vec![],
+            kinds: vec![],
+            statuses: vec![],
+            reasons: vec![],
+            amounts: vec![],
+            currencies: vec![],
+            froms: vec![],
+            tos: vec![],
+            references: vec![],
+            descriptions: vec![],
+            entry_transactions: vec![],
+            entry_accounts: vec![],
+            entry_buckets: vec![],
+            entry_amounts: vec![],
+            keys: vec![],
+            request_hashes: vec![],
+            statuses_stored: vec![],
+            bodies: vec![],
+        })
+        .to_string();
+        assert!(
+            write.contains("unnest($18::text[], $19::bytea[], $20::int2[], $21::text[])"),
+            "{write}"
+        );
+    }
 }

@@ -286,6 +286,8 @@ fn take_keys(
             answers[i] = Some(Err(ApiError::IdempotencyKeyInFlight));
         }
     }
+    // A statement of its own, after the locks: one that took the locks and
+    // read in the same snapshot could miss an answer committed in between.
     let keys: Vec<&IdempotencyKey> = held.iter().map(|(_, key)| *key).collect();
     let mut stored: HashMap<String, _> = idempotency_store::find_all(conn, &keys)?
         .into_iter()

@@ -101,26 +101,7 @@ pub async fn one_by_one(pool: &PgPool, request: MovementRequest) -> Result<Reply
         idempotency,
     } = request;
     idempotent(pool, idempotency, move |conn| {
-        let resolve = |conn: &mut PgConnection, side: Side| match side {
-            Side::User(id) => Ok(id),
-            Side::SystemOf(kind, owner) => user_and_system_account(conn, owner, kind),
-        };
-        let (source, destination) = movement.sides();
-        let source = resolve(conn, source)?;
-        let destination = resolve(conn, destination)?;
-        let outcome = execute(
-            conn,
-            Transfer {
-                kind: movement.kind(),
-                source: (source, Bucket::Balance),
-                destination: (destination, Bucket::Balance),
-                shown: movement.shown(),
-                amount,
-                notes: &notes,
-                order: None,
-            },
-        )?;
-        outcome.reply(movement.shows_balances())
+        apply(conn, movement, amount, &notes)
     })
     .await
 }
@@ -137,23 +118,37 @@ pub async fn deposit_to_user(
 ) -> Result<Reply, ApiError> {
     idempotent(pool, idempotency, move |conn| {
         let to = AccountId(user_account_for_deposit(conn, user, &currency)?.id);
-        let external = system_account(conn, AccountKind::External, currency.as_str(), to)?;
-        let movement = Movement::Deposit { to };
-        let outcome = execute(
-            conn,
-            Transfer {
-                kind: movement.kind(),
-                source: (external, Bucket::Balance),
-                destination: (to, Bucket::Balance),
-                shown: movement.shown(),
-                amount,
-                notes: &notes,
-                order: None,
-            },
-        )?;
-        outcome.reply(false)
+        apply(conn, Movement::Deposit { to }, amount, &notes)
     })
     .await
+}
+
+/// One movement, inside the caller's database transaction.
+fn apply(
+    conn: &mut PgConnection,
+    movement: Movement,
+    amount: Amount,
+    notes: &Notes,
+) -> Result<Reply, ApiError> {
+    let mut resolve = |side: Side| match side {
+        Side::User(id) => Ok(id),
+        Side::SystemOf(kind, owner) => user_and_system_account(conn, owner, kind),
+    };
+    let (source, destination) = movement.sides();
+    let (source, destination) = (resolve(source)?, resolve(destination)?);
+    let outcome = execute(
+        conn,
+        Transfer {
+            kind: movement.kind(),
+            source: (source, Bucket::Balance),
+            destination: (destination, Bucket::Balance),
+            shown: movement.shown(),
+            amount,
+            notes,
+            order: None,
+        },
+    )?;
+    outcome.reply(movement.shows_balances())
 }
 
 /// One movement between two accounts' buckets.

@@ -115,7 +115,9 @@ pub async fn collect_all(ctx: &Context, jobs: &[Job]) -> Result<Vec<Outcome>, Ap
     for ((i, payment, advance), answer) in collecting.into_iter().zip(answers) {
         outcomes[i] = Some(match answer {
             Ok(Withdrawal::Collected(transaction)) => {
-                record.paid.push((payment.id, transaction.transaction_id.0));
+                record
+                    .paid
+                    .push((payment.id, transaction.transaction_id.0, payment.advance_id));
                 Outcome::Collected
             }
             Ok(Withdrawal::Refused(transaction)) => {
@@ -173,8 +175,8 @@ async fn withdraw(
 /// What a batch's withdrawals came to, stored in one transaction.
 #[derive(Default)]
 struct Outcomes {
-    /// `(payment, accounts-manager transaction)`.
-    paid: Vec<(Uuid, Uuid)>,
+    /// `(payment, accounts-manager transaction, advance)`.
+    paid: Vec<(Uuid, Uuid, Uuid)>,
     /// `(payment, reason, the advance's interval)`.
     refused: Vec<(PaymentRow, String, std::time::Duration)>,
     /// `(payment, wait before it is published again)`.
@@ -191,12 +193,16 @@ impl Outcomes {
     /// advances whose last payment this was as repaid.
     fn store(&self, conn: &mut diesel::PgConnection) -> Result<(), ApiError> {
         let mut advances: Vec<Uuid> = self.refused.iter().map(|(p, _, _)| p.advance_id).collect();
-        let paid: Vec<Uuid> = self.paid.iter().map(|(payment, _)| *payment).collect();
-        advances.extend(payments_store::advances_of(conn, &paid)?);
+        advances.extend(self.paid.iter().map(|(_, _, advance)| *advance));
         advances.sort_unstable();
         advances.dedup();
         advances_store::lock_all(conn, &advances)?;
-        payments_store::mark_all_paid(conn, &self.paid)?;
+        let paid: Vec<(Uuid, Uuid)> = self
+            .paid
+            .iter()
+            .map(|(payment, transaction, _)| (*payment, *transaction))
+            .collect();
+        payments_store::mark_all_paid(conn, &paid)?;
         for (payment, reason, interval) in &self.refused {
             payments_store::mark_failed_and_roll_over(conn, payment, reason, *interval)?;
         }

@@ -152,14 +152,6 @@ pub fn find_all(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<Paymen
         .load(conn)
 }
 
-/// The advances these payments belong to.
-pub fn advances_of(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<Uuid>> {
-    payments::table
-        .filter(payments::id.eq_any(ids))
-        .select(payments::advance_id)
-        .load(conn)
-}
-
 /// Records collected payments, each with its accounts-manager transaction; a
 /// payment no longer `processing` (another claimant, after our lease ran out,
 /// recorded the same withdrawal) is left as it is.

@@ -16,7 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::configuration::Settings;
 use crate::openapi::ApiDoc;
-use crate::operations::group_commit::{self, GroupCommit};
+use crate::operations::ledger::{self, Ledger};
 use crate::routes;
 use crate::store::{self, PgPool};
 
@@ -24,8 +24,8 @@ use crate::store::{self, PgPool};
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
-    /// Deposits, withdrawals and transfers go through group commit.
-    pub ledger: GroupCommit,
+    /// The ledger engine: every write goes through it.
+    pub ledger: Ledger,
     pub settings: Settings,
     /// `ledger_transactions_total{type, status}`.
     pub transactions: IntCounterVec,
@@ -63,8 +63,12 @@ impl Application {
         .map_err(|e| StartupError(format!("migrations did not finish: {e}")))?
         .map_err(|e| StartupError(format!("cannot apply migrations: {e}")))?;
 
-        let listener = TcpListener::bind(&settings.bind_addr)
-            .map_err(|e| StartupError(format!("cannot listen on {}: {e}", settings.bind_addr)))?;
+        let listener = TcpListener::bind(&settings.bind_addr).map_err(|e| {
+            StartupError(format!(
+                "BIND_ADDR={:?} cannot be listened on: {e}",
+                settings.bind_addr
+            ))
+        })?;
         let port = listener
             .local_addr()
             .map_err(|e| StartupError(format!("cannot read the bound address: {e}")))?
@@ -78,9 +82,9 @@ impl Application {
                 &["type", "status"],
             )
             .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
-        let ledger_metrics = group_commit::Metrics::register(&metrics)
+        let ledger_metrics = ledger::Metrics::register(&metrics)
             .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
-        let ledger = GroupCommit::start(
+        let ledger = Ledger::start(
             pool.clone(),
             settings.ledger_lanes,
             settings.ledger_batch_size,

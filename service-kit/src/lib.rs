@@ -15,4 +15,5 @@ pub mod metrics;
 pub mod openapi;
 pub mod prepared;
 pub mod rule;
+pub mod stored;
 pub mod telemetry;

@@ -150,6 +150,20 @@ pub enum TransactionStatus {
     Failed,
 }
 
+crate::named!(TransactionType {
+    Deposit => "deposit",
+    Withdrawal => "withdrawal",
+    Transfer => "transfer",
+    Reservation => "reservation",
+    Release => "release",
+    Capture => "capture",
+});
+
+crate::named!(TransactionStatus {
+    Success => "success",
+    Failed => "failed",
+});
+
 /// One recorded movement of money, successful or failed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -243,6 +257,12 @@ pub enum ReservationStatus {
     Captured,
     Released,
 }
+
+crate::named!(ReservationStatus {
+    Reserved => "reserved",
+    Captured => "captured",
+    Released => "released",
+});
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -8,7 +8,9 @@ pub mod accounts;
 pub mod advances;
 pub mod error;
 pub mod money;
+pub mod named;
 pub mod time;
 
 pub use error::{ErrorBody, ErrorDetail};
 pub use money::AmountInput;
+pub use named::Named;

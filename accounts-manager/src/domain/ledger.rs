@@ -7,31 +7,18 @@ use shared_types::accounts::{AccountId, TransactionType};
 use super::order::OrderRef;
 use super::{Amount, Currency};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AccountKind {
     User,
     External,
     Revenue,
 }
 
-impl AccountKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::External => "external",
-            Self::Revenue => "revenue",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "user" => Some(Self::User),
-            "external" => Some(Self::External),
-            "revenue" => Some(Self::Revenue),
-            _ => None,
-        }
-    }
-}
+shared_types::named!(AccountKind {
+    User => "user",
+    External => "external",
+    Revenue => "revenue",
+});
 
 /// An account as it stands, locked, inside the database transaction.
 #[derive(Debug, Clone)]
@@ -49,14 +36,10 @@ pub enum Bucket {
     Reserved,
 }
 
-impl Bucket {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Balance => "balance",
-            Self::Reserved => "reserved",
-        }
-    }
-}
+shared_types::named!(Bucket {
+    Balance => "balance",
+    Reserved => "reserved",
+});
 
 /// One signed change to one bucket of one account.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! Types and rules of the ledger, with no I/O: raw input becomes these at the edge.
 
 pub mod currency;
+pub mod engine;
 pub mod ledger;
 pub mod month;
 pub mod order;

@@ -54,7 +54,7 @@ impl fmt::Display for ServiceId {
 }
 
 /// What a capture, release or reservation is about.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRef {
     pub order_id: OrderId,
     pub service_id: ServiceId,

@@ -2,23 +2,10 @@
 
 use shared_types::accounts::{Account, AccountId, AccountList};
 
-use super::{idempotent, reply, run, Idempotency, Reply};
-use crate::domain::{Currency, UserId};
+use super::run;
+use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::store::{self, accounts::AccountRow, PgPool};
-
-pub async fn open(
-    pool: &PgPool,
-    idempotency: Option<Idempotency>,
-    user_id: UserId,
-    currency: Currency,
-) -> Result<Reply, ApiError> {
-    idempotent(pool, idempotency, move |conn| {
-        let row = store::accounts::insert_user_account(conn, user_id.value(), currency.as_str())?;
-        reply(201, &wire(&row)?)
-    })
-    .await
-}
 
 pub async fn get(pool: &PgPool, id: AccountId) -> Result<Account, ApiError> {
     run(pool, move |conn| {

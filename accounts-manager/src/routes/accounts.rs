@@ -1,10 +1,12 @@
 //! Accounts: open, get, list a user's.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use shared_types::accounts::{Account, AccountList, OpenAccountRequest};
+use shared_types::accounts::{Account, AccountId, AccountList, OpenAccountRequest};
 use shared_types::ErrorBody;
+use uuid::Uuid;
 
 use super::{account_id, parse_post, respond};
+use crate::domain::engine::Command;
 use crate::domain::{Currency, UserId};
 use crate::error::ApiError;
 use crate::operations;
@@ -31,9 +33,12 @@ pub async fn open_account(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (request, idempotency) = parse_post::<OpenAccountRequest>(&req, &body)?;
-    let user_id = UserId::parse(request.user_id)?;
-    let currency = Currency::parse_or_default(request.currency.as_deref())?;
-    let reply = operations::accounts::open(&state.pool, idempotency, user_id, currency).await?;
+    let command = Command::Open {
+        user: UserId::parse(request.user_id)?,
+        currency: Currency::parse_or_default(request.currency.as_deref())?,
+        id: AccountId(Uuid::now_v7()),
+    };
+    let reply = state.ledger.submit(command, idempotency).await?;
     Ok(respond(&state, reply))
 }
 

@@ -2,14 +2,15 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use shared_types::accounts::{
-    DepositRequest, Direction, Transaction, TransferRequest, WithdrawalRequest,
+    AccountId, DepositRequest, Direction, Transaction, TransferRequest, WithdrawalRequest,
 };
 use shared_types::ErrorBody;
+use uuid::Uuid;
 
 use super::{parse_post, respond};
+use crate::domain::engine::{Command, Notes, Target};
 use crate::domain::{Amount, CallerText, Currency, RuleViolation, UserId};
 use crate::error::ApiError;
-use crate::operations::movements::{self, Movement, MovementRequest, Notes};
 use crate::startup::AppState;
 
 fn notes(description: Option<&str>, reference: Option<&str>) -> Result<Notes, RuleViolation> {
@@ -44,19 +45,8 @@ pub async fn create_deposit(
     let (request, idempotency) = parse_post::<DepositRequest>(&req, &body)?;
     let amount = Amount::parse(&request.amount)?;
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
-    let reply = match (request.account_id, request.user_id) {
-        (Some(to), None) if request.currency.is_none() => {
-            let movement = Movement::Deposit { to };
-            state
-                .ledger
-                .submit(MovementRequest {
-                    movement,
-                    amount,
-                    notes,
-                    idempotency,
-                })
-                .await?
-        }
+    let to = match (request.account_id, request.user_id) {
+        (Some(to), None) if request.currency.is_none() => Target::Account(to),
         (Some(_), None) => {
             return Err(RuleViolation::new(
                 "invalid_target",
@@ -64,12 +54,11 @@ pub async fn create_deposit(
             )
             .into())
         }
-        (None, Some(user)) => {
-            let user = UserId::parse(user)?;
-            let currency = Currency::parse_or_default(request.currency.as_deref())?;
-            movements::deposit_to_user(&state.pool, idempotency, user, currency, amount, notes)
-                .await?
-        }
+        (None, Some(user)) => Target::User {
+            user: UserId::parse(user)?,
+            currency: Currency::parse_or_default(request.currency.as_deref())?,
+            opens: AccountId(Uuid::now_v7()),
+        },
         _ => {
             return Err(RuleViolation::new(
                 "invalid_target",
@@ -78,6 +67,8 @@ pub async fn create_deposit(
             .into());
         }
     };
+    let command = Command::Deposit { to, amount, notes };
+    let reply = state.ledger.submit(command, idempotency).await?;
     Ok(respond(&state, reply))
 }
 
@@ -105,18 +96,12 @@ pub async fn create_withdrawal(
     let (request, idempotency) = parse_post::<WithdrawalRequest>(&req, &body)?;
     let amount = Amount::parse(&request.amount)?;
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
-    let movement = Movement::Withdrawal {
+    let command = Command::Withdrawal {
         from: request.account_id,
+        amount,
+        notes,
     };
-    let reply = state
-        .ledger
-        .submit(MovementRequest {
-            movement,
-            amount,
-            notes,
-            idempotency,
-        })
-        .await?;
+    let reply = state.ledger.submit(command, idempotency).await?;
     Ok(respond(&state, reply))
 }
 
@@ -156,14 +141,12 @@ pub async fn create_transfer(
         Direction::Credit => (request.to_account_id, request.from_account_id),
     };
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
-    let reply = state
-        .ledger
-        .submit(MovementRequest {
-            movement: Movement::Transfer { from, to },
-            amount,
-            notes,
-            idempotency,
-        })
-        .await?;
+    let command = Command::Transfer {
+        from,
+        to,
+        amount,
+        notes,
+    };
+    let reply = state.ledger.submit(command, idempotency).await?;
     Ok(respond(&state, reply))
 }

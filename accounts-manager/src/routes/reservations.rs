@@ -6,6 +6,7 @@ use shared_types::accounts::{Reservation, ReservationRequest, Transaction};
 use shared_types::ErrorBody;
 
 use super::{parse_post, respond};
+use crate::domain::engine::Command;
 use crate::domain::{Amount, CallerText, OrderId, OrderRef, ServiceId};
 use crate::error::ApiError;
 use crate::operations::reservations;
@@ -52,8 +53,12 @@ pub async fn reserve(
         service_name: CallerText::parse("service_name", request.service_name.as_deref())?
             .map(CallerText::into_string),
     };
-    let reply =
-        reservations::reserve(&state.pool, idempotency, request.account_id, order, amount).await?;
+    let command = Command::Reserve {
+        account: request.account_id,
+        order,
+        amount,
+    };
+    let reply = state.ledger.submit(command, idempotency).await?;
     Ok(respond(&state, reply))
 }
 
@@ -85,7 +90,10 @@ pub async fn capture(
 ) -> Result<HttpResponse, ApiError> {
     let order = order_id(&path)?;
     let idempotency = parse_action(&req, &body)?;
-    let reply = reservations::capture(&state.pool, idempotency, order).await?;
+    let reply = state
+        .ledger
+        .submit(Command::Capture { order }, idempotency)
+        .await?;
     Ok(respond(&state, reply))
 }
 
@@ -116,7 +124,10 @@ pub async fn release(
 ) -> Result<HttpResponse, ApiError> {
     let order = order_id(&path)?;
     let idempotency = parse_action(&req, &body)?;
-    let reply = reservations::release(&state.pool, idempotency, order).await?;
+    let reply = state
+        .ledger
+        .submit(Command::Release { order }, idempotency)
+        .await?;
     Ok(respond(&state, reply))
 }
 

@@ -1,105 +1,77 @@
-//! The `reservations` table: one row per order, moved only from `reserved`.
+//! The `reservations` table: one row per order, written by the ledger engine
+//! (`store::batch`) and read here.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
+use service_kit::stored::Stored;
 use uuid::Uuid;
 
+use super::batch::corrupt;
 use super::schema::reservations;
-use shared_types::accounts::{AccountId, Reservation, ReservationStatus};
+use crate::domain::engine::Order;
+use crate::domain::{Amount, Currency, OrderId, OrderRef, ServiceId};
+use shared_types::accounts::{AccountId, ReservationStatus};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = reservations)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
-pub struct ReservationRow {
-    pub order_id: i64,
-    pub account_id: Uuid,
-    pub service_id: i64,
-    pub service_name: Option<String>,
-    pub amount: Decimal,
-    pub currency: String,
-    pub status: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-pub fn status_str(status: ReservationStatus) -> &'static str {
-    match status {
-        ReservationStatus::Reserved => "reserved",
-        ReservationStatus::Captured => "captured",
-        ReservationStatus::Released => "released",
-    }
+struct ReservationRow {
+    order_id: i64,
+    account_id: Uuid,
+    service_id: i64,
+    service_name: Option<String>,
+    amount: Decimal,
+    currency: String,
+    status: Stored<ReservationStatus>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 impl ReservationRow {
-    pub fn status(&self) -> ReservationStatus {
-        match self.status.as_str() {
-            "captured" => ReservationStatus::Captured,
-            "released" => ReservationStatus::Released,
-            // The column's CHECK admits nothing else.
-            _ => ReservationStatus::Reserved,
-        }
-    }
-
-    pub fn to_wire(&self) -> Reservation {
-        Reservation {
-            order_id: self.order_id,
-            account_id: AccountId(self.account_id),
-            service_id: self.service_id,
-            amount: self.amount,
-            currency: self.currency.clone(),
-            status: self.status(),
+    fn into_order(self) -> QueryResult<Order> {
+        Ok(Order {
+            order: OrderRef {
+                order_id: OrderId::parse(self.order_id).map_err(corrupt)?,
+                service_id: ServiceId::parse(self.service_id).map_err(corrupt)?,
+                service_name: self.service_name,
+            },
+            account: AccountId(self.account_id),
+            amount: Amount::try_from(self.amount).map_err(corrupt)?,
+            currency: Currency::parse(&self.currency).map_err(corrupt)?,
+            status: self.status.0,
             created_at: self.created_at,
             updated_at: self.updated_at,
-        }
+        })
     }
 }
 
-pub fn find(conn: &mut PgConnection, order_id: i64) -> QueryResult<Option<ReservationRow>> {
+pub fn find(conn: &mut PgConnection, order_id: OrderId) -> QueryResult<Option<Order>> {
     reservations::table
-        .find(order_id)
+        .find(order_id.value())
         .select(ReservationRow::as_select())
         .first(conn)
-        .optional()
+        .optional()?
+        .map(ReservationRow::into_order)
+        .transpose()
 }
 
-/// The order's row, locked for the rest of the transaction: of a concurrent
-/// capture and release, the second waits here and then sees the first's status.
-pub fn lock(conn: &mut PgConnection, order_id: i64) -> QueryResult<Option<ReservationRow>> {
-    reservations::table
-        .find(order_id)
-        .for_update()
+/// Each of `orders`, as it stands: `None` for one without a reservation.
+pub fn find_all(
+    conn: &mut PgConnection,
+    orders: &[OrderId],
+) -> QueryResult<HashMap<OrderId, Option<Order>>> {
+    let mut found: HashMap<OrderId, Option<Order>> = orders.iter().map(|id| (*id, None)).collect();
+    let rows = reservations::table
+        .filter(reservations::order_id.eq_any(orders.iter().map(|id| id.value())))
         .select(ReservationRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-/// Inserts the reservation; `None` when the order already has one.
-pub fn insert(
-    conn: &mut PgConnection,
-    row: &ReservationRow,
-) -> QueryResult<Option<ReservationRow>> {
-    diesel::insert_into(reservations::table)
-        .values(row)
-        .on_conflict_do_nothing()
-        .returning(ReservationRow::as_returning())
-        .get_result(conn)
-        .optional()
-}
-
-/// Moves a locked `reserved` row to its final status.
-pub fn finish(
-    conn: &mut PgConnection,
-    order_id: i64,
-    status: ReservationStatus,
-) -> QueryResult<ReservationRow> {
-    diesel::update(reservations::table.find(order_id))
-        .filter(reservations::status.eq(status_str(ReservationStatus::Reserved)))
-        .set((
-            reservations::status.eq(status_str(status)),
-            reservations::updated_at.eq(diesel::dsl::now),
-        ))
-        .returning(ReservationRow::as_returning())
-        .get_result(conn)
+        .load(conn)?;
+    for row in rows {
+        let order = row.into_order()?;
+        found.insert(order.order.order_id, Some(order));
+    }
+    Ok(found)
 }

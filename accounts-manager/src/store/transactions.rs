@@ -3,12 +3,12 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::{PgConnection, PgRowByRowLoadingMode};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
 use rust_decimal::Decimal;
+use service_kit::stored::Stored;
 use uuid::Uuid;
 
 use super::schema::transactions;
-use crate::domain::ledger::{FailureReason, Posting};
 use crate::domain::{PageRequest, SortKey, SortOrder};
 use shared_types::accounts::{
     AccountId, Transaction, TransactionId, TransactionStatus, TransactionType,
@@ -19,8 +19,8 @@ use shared_types::accounts::{
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct TransactionRow {
     pub id: Uuid,
-    pub kind: String,
-    pub status: String,
+    pub kind: Stored<TransactionType>,
+    pub status: Stored<TransactionStatus>,
     pub reason: Option<String>,
     pub amount: Decimal,
     pub currency: String,
@@ -33,93 +33,12 @@ pub struct TransactionRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// A transaction about to be recorded.
-pub struct NewTransaction<'a> {
-    pub kind: TransactionType,
-    pub failure: Option<FailureReason>,
-    pub amount: Decimal,
-    pub currency: &'a str,
-    pub from: Option<AccountId>,
-    pub to: Option<AccountId>,
-    pub order_id: Option<i64>,
-    pub service_id: Option<i64>,
-    pub service_name: Option<&'a str>,
-    pub reference: Option<&'a str>,
-    pub description: &'a str,
-}
-
-pub fn kind_str(kind: TransactionType) -> &'static str {
-    match kind {
-        TransactionType::Deposit => "deposit",
-        TransactionType::Withdrawal => "withdrawal",
-        TransactionType::Transfer => "transfer",
-        TransactionType::Reservation => "reservation",
-        TransactionType::Release => "release",
-        TransactionType::Capture => "capture",
-    }
-}
-
-fn parse_kind(kind: &str) -> TransactionType {
-    match kind {
-        "deposit" => TransactionType::Deposit,
-        "withdrawal" => TransactionType::Withdrawal,
-        "transfer" => TransactionType::Transfer,
-        "reservation" => TransactionType::Reservation,
-        "release" => TransactionType::Release,
-        // The column's CHECK admits nothing else.
-        _ => TransactionType::Capture,
-    }
-}
-
-/// Records a transaction and, when it succeeded, its postings, in one statement.
-pub fn record(
-    conn: &mut PgConnection,
-    new: &NewTransaction<'_>,
-    postings: &[Posting],
-) -> QueryResult<TransactionRow> {
-    let accounts: Vec<Uuid> = postings.iter().map(|p| p.account.0).collect();
-    let buckets: Vec<&str> = postings.iter().map(|p| p.bucket.as_str()).collect();
-    let amounts: Vec<Decimal> = postings.iter().map(|p| p.amount).collect();
-    diesel::sql_query(format!(
-        "WITH t AS ( \
-             INSERT INTO transactions (id, kind, status, reason, amount, currency, from_account_id, to_account_id, \
-                                       order_id, service_id, service_name, reference, description) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *), \
-         e AS ( \
-             INSERT INTO entries (transaction_id, account_id, bucket, amount) \
-             SELECT t.id, p.account_id, p.bucket, p.amount FROM t, \
-                    unnest($14::uuid[], $15::text[], $16::numeric[]) AS p(account_id, bucket, amount)) \
-         SELECT {COLUMNS} FROM t"
-    ))
-    .bind::<SqlUuid, _>(Uuid::now_v7())
-    .bind::<Text, _>(kind_str(new.kind))
-    .bind::<Text, _>(if new.failure.is_some() { "failed" } else { "success" })
-    .bind::<Nullable<Text>, _>(new.failure.map(FailureReason::code))
-    .bind::<Numeric, _>(new.amount)
-    .bind::<Text, _>(new.currency)
-    .bind::<Nullable<SqlUuid>, _>(new.from.map(|a| a.0))
-    .bind::<Nullable<SqlUuid>, _>(new.to.map(|a| a.0))
-    .bind::<Nullable<BigInt>, _>(new.order_id)
-    .bind::<Nullable<BigInt>, _>(new.service_id)
-    .bind::<Nullable<Text>, _>(new.service_name)
-    .bind::<Nullable<Text>, _>(new.reference)
-    .bind::<Text, _>(new.description)
-    .bind::<Array<SqlUuid>, _>(accounts)
-    .bind::<Array<Text>, _>(buckets)
-    .bind::<Array<Numeric>, _>(amounts)
-    .get_result(conn)
-}
-
 impl TransactionRow {
     pub fn to_wire(&self) -> Transaction {
         Transaction {
             transaction_id: TransactionId(self.id),
-            kind: parse_kind(&self.kind),
-            status: if self.status == "success" {
-                TransactionStatus::Success
-            } else {
-                TransactionStatus::Failed
-            },
+            kind: self.kind.0,
+            status: self.status.0,
             reason: self.reason.clone(),
             amount: self.amount,
             currency: self.currency.clone(),

@@ -1,0 +1,808 @@
+//! The ledger's one rule book. Every command (open an account, deposit,
+//! withdraw, transfer, reserve, capture, release) is decided here, against
+//! the locked state of the accounts and orders it touches, with no I/O: the
+//! engine (`operations::ledger`) reads and locks what [`Books::plan`] asks
+//! for, lets [`Books::apply`] decide each command in order, and writes what
+//! [`Books::into_changes`] hands back, all in one database transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use shared_types::accounts::{
+    Account, AccountId, Reservation, ReservationStatus, Transaction, TransactionId,
+    TransactionStatus, TransactionType,
+};
+use shared_types::Named;
+use uuid::Uuid;
+
+use super::ledger::{self, AccountKind, AccountState, Bucket, Decision, FailureReason, Posting};
+use super::{Amount, CallerText, Currency, OrderId, OrderRef, UserId};
+
+/// How many external and revenue accounts each currency has: movements spread
+/// over them by user account, so that they do not all queue on one row lock.
+pub const SYSTEM_SHARDS: i16 = 16;
+
+/// The system-account shard a user account's movements use. UUIDv7 ends in
+/// random bits: the last byte spreads accounts evenly.
+pub fn shard_of(account: AccountId) -> i16 {
+    i16::from(account.0.as_bytes()[15]) % SYSTEM_SHARDS
+}
+
+/// What the caller attached to a movement.
+#[derive(Debug, Clone, Default)]
+pub struct Notes {
+    pub description: Option<CallerText>,
+    pub reference: Option<CallerText>,
+}
+
+/// The account a deposit goes to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Account(AccountId),
+    /// The user's oldest account of the currency; a deposit opens one (with
+    /// the id `opens`) when the user has none.
+    User {
+        user: UserId,
+        currency: Currency,
+        opens: AccountId,
+    },
+}
+
+/// One request to the ledger.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Open {
+        user: UserId,
+        currency: Currency,
+        id: AccountId,
+    },
+    Deposit {
+        to: Target,
+        amount: Amount,
+        notes: Notes,
+    },
+    Withdrawal {
+        from: AccountId,
+        amount: Amount,
+        notes: Notes,
+    },
+    /// `from` is where the money leaves (a `credit` direction already turned around).
+    Transfer {
+        from: AccountId,
+        to: AccountId,
+        amount: Amount,
+        notes: Notes,
+    },
+    Reserve {
+        account: AccountId,
+        order: OrderRef,
+        amount: Amount,
+    },
+    Capture {
+        order: OrderId,
+    },
+    Release {
+        order: OrderId,
+    },
+}
+
+/// An order's hold, as the `reservations` table keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    pub order: OrderRef,
+    pub account: AccountId,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub status: ReservationStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Order {
+    pub fn to_wire(&self) -> Reservation {
+        Reservation {
+            order_id: self.order.order_id.value(),
+            account_id: self.account,
+            service_id: self.order.service_id.value(),
+            amount: self.amount.value(),
+            currency: self.currency.as_str().to_owned(),
+            status: self.status,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// A user account a command opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opened {
+    pub id: AccountId,
+    pub user: UserId,
+    pub currency: Currency,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A transaction as it is recorded, successful or failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub id: TransactionId,
+    pub kind: TransactionType,
+    pub failure: Option<FailureReason>,
+    pub amount: Amount,
+    pub currency: Currency,
+    /// The user accounts the money left and reached; `None` stands for a
+    /// system account (the outside world or revenue).
+    pub from: Option<AccountId>,
+    pub to: Option<AccountId>,
+    pub order: Option<OrderRef>,
+    pub reference: Option<String>,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Record {
+    pub fn status(&self) -> TransactionStatus {
+        status_of(self.failure)
+    }
+
+    pub fn to_wire(&self) -> Transaction {
+        Transaction {
+            transaction_id: self.id,
+            kind: self.kind,
+            status: self.status(),
+            reason: self.failure.map(|r| r.code().to_owned()),
+            amount: self.amount.value(),
+            currency: self.currency.as_str().to_owned(),
+            from_account_id: self.from,
+            to_account_id: self.to,
+            order_id: self.order.as_ref().map(|o| o.order_id.value()),
+            service_id: self.order.as_ref().map(|o| o.service_id.value()),
+            reference: self.reference.clone(),
+            description: self.description.clone(),
+            created_at: self.created_at,
+            from_balance_after: None,
+            to_balance_after: None,
+        }
+    }
+}
+
+/// A transaction's status: failed exactly when the ledger gave a reason.
+pub fn status_of(failure: Option<FailureReason>) -> TransactionStatus {
+    match failure {
+        None => TransactionStatus::Success,
+        Some(_) => TransactionStatus::Failed,
+    }
+}
+
+/// What a command did, for its answer.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Opened(Account),
+    /// A movement, recorded; refused by the ledger when `record.failure` is set.
+    /// Transfers also tell both balances after the move.
+    Moved {
+        record: Record,
+        balances_after: Option<(Decimal, Decimal)>,
+    },
+    /// A reservation made (`created`), captured or released.
+    Order {
+        order: Order,
+        created: bool,
+    },
+}
+
+/// Why a command was not carried out at all: nothing of it is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("account {0} does not exist")]
+    NoAccount(AccountId),
+    #[error("order {0} already has a reservation")]
+    OrderTaken(OrderId),
+    #[error("order {0} has no reservation")]
+    NoOrder(OrderId),
+    #[error("order {order} is already {status}")]
+    NotReserved {
+        order: OrderId,
+        status: &'static str,
+    },
+    /// The books contradict themselves (a reserved order its account's
+    /// reserved part does not cover, a missing system account): nobody may be
+    /// told "done".
+    #[error("the books are inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// What must be locked before a command can be decided.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Lock {
+    /// A user account, by id.
+    Account(AccountId),
+    /// The system account of this kind that a user account's movements use.
+    SystemOf(AccountKind, AccountId),
+    /// The system account of this kind, currency and shard (for an account
+    /// that does not exist yet).
+    System(AccountKind, Currency, i16),
+}
+
+/// Everything a batch writes, decided.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// The change to each existing account's balance and reserved parts.
+    pub balances: Vec<(AccountId, Decimal, Decimal)>,
+    /// Accounts opened, with their parts after the batch.
+    pub opened: Vec<(Opened, Decimal, Decimal)>,
+    pub records: Vec<Record>,
+    /// Each posting, with the transaction that made it.
+    pub postings: Vec<(TransactionId, Posting)>,
+    /// Each order the batch reserved or moved, as it ends.
+    pub orders: Vec<Order>,
+}
+
+/// The locked state of everything a batch touches, as its commands leave it.
+#[derive(Debug)]
+pub struct Books {
+    now: DateTime<Utc>,
+    accounts: HashMap<AccountId, AccountState>,
+    systems: HashMap<(AccountKind, String, i16), AccountId>,
+    /// Each `(user, currency)` asked for, and the user's oldest account of it.
+    users: HashMap<(UserId, Currency), Option<AccountId>>,
+    /// Each order asked for, as it stands (`None`: no reservation).
+    orders: HashMap<OrderId, Option<Order>>,
+    /// The same two as `plan` foresees them, before anything is applied.
+    planned_users: HashMap<(UserId, Currency), Option<AccountId>>,
+    planned_orders: HashMap<OrderId, Option<AccountId>>,
+    /// Accounts `plan` foresees opened: they cannot be found by id yet.
+    planned_new: HashSet<AccountId>,
+    opened: Vec<Opened>,
+    deltas: HashMap<AccountId, (Decimal, Decimal)>,
+    records: Vec<Record>,
+    postings: Vec<(TransactionId, Posting)>,
+    touched_orders: Vec<OrderId>,
+}
+
+impl Books {
+    /// Books over the orders and users' accounts the batch's commands name
+    /// ([`Command::orders`], [`Command::users`]), read under their locks.
+    pub fn new(
+        orders: HashMap<OrderId, Option<Order>>,
+        users: HashMap<(UserId, Currency), Option<AccountId>>,
+    ) -> Self {
+        let planned_orders = orders
+            .iter()
+            .map(|(id, order)| (*id, order.as_ref().map(|o| o.account)))
+            .collect();
+        Self {
+            now: DateTime::<Utc>::MIN_UTC,
+            accounts: HashMap::new(),
+            systems: HashMap::new(),
+            planned_users: users.clone(),
+            users,
+            orders,
+            planned_orders,
+            planned_new: HashSet::new(),
+            opened: Vec::new(),
+            deltas: HashMap::new(),
+            records: Vec::new(),
+            postings: Vec::new(),
+            touched_orders: Vec::new(),
+        }
+    }
+
+    /// What `command` needs locked, given what the commands planned before it
+    /// will have done (an account a deposit opens, an order a reserve makes).
+    /// Asking for more than [`Books::apply`] then uses is harmless; less is not.
+    pub fn plan(&mut self, command: &Command) -> Vec<Lock> {
+        let user_account = |account: AccountId, system: Option<AccountKind>| {
+            let mut locks = vec![Lock::Account(account)];
+            locks.extend(system.map(|kind| Lock::SystemOf(kind, account)));
+            locks
+        };
+        match command {
+            Command::Open { user, currency, id } => {
+                plan_open(&mut self.planned_users, *user, currency, *id);
+                self.planned_new.insert(*id);
+                Vec::new()
+            }
+            Command::Deposit { to, .. } => match to {
+                Target::Account(id) => user_account(*id, Some(AccountKind::External)),
+                Target::User {
+                    user,
+                    currency,
+                    opens,
+                } => {
+                    let key = (*user, currency.clone());
+                    let id = match self.planned_users.get(&key).copied().flatten() {
+                        Some(id) if !self.planned_new.contains(&id) => {
+                            return user_account(id, Some(AccountKind::External));
+                        }
+                        Some(id) => id,
+                        None => {
+                            self.planned_users.insert(key, Some(*opens));
+                            self.planned_new.insert(*opens);
+                            *opens
+                        }
+                    };
+                    // An account opened in this batch is not in the table yet:
+                    // its system account is found by currency and shard.
+                    vec![Lock::System(
+                        AccountKind::External,
+                        currency.clone(),
+                        shard_of(id),
+                    )]
+                }
+            },
+            Command::Withdrawal { from, .. } => user_account(*from, Some(AccountKind::External)),
+            Command::Transfer { from, to, .. } => vec![Lock::Account(*from), Lock::Account(*to)],
+            Command::Reserve { account, order, .. } => {
+                self.planned_orders
+                    .entry(order.order_id)
+                    .or_insert(Some(*account));
+                user_account(*account, None)
+            }
+            Command::Capture { order } => match self.planned_orders.get(order).copied().flatten() {
+                Some(account) => user_account(account, Some(AccountKind::Revenue)),
+                None => Vec::new(),
+            },
+            Command::Release { order } => match self.planned_orders.get(order).copied().flatten() {
+                Some(account) => user_account(account, None),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// Takes the accounts locked for the batch, at the batch's time.
+    pub fn lock(&mut self, now: DateTime<Utc>, locked: Vec<(AccountState, i16)>) {
+        self.now = now;
+        for (account, shard) in locked {
+            if account.kind != AccountKind::User {
+                self.systems
+                    .insert((account.kind, account.currency.clone(), shard), account.id);
+            }
+            self.accounts.insert(account.id, account);
+        }
+    }
+
+    /// Decides one command against the books as the earlier ones left them,
+    /// and records what it changes. A refusal changes nothing.
+    pub fn apply(
+        &mut self,
+        command: &Command,
+        new_id: &mut dyn FnMut() -> Uuid,
+    ) -> Result<Outcome, Refusal> {
+        match command {
+            Command::Open { user, currency, id } => Ok(Outcome::Opened(
+                self.open(*user, currency, *id).to_wire_account(),
+            )),
+            Command::Deposit { to, amount, notes } => {
+                let to = match to {
+                    Target::Account(id) => self.user_account(*id)?.id,
+                    Target::User {
+                        user,
+                        currency,
+                        opens,
+                    } => match self
+                        .users
+                        .get(&(*user, currency.clone()))
+                        .copied()
+                        .flatten()
+                    {
+                        Some(id) => id,
+                        None => self.open(*user, currency, *opens).id,
+                    },
+                };
+                let external = self.system_of(AccountKind::External, to)?;
+                let movement = Movement {
+                    kind: TransactionType::Deposit,
+                    source: (external, Bucket::Balance),
+                    destination: (to, Bucket::Balance),
+                    shown: (None, Some(to)),
+                    amount: *amount,
+                    notes: Some(notes),
+                    order: None,
+                };
+                let record = self.decide(&movement)?.post(self, new_id);
+                Ok(moved(record, None))
+            }
+            Command::Withdrawal {
+                from,
+                amount,
+                notes,
+            } => {
+                let from = self.user_account(*from)?.id;
+                let external = self.system_of(AccountKind::External, from)?;
+                let movement = Movement {
+                    kind: TransactionType::Withdrawal,
+                    source: (from, Bucket::Balance),
+                    destination: (external, Bucket::Balance),
+                    shown: (Some(from), None),
+                    amount: *amount,
+                    notes: Some(notes),
+                    order: None,
+                };
+                let record = self.decide(&movement)?.post(self, new_id);
+                Ok(moved(record, None))
+            }
+            Command::Transfer {
+                from,
+                to,
+                amount,
+                notes,
+            } => {
+                let (from, to) = (self.user_account(*from)?.id, self.user_account(*to)?.id);
+                let movement = Movement {
+                    kind: TransactionType::Transfer,
+                    source: (from, Bucket::Balance),
+                    destination: (to, Bucket::Balance),
+                    shown: (Some(from), Some(to)),
+                    amount: *amount,
+                    notes: Some(notes),
+                    order: None,
+                };
+                let record = self.decide(&movement)?.post(self, new_id);
+                let balances = (self.balance(from)?, self.balance(to)?);
+                Ok(moved(record, Some(balances)))
+            }
+            Command::Reserve {
+                account,
+                order,
+                amount,
+            } => self.reserve(*account, order, *amount, new_id),
+            Command::Capture { order } => self.finish(*order, ReservationStatus::Captured, new_id),
+            Command::Release { order } => self.finish(*order, ReservationStatus::Released, new_id),
+        }
+    }
+
+    /// Everything the applied commands change, for the store to write.
+    pub fn into_changes(mut self) -> Changes {
+        let opened_ids: HashSet<AccountId> = self.opened.iter().map(|o| o.id).collect();
+        let opened: Vec<_> = std::mem::take(&mut self.opened)
+            .into_iter()
+            .map(|account| {
+                let parts = self.deltas.get(&account.id).copied().unwrap_or_default();
+                (account, parts.0, parts.1)
+            })
+            .collect();
+        let orders = self
+            .touched_orders
+            .iter()
+            .filter_map(|id| self.orders.get(id).cloned().flatten())
+            .collect();
+        Changes {
+            balances: self
+                .deltas
+                .into_iter()
+                .filter(|(id, _)| !opened_ids.contains(id))
+                .map(|(id, (balance, reserved))| (id, balance, reserved))
+                .collect(),
+            opened,
+            records: self.records,
+            postings: self.postings,
+            orders,
+        }
+    }
+
+    fn user_account(&self, id: AccountId) -> Result<&AccountState, Refusal> {
+        self.accounts
+            .get(&id)
+            .filter(|a| a.kind == AccountKind::User)
+            .ok_or(Refusal::NoAccount(id))
+    }
+
+    fn balance(&self, id: AccountId) -> Result<Decimal, Refusal> {
+        Ok(self.user_account(id)?.balance)
+    }
+
+    fn system_of(&self, kind: AccountKind, owner: AccountId) -> Result<AccountId, Refusal> {
+        let owner = self.user_account(owner)?;
+        self.systems
+            .get(&(kind, owner.currency.clone(), shard_of(owner.id)))
+            .copied()
+            .ok_or_else(|| {
+                Refusal::Inconsistent(format!(
+                    "the {} account of {} is missing",
+                    kind.name(),
+                    owner.currency
+                ))
+            })
+    }
+
+    fn open(&mut self, user: UserId, currency: &Currency, id: AccountId) -> Opened {
+        let opened = Opened {
+            id,
+            user,
+            currency: currency.clone(),
+            created_at: self.now,
+        };
+        self.accounts.insert(
+            id,
+            AccountState {
+                id,
+                kind: AccountKind::User,
+                currency: currency.as_str().to_owned(),
+                balance: Decimal::ZERO,
+                reserved: Decimal::ZERO,
+            },
+        );
+        plan_open(&mut self.users, user, currency, id);
+        self.deltas.entry(id).or_default();
+        self.opened.push(opened.clone());
+        opened
+    }
+
+    fn reserve(
+        &mut self,
+        account: AccountId,
+        order: &OrderRef,
+        amount: Amount,
+        new_id: &mut dyn FnMut() -> Uuid,
+    ) -> Result<Outcome, Refusal> {
+        if self
+            .orders
+            .get(&order.order_id)
+            .is_some_and(Option::is_some)
+        {
+            return Err(Refusal::OrderTaken(order.order_id));
+        }
+        let account = self.user_account(account)?;
+        let (id, currency) = (account.id, account.currency.clone());
+        let movement = Movement {
+            kind: TransactionType::Reservation,
+            source: (id, Bucket::Balance),
+            destination: (id, Bucket::Reserved),
+            shown: (Some(id), None),
+            amount,
+            notes: None,
+            order: Some(order),
+        };
+        let record = self.decide(&movement)?.post(self, new_id);
+        if record.failure.is_some() {
+            // Recorded as failed; the order id stays free for a later attempt.
+            return Ok(moved(record, None));
+        }
+        let made = Order {
+            order: order.clone(),
+            account: id,
+            amount,
+            currency: parse_currency(&currency)?,
+            status: ReservationStatus::Reserved,
+            created_at: self.now,
+            updated_at: self.now,
+        };
+        self.orders.insert(order.order_id, Some(made.clone()));
+        self.touched_orders.push(order.order_id);
+        Ok(Outcome::Order {
+            order: made,
+            created: true,
+        })
+    }
+
+    /// Captures or releases a `reserved` order.
+    fn finish(
+        &mut self,
+        order_id: OrderId,
+        target: ReservationStatus,
+        new_id: &mut dyn FnMut() -> Uuid,
+    ) -> Result<Outcome, Refusal> {
+        let order = self
+            .orders
+            .get(&order_id)
+            .cloned()
+            .flatten()
+            .ok_or(Refusal::NoOrder(order_id))?;
+        if order.status != ReservationStatus::Reserved {
+            return Err(Refusal::NotReserved {
+                order: order_id,
+                status: order.status.name(),
+            });
+        }
+        let account = order.account;
+        let (kind, destination, shown) = match target {
+            ReservationStatus::Captured => (
+                TransactionType::Capture,
+                (
+                    self.system_of(AccountKind::Revenue, account)?,
+                    Bucket::Balance,
+                ),
+                (Some(account), None),
+            ),
+            ReservationStatus::Released | ReservationStatus::Reserved => (
+                TransactionType::Release,
+                (account, Bucket::Balance),
+                (None, Some(account)),
+            ),
+        };
+        let movement = Movement {
+            kind,
+            source: (account, Bucket::Reserved),
+            destination,
+            shown,
+            amount: order.amount,
+            notes: None,
+            order: Some(&order.order),
+        };
+        let decided = self.decide(&movement)?;
+        if decided.failure.is_some() {
+            return Err(Refusal::Inconsistent(format!(
+                "order {order_id}: the reserved part of account {account} does not cover {}",
+                order.amount
+            )));
+        }
+        decided.post(self, new_id);
+        let finished = Order {
+            status: target,
+            updated_at: self.now,
+            ..order
+        };
+        self.orders.insert(order_id, Some(finished.clone()));
+        if !self.touched_orders.contains(&order_id) {
+            self.touched_orders.push(order_id);
+        }
+        Ok(Outcome::Order {
+            order: finished,
+            created: false,
+        })
+    }
+
+    /// Decides a movement without changing anything yet.
+    fn decide(&self, m: &Movement<'_>) -> Result<Decided, Refusal> {
+        let state = |id: AccountId| {
+            self.accounts.get(&id).ok_or_else(|| {
+                Refusal::Inconsistent(format!("account {id} was not locked for the batch"))
+            })
+        };
+        let (from, to) = (state(m.source.0)?, state(m.destination.0)?);
+        let decision = ledger::decide(from, m.source.1, to, m.destination.1, m.amount);
+        let failure = match &decision {
+            Decision::Post(_) => None,
+            Decision::Refuse(reason) => Some(*reason),
+        };
+        let currency = parse_currency(&from.currency)?;
+        let description = ledger::describe(
+            &ledger::Movement {
+                kind: m.kind,
+                amount: m.amount,
+                currency: &currency,
+                from: m.shown.0,
+                to: m.shown.1,
+                order: m.order,
+                caller_description: m
+                    .notes
+                    .and_then(|n| n.description.as_ref())
+                    .map(CallerText::as_str),
+            },
+            failure,
+        );
+        Ok(Decided {
+            postings: match decision {
+                Decision::Post(postings) => postings,
+                Decision::Refuse(_) => Vec::new(),
+            },
+            failure,
+            record: Record {
+                id: TransactionId(Uuid::nil()),
+                kind: m.kind,
+                failure,
+                amount: m.amount,
+                currency,
+                from: m.shown.0,
+                to: m.shown.1,
+                order: m.order.cloned(),
+                reference: m
+                    .notes
+                    .and_then(|n| n.reference.as_ref())
+                    .map(|r| r.as_str().to_owned()),
+                description,
+                created_at: self.now,
+            },
+        })
+    }
+}
+
+/// One movement between two accounts' buckets.
+struct Movement<'a> {
+    kind: TransactionType,
+    source: (AccountId, Bucket),
+    destination: (AccountId, Bucket),
+    /// The user accounts the transaction names as `from` / `to`.
+    shown: (Option<AccountId>, Option<AccountId>),
+    amount: Amount,
+    notes: Option<&'a Notes>,
+    order: Option<&'a OrderRef>,
+}
+
+/// A movement decided and not yet posted.
+struct Decided {
+    postings: Vec<Posting>,
+    failure: Option<FailureReason>,
+    record: Record,
+}
+
+impl Decided {
+    /// Applies the postings to the books and records the transaction.
+    fn post(self, books: &mut Books, new_id: &mut dyn FnMut() -> Uuid) -> Record {
+        let id = TransactionId(new_id());
+        for posting in self.postings {
+            let delta = books.deltas.entry(posting.account).or_default();
+            if let Some(account) = books.accounts.get_mut(&posting.account) {
+                match posting.bucket {
+                    Bucket::Balance => {
+                        account.balance += posting.amount;
+                        delta.0 += posting.amount;
+                    }
+                    Bucket::Reserved => {
+                        account.reserved += posting.amount;
+                        delta.1 += posting.amount;
+                    }
+                }
+            }
+            books.postings.push((id, posting));
+        }
+        let record = Record { id, ..self.record };
+        books.records.push(record.clone());
+        record
+    }
+}
+
+fn moved(record: Record, balances_after: Option<(Decimal, Decimal)>) -> Outcome {
+    Outcome::Moved {
+        record,
+        balances_after,
+    }
+}
+
+/// Notes an account opened for a user: it becomes the user's oldest of its
+/// currency unless the user already had one (one that exists is older; of
+/// two opened at the same time, the smaller id comes first, as in the table).
+fn plan_open(
+    users: &mut HashMap<(UserId, Currency), Option<AccountId>>,
+    user: UserId,
+    currency: &Currency,
+    id: AccountId,
+) {
+    let oldest = users.entry((user, currency.clone())).or_insert(None);
+    if oldest.is_none() {
+        *oldest = Some(id);
+    }
+}
+
+fn parse_currency(code: &str) -> Result<Currency, Refusal> {
+    Currency::parse(code).map_err(|e| Refusal::Inconsistent(e.message))
+}
+
+impl Opened {
+    fn to_wire_account(&self) -> Account {
+        Account {
+            account_id: self.id,
+            user_id: self.user.value(),
+            currency: self.currency.as_str().to_owned(),
+            balance: Decimal::ZERO,
+            reserved: Decimal::ZERO,
+            created_at: self.created_at,
+        }
+    }
+}
+
+impl Command {
+    /// The orders the command names, to be locked and read before planning.
+    pub fn order(&self) -> Option<OrderId> {
+        match self {
+            Self::Reserve { order, .. } => Some(order.order_id),
+            Self::Capture { order } | Self::Release { order } => Some(*order),
+            _ => None,
+        }
+    }
+
+    /// The user and currency whose oldest account the command looks for, to
+    /// be locked and read before planning.
+    pub fn user(&self) -> Option<(UserId, Currency)> {
+        match self {
+            Self::Open { user, currency, .. }
+            | Self::Deposit {
+                to: Target::User { user, currency, .. },
+                ..
+            } => Some((*user, currency.clone())),
+            _ => None,
+        }
+    }
+}

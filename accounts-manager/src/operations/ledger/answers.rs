@@ -1,0 +1,56 @@
+//! What a command's outcome or refusal answers over HTTP, in one place.
+
+use shared_types::accounts::{ReservationStatus, TransactionStatus, TransactionType};
+use shared_types::Named;
+
+use crate::domain::engine::{Outcome, Refusal};
+use crate::error::ApiError;
+use crate::operations::{reply, Reply};
+
+/// `201` with the new account, transaction or reservation (`422` with the
+/// transaction when the ledger refused it), `200` with a captured or released
+/// reservation.
+pub fn reply_to(outcome: Outcome) -> Result<Reply, ApiError> {
+    match outcome {
+        Outcome::Opened(account) => reply(201, &account),
+        Outcome::Moved {
+            record,
+            balances_after,
+        } => {
+            let mut wire = record.to_wire();
+            if let Some((from, to)) = balances_after {
+                wire.from_balance_after = Some(from);
+                wire.to_balance_after = Some(to);
+            }
+            let status = if record.failure.is_some() { 422 } else { 201 };
+            Ok(reply(status, &wire)?.recording(record.kind.name(), record.status().name()))
+        }
+        Outcome::Order { order, created } => {
+            // The transaction that brought the order where it is.
+            let kind = match order.status {
+                ReservationStatus::Reserved => TransactionType::Reservation,
+                ReservationStatus::Captured => TransactionType::Capture,
+                ReservationStatus::Released => TransactionType::Release,
+            };
+            let status = if created { 201 } else { 200 };
+            Ok(reply(status, &order.to_wire())?
+                .recording(kind.name(), TransactionStatus::Success.name()))
+        }
+    }
+}
+
+/// The error a refusal answers with.
+pub fn error(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::NoAccount(_) | Refusal::NoOrder(_) => ApiError::NotFound(refusal.to_string()),
+        Refusal::OrderTaken(_) => ApiError::Conflict {
+            code: "order_already_reserved",
+            message: refusal.to_string(),
+        },
+        Refusal::NotReserved { .. } => ApiError::Conflict {
+            code: "reservation_not_reserved",
+            message: refusal.to_string(),
+        },
+        Refusal::Inconsistent(_) => ApiError::internal(refusal.to_string()),
+    }
+}

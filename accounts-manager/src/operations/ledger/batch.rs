@@ -1,0 +1,163 @@
+//! Applying one batch of commands in one database transaction, in a fixed
+//! number of statements: take the idempotency keys; lock the orders and
+//! users the commands name and read them; lock every account the books plan
+//! for, in id order; decide each command in order (`domain::engine`); write
+//! everything in one statement; commit once. Only then does any request get
+//! its answer, so every acknowledged command is committed.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use diesel::pg::PgConnection;
+use diesel::Connection;
+use uuid::Uuid;
+
+use super::{answers, keys, Answer, Request};
+use crate::domain::engine::{shard_of, Books, Lock};
+use crate::domain::Currency;
+use crate::error::ApiError;
+use crate::store;
+use crate::store::batch::AccountLocks;
+
+/// How a batch failed as a whole.
+pub enum BatchFailure {
+    /// Rolled back: nothing of it is written.
+    RolledBack(ApiError),
+    /// The commit failed without saying whether it happened.
+    CommitUnknown(ApiError),
+}
+
+/// The currencies known to have their system accounts; a command that opens
+/// an account of another currency creates them first.
+#[derive(Clone, Default)]
+pub struct KnownCurrencies(Arc<Mutex<HashSet<Currency>>>);
+
+impl KnownCurrencies {
+    /// Creates the system accounts of the batch's new currencies, each in a
+    /// statement of its own outside the batch's transaction (so two batches
+    /// creating them never wait on each other while holding account locks).
+    fn ensure(&self, conn: &mut PgConnection, requests: &[Request]) -> Result<(), ApiError> {
+        for request in requests {
+            let Some((_, currency)) = request.command.user() else {
+                continue;
+            };
+            if self.known(&currency) {
+                continue;
+            }
+            store::accounts::ensure_system_accounts(conn, currency.as_str())?;
+            if let Ok(mut known) = self.0.lock() {
+                known.insert(currency);
+            }
+        }
+        Ok(())
+    }
+
+    fn known(&self, currency: &Currency) -> bool {
+        self.0.lock().is_ok_and(|known| known.contains(currency))
+    }
+}
+
+/// The whole batch in one database transaction: each request's answer, or
+/// why the batch failed as a whole.
+pub fn apply(
+    conn: &mut PgConnection,
+    currencies: &KnownCurrencies,
+    requests: &[Request],
+) -> Result<Vec<Answer>, BatchFailure> {
+    currencies
+        .ensure(conn, requests)
+        .map_err(BatchFailure::RolledBack)?;
+    let mut answers: Vec<Option<Answer>> = requests.iter().map(|_| None).collect();
+    let mut committing = false;
+    let written = conn.transaction(|conn| {
+        keys::take(conn, requests, &mut answers)?;
+        decide_and_write(conn, requests, &mut answers)?;
+        committing = true;
+        Ok::<_, ApiError>(())
+    });
+    match written {
+        Ok(()) => Ok(answers
+            .into_iter()
+            .map(|answer| {
+                answer.unwrap_or_else(|| Err(ApiError::internal("a command got no answer")))
+            })
+            .collect()),
+        Err(error) if committing => Err(BatchFailure::CommitUnknown(error)),
+        Err(error) => Err(BatchFailure::RolledBack(error)),
+    }
+}
+
+/// Locks and reads what the unanswered requests touch, decides each in order
+/// and writes the outcome.
+fn decide_and_write(
+    conn: &mut PgConnection,
+    requests: &[Request],
+    answers: &mut [Option<Answer>],
+) -> Result<(), ApiError> {
+    let pending: Vec<&Request> = requests
+        .iter()
+        .zip(answers.iter())
+        .filter(|(_, answer)| answer.is_none())
+        .map(|(request, _)| request)
+        .collect();
+    let mut orders: Vec<_> = pending.iter().filter_map(|r| r.command.order()).collect();
+    let mut users: Vec<_> = pending.iter().filter_map(|r| r.command.user()).collect();
+    orders.sort_unstable_by_key(|o| o.value());
+    orders.dedup();
+    users.sort_unstable_by(|a, b| (a.0.value(), a.1.as_str()).cmp(&(b.0.value(), b.1.as_str())));
+    users.dedup();
+    if !orders.is_empty() || !users.is_empty() {
+        store::batch::lock_names(conn, &orders, &users)?;
+    }
+    let orders = if orders.is_empty() {
+        Default::default()
+    } else {
+        store::reservations::find_all(conn, &orders)?
+    };
+    let mut oldest: HashMap<_, _> = users.iter().map(|key| (key.clone(), None)).collect();
+    if !users.is_empty() {
+        for (key, account) in store::batch::oldest_accounts(conn, &users)? {
+            oldest.insert(key, Some(account));
+        }
+    }
+    let mut books = Books::new(orders, oldest);
+    let mut locks = AccountLocks::default();
+    let mut seen = HashSet::new();
+    for request in &pending {
+        for lock in books.plan(&request.command) {
+            if !seen.insert(lock.clone()) {
+                continue;
+            }
+            match lock {
+                Lock::Account(id) => locks.named.push(id),
+                Lock::SystemOf(kind, owner) => {
+                    locks.systems_of.push((kind, owner, shard_of(owner)))
+                }
+                Lock::System(kind, currency, shard) => locks.systems.push((kind, currency, shard)),
+            }
+        }
+    }
+    let locked = store::batch::lock_accounts(conn, locks)?;
+    let now = match locked.now {
+        Some(now) => now,
+        None => store::batch::now(conn)?,
+    };
+    books.lock(now, locked.accounts);
+    let mut stored = Vec::new();
+    for (request, answer) in requests.iter().zip(answers.iter_mut()) {
+        if answer.is_some() {
+            continue;
+        }
+        // A reply that cannot be made fails the batch: its changes are in the books.
+        let reply = match books.apply(&request.command, &mut Uuid::now_v7) {
+            Ok(outcome) => Ok(answers::reply_to(outcome)?),
+            Err(refusal) => Err(answers::error(refusal)),
+        };
+        if let (Ok(reply), Some(idempotency)) = (&reply, &request.idempotency) {
+            stored.push(keys::to_store(idempotency, reply));
+        }
+        *answer = Some(reply);
+    }
+    store::batch::write(conn, books.into_changes(), stored)?;
+    Ok(())
+}

@@ -335,9 +335,10 @@ impl Books {
             Command::Withdrawal { from, .. } => user_account(*from, Some(AccountKind::External)),
             Command::Transfer { from, to, .. } => vec![Lock::Account(*from), Lock::Account(*to)],
             Command::Reserve { account, order, .. } => {
-                self.planned_orders
-                    .entry(order.order_id)
-                    .or_insert(Some(*account));
+                let planned = self.planned_orders.entry(order.order_id).or_insert(None);
+                if planned.is_none() {
+                    *planned = Some(*account);
+                }
                 user_account(*account, None)
             }
             Command::Capture { order } => match self.planned_orders.get(order).copied().flatten() {
@@ -804,5 +805,215 @@ impl Command {
             } => Some((*user, currency.clone())),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared_types::AmountInput;
+
+    fn amount(s: &str) -> Amount {
+        Amount::parse(&AmountInput::from(s)).unwrap()
+    }
+
+    fn usd() -> Currency {
+        Currency::parse("USD").unwrap()
+    }
+
+    fn account(kind: AccountKind, balance: i64) -> AccountState {
+        AccountState {
+            id: AccountId(Uuid::now_v7()),
+            kind,
+            currency: "USD".into(),
+            balance: Decimal::from(balance),
+            reserved: Decimal::ZERO,
+        }
+    }
+
+    /// Books over one user account with `balance` and every system account
+    /// of USD, as the engine would lock them.
+    fn books_with(user: &AccountState, orders: HashMap<OrderId, Option<Order>>) -> Books {
+        let mut books = Books::new(orders, HashMap::new());
+        let mut locked = vec![(user.clone(), 0)];
+        for kind in [AccountKind::External, AccountKind::Revenue] {
+            for shard in 0..SYSTEM_SHARDS {
+                locked.push((account(kind, 0), shard));
+            }
+        }
+        books.lock(Utc::now(), locked);
+        books
+    }
+
+    fn order_ref(id: i64) -> OrderRef {
+        OrderRef {
+            order_id: OrderId::parse(id).unwrap(),
+            service_id: crate::domain::ServiceId::parse(3).unwrap(),
+            service_name: None,
+        }
+    }
+
+    #[test]
+    fn two_first_deposits_of_a_user_open_one_account() {
+        let mut books = Books::new(
+            HashMap::new(),
+            HashMap::from([((UserId::parse(7).unwrap(), usd()), None)]),
+        );
+        let deposit = |opens: AccountId| Command::Deposit {
+            to: Target::User {
+                user: UserId::parse(7).unwrap(),
+                currency: usd(),
+                opens,
+            },
+            amount: amount("5"),
+            notes: Notes::default(),
+        };
+        let (a, b) = (AccountId(Uuid::now_v7()), AccountId(Uuid::now_v7()));
+        let plans = [books.plan(&deposit(a)), books.plan(&deposit(b))];
+        assert_eq!(
+            plans[0], plans[1],
+            "the second deposit plans for the first's account"
+        );
+        let locked = (0..SYSTEM_SHARDS)
+            .map(|shard| (account(AccountKind::External, 0), shard))
+            .collect();
+        books.lock(Utc::now(), locked);
+        for opens in [a, b] {
+            let Outcome::Moved { record, .. } =
+                books.apply(&deposit(opens), &mut Uuid::now_v7).unwrap()
+            else {
+                panic!("a deposit moves money");
+            };
+            assert_eq!(record.to, Some(a));
+        }
+        let changes = books.into_changes();
+        assert_eq!(changes.opened.len(), 1);
+        assert_eq!(changes.opened[0].1, Decimal::from(10));
+        assert_eq!(changes.records.len(), 2);
+        assert_eq!(
+            changes
+                .postings
+                .iter()
+                .map(|(_, p)| p.amount)
+                .sum::<Decimal>(),
+            Decimal::ZERO
+        );
+    }
+
+    #[test]
+    fn an_order_reserved_and_captured_in_one_batch_ends_captured() {
+        let payer = account(AccountKind::User, 100);
+        let id = OrderId::parse(7).unwrap();
+        let mut books = books_with(&payer, HashMap::from([(id, None)]));
+        let reserve = Command::Reserve {
+            account: payer.id,
+            order: order_ref(7),
+            amount: amount("40"),
+        };
+        let capture = Command::Capture { order: id };
+        assert!(books.plan(&reserve).contains(&Lock::Account(payer.id)));
+        assert!(books
+            .plan(&capture)
+            .contains(&Lock::SystemOf(AccountKind::Revenue, payer.id)));
+
+        assert!(matches!(
+            books.apply(&reserve, &mut Uuid::now_v7),
+            Ok(Outcome::Order { created: true, .. })
+        ));
+        assert_eq!(
+            books.apply(&reserve, &mut Uuid::now_v7).unwrap_err(),
+            Refusal::OrderTaken(id)
+        );
+        assert!(matches!(
+            books.apply(&capture, &mut Uuid::now_v7),
+            Ok(Outcome::Order { created: false, .. })
+        ));
+        assert_eq!(
+            books
+                .apply(&Command::Release { order: id }, &mut Uuid::now_v7)
+                .unwrap_err(),
+            Refusal::NotReserved {
+                order: id,
+                status: "captured"
+            }
+        );
+        let changes = books.into_changes();
+        assert_eq!(changes.orders.len(), 1, "one row per order, as it ends");
+        assert_eq!(changes.orders[0].status, ReservationStatus::Captured);
+        assert_eq!(changes.records.len(), 2);
+        let payer_change = changes
+            .balances
+            .iter()
+            .find(|(a, _, _)| *a == payer.id)
+            .unwrap();
+        assert_eq!(
+            (payer_change.1, payer_change.2),
+            (Decimal::from(-40), Decimal::ZERO)
+        );
+    }
+
+    #[test]
+    fn a_refused_reservation_is_recorded_and_leaves_the_order_free() {
+        let payer = account(AccountKind::User, 10);
+        let id = OrderId::parse(8).unwrap();
+        let mut books = books_with(&payer, HashMap::from([(id, None)]));
+        let reserve = |amount_text: &str| Command::Reserve {
+            account: payer.id,
+            order: order_ref(8),
+            amount: amount(amount_text),
+        };
+        let Ok(Outcome::Moved { record, .. }) = books.apply(&reserve("11"), &mut Uuid::now_v7)
+        else {
+            panic!("a refusal for funds is recorded");
+        };
+        assert_eq!(record.failure, Some(FailureReason::InsufficientFunds));
+        assert!(matches!(
+            books.apply(&reserve("10"), &mut Uuid::now_v7),
+            Ok(Outcome::Order { created: true, .. })
+        ));
+    }
+
+    #[test]
+    fn what_is_refused_changes_nothing() {
+        let payer = account(AccountKind::User, 10);
+        let mut books = books_with(&payer, HashMap::new());
+        let missing = AccountId(Uuid::now_v7());
+        let transfer = Command::Transfer {
+            from: payer.id,
+            to: missing,
+            amount: amount("1"),
+            notes: Notes::default(),
+        };
+        assert_eq!(
+            books.apply(&transfer, &mut Uuid::now_v7).unwrap_err(),
+            Refusal::NoAccount(missing)
+        );
+        let changes = books.into_changes();
+        assert!(changes.records.is_empty() && changes.postings.is_empty());
+        assert!(changes
+            .balances
+            .iter()
+            .all(|(_, b, r)| b.is_zero() && r.is_zero()));
+    }
+
+    #[test]
+    fn a_hold_its_account_does_not_cover_is_inconsistent_not_captured() {
+        let payer = account(AccountKind::User, 0);
+        let id = OrderId::parse(9).unwrap();
+        let order = Order {
+            order: order_ref(9),
+            account: payer.id,
+            amount: amount("5"),
+            currency: usd(),
+            status: ReservationStatus::Reserved,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let mut books = books_with(&payer, HashMap::from([(id, Some(order))]));
+        assert!(matches!(
+            books.apply(&Command::Capture { order: id }, &mut Uuid::now_v7),
+            Err(Refusal::Inconsistent(_))
+        ));
+        assert!(books.into_changes().records.is_empty());
     }
 }

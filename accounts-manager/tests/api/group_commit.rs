@@ -321,3 +321,278 @@ async fn system_accounts_cannot_be_named_in_a_movement() {
     assert_eq!(app.balance(&user).await, "50.00");
     app.assert_audit_clean().await;
 }
+
+/// Sends each request in turn and waits until it is queued, so that the
+/// batch after the blocked one takes them in exactly this order.
+async fn queue_in_order(
+    app: &TestApp,
+    requests: &[(&str, Value)],
+) -> Vec<tokio::task::JoinHandle<(StatusCode, Value)>> {
+    let mut sent = Vec::new();
+    for (n, (path, body)) in requests.iter().enumerate() {
+        let request = app.post(path).json(body);
+        sent.push(tokio::spawn(async move {
+            read(request.send().await.expect("sent")).await
+        }));
+        wait_until_queued(app, n + 1).await;
+    }
+    sent
+}
+
+async fn answers_of(
+    sent: Vec<tokio::task::JoinHandle<(StatusCode, Value)>>,
+) -> Vec<(StatusCode, Value)> {
+    let mut answers = Vec::new();
+    for one in sent {
+        answers.push(one.await.expect("answer"));
+    }
+    answers
+}
+
+async fn reserve(app: &TestApp, account: &str, order_id: i64, amount: &str) {
+    let (status, body) = app
+        .post_json(
+            "/api/v1/reservations",
+            json!({"account_id": account, "order_id": order_id, "service_id": 9, "amount": amount}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test]
+async fn one_batch_carries_every_kind_of_command_each_with_its_own_answer() {
+    let app = spawn_app_with(ONE_LANE).await;
+    let hot = app.open_account(1, "USD").await;
+    let payer = app.funded_account(2, "1000.00").await;
+    let poor = app.funded_account(3, "5.00").await;
+    reserve(&app, &payer, 50, "100.00").await;
+    reserve(&app, &payer, 51, "50.00").await;
+    let held = HeldRow::take(&app.db, &hot);
+    let first = block_the_lane(&app, &hot).await;
+
+    let sent = queue_in_order(
+        &app,
+        &[
+            (
+                "/api/v1/deposits",
+                json!({"user_id": 77, "amount": "25.00"}),
+            ),
+            (
+                "/api/v1/reservations",
+                json!({"account_id": payer, "order_id": 60, "service_id": 9, "amount": "200.00"}),
+            ),
+            ("/api/v1/reservations/50/capture", json!({})),
+            ("/api/v1/reservations/51/release", json!({})),
+            (
+                "/api/v1/transfers",
+                json!({"from_account_id": payer, "to_account_id": hot, "amount": "10.00"}),
+            ),
+            (
+                "/api/v1/withdrawals",
+                json!({"account_id": poor, "amount": "10.00"}),
+            ),
+        ],
+    )
+    .await;
+    held.release();
+
+    assert_eq!(first.await.expect("first").0, StatusCode::CREATED);
+    let answers = answers_of(sent).await;
+    let [deposit, reserved, captured, released, transfer, withdrawal] =
+        <[(StatusCode, Value); 6]>::try_from(answers).expect("six answers");
+    assert_eq!(deposit.0, StatusCode::CREATED, "{}", deposit.1);
+    let opened = deposit.1["to_account_id"].as_str().expect("an account");
+    assert_eq!(reserved.0, StatusCode::CREATED, "{}", reserved.1);
+    assert_eq!(reserved.1["status"], "reserved");
+    assert_eq!(captured.0, StatusCode::OK, "{}", captured.1);
+    assert_eq!(captured.1["status"], "captured");
+    assert_eq!(released.0, StatusCode::OK, "{}", released.1);
+    assert_eq!(released.1["status"], "released");
+    // 1000 - 150 held before; - 200 held, + 50 released, - 10 sent.
+    assert_eq!(transfer.0, StatusCode::CREATED, "{}", transfer.1);
+    assert_eq!(transfer.1["from_balance_after"], "690.00");
+    assert_eq!(transfer.1["to_balance_after"], "10.50");
+    assert_eq!(withdrawal.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(withdrawal.1["reason"], "insufficient_funds");
+
+    let ids = [&deposit.1, &transfer.1, &withdrawal.1]
+        .map(|t| format!("'{}'", t["transaction_id"].as_str().expect("an id")))
+        .join(", ");
+    let written = format!(
+        "FROM transactions WHERE id IN ({ids}) OR (order_id = 50 AND kind = 'capture') \
+         OR (order_id = 51 AND kind = 'release') OR (order_id = 60 AND kind = 'reservation')"
+    );
+    assert_eq!(
+        app.count(&format!("SELECT count(*) AS n {written}")).await,
+        6
+    );
+    assert_eq!(
+        app.count(&format!("SELECT count(DISTINCT xid) AS n {written}"))
+            .await,
+        1,
+        "the six commands share one database transaction"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM reservations r, accounts a, transactions t \
+             WHERE r.order_id IN (50, 51, 60) AND a.id = '{opened}' AND t.id IN ({ids}) \
+               AND r.xmin::text::bigint = t.xid % 4294967296 AND a.xmin::text::bigint = t.xid % 4294967296"
+        ))
+        .await,
+        9,
+        "the orders and the opened account were written by that transaction too"
+    );
+    let (_, payer_now) = app.get_json(&format!("/api/v1/accounts/{payer}")).await;
+    assert_eq!(payer_now["balance"], "690.00");
+    assert_eq!(payer_now["reserved"], "200.00");
+    assert_eq!(app.balance(opened).await, "25.00");
+    assert_eq!(app.balance(&poor).await, "5.00");
+    assert_eq!(
+        app.sum("SELECT sum(balance) AS s FROM accounts WHERE kind = 'revenue'")
+            .await,
+        Decimal::from(100)
+    );
+    app.assert_audit_clean().await;
+}
+
+#[tokio::test]
+async fn an_order_reserved_twice_or_captured_and_released_in_one_batch_has_one_winner() {
+    let app = spawn_app_with(ONE_LANE).await;
+    let hot = app.open_account(1, "USD").await;
+    let payer = app.funded_account(2, "1000.00").await;
+    let poor = app.funded_account(3, "5.00").await;
+    reserve(&app, &payer, 71, "30.00").await;
+    let held = HeldRow::take(&app.db, &hot);
+    let first = block_the_lane(&app, &hot).await;
+    let order = |account: &str, order_id: i64, amount: &str| json!({"account_id": account, "order_id": order_id, "service_id": 9, "amount": amount});
+
+    let sent = queue_in_order(
+        &app,
+        &[
+            ("/api/v1/reservations", order(&payer, 70, "10.00")),
+            ("/api/v1/reservations", order(&payer, 70, "20.00")),
+            ("/api/v1/reservations/71/capture", json!({})),
+            ("/api/v1/reservations/71/release", json!({})),
+            ("/api/v1/reservations", order(&poor, 72, "6.00")),
+            ("/api/v1/reservations", order(&payer, 72, "7.00")),
+            ("/api/v1/reservations", order(&payer, 73, "4.00")),
+            ("/api/v1/reservations/73/capture", json!({})),
+        ],
+    )
+    .await;
+    held.release();
+
+    assert_eq!(first.await.expect("first").0, StatusCode::CREATED);
+    let answers = answers_of(sent).await;
+    assert_eq!(answers[0].0, StatusCode::CREATED, "{}", answers[0].1);
+    assert_error(
+        answers[1].0,
+        &answers[1].1,
+        StatusCode::CONFLICT,
+        "order_already_reserved",
+    );
+    assert_eq!(answers[2].0, StatusCode::OK, "{}", answers[2].1);
+    assert_error(
+        answers[3].0,
+        &answers[3].1,
+        StatusCode::CONFLICT,
+        "reservation_not_reserved",
+    );
+    assert_eq!(answers[4].0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answers[4].1["reason"], "insufficient_funds");
+    assert_eq!(
+        answers[5].0,
+        StatusCode::CREATED,
+        "a reservation refused for funds leaves the order id free: {}",
+        answers[5].1
+    );
+
+    assert_eq!(answers[6].0, StatusCode::CREATED, "{}", answers[6].1);
+    assert_eq!(
+        answers[7].0,
+        StatusCode::OK,
+        "an order reserved earlier in the batch can be captured: {}",
+        answers[7].1
+    );
+    assert_eq!(answers[7].1["status"], "captured");
+    let kinds = |order_id: i64| {
+        format!(
+            "SELECT string_agg(kind || ':' || status, ',' ORDER BY created_at, kind) AS t \
+             FROM transactions WHERE order_id = {order_id}"
+        )
+    };
+    assert_eq!(app.text(&kinds(70)).await, "reservation:success");
+    assert_eq!(
+        app.text(&kinds(71)).await,
+        "reservation:success,capture:success"
+    );
+    assert_eq!(
+        app.text(&kinds(72)).await,
+        "reservation:failed,reservation:success"
+    );
+    let (_, payer_now) = app.get_json(&format!("/api/v1/accounts/{payer}")).await;
+    // 1000 - 30 (71) - 10 (70) - 7 (72) - 4 (73).
+    assert_eq!(payer_now["balance"], "949.00");
+    assert_eq!(payer_now["reserved"], "17.00");
+    let (_, order_70) = app.get_json("/api/v1/reservations/70").await;
+    assert_eq!(order_70["amount"], "10.00");
+    app.assert_audit_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reserves_of_one_order_on_two_instances_have_one_winner() {
+    let first = std::sync::Arc::new(spawn_app_with(&[]).await);
+    let second = std::sync::Arc::new(crate::helpers::spawn_app_on(first.db.clone()).await);
+    let mut payers = Vec::new();
+    for user in 0..4 {
+        payers.push(first.funded_account(10 + user, "100.00").await);
+    }
+    let apps = [first.clone(), second.clone()];
+    let attempts = (100..120).flat_map(|order_id| {
+        let apps = apps.clone();
+        payers.iter().enumerate().map(move |(i, payer)| {
+            let app = apps[i % 2].clone();
+            let body = json!({"account_id": payer, "order_id": order_id, "service_id": 1, "amount": "1.00"});
+            async move { (order_id, app.post_json("/api/v1/reservations", body).await) }
+        })
+    });
+
+    let answers = join_all(attempts).await;
+
+    for order_id in 100..120 {
+        let mine: Vec<&(StatusCode, Value)> = answers
+            .iter()
+            .filter(|(id, _)| *id == order_id)
+            .map(|(_, answer)| answer)
+            .collect();
+        let won = mine
+            .iter()
+            .filter(|(status, _)| *status == StatusCode::CREATED)
+            .count();
+        assert_eq!(won, 1, "order {order_id}: {mine:?}");
+        for (status, body) in mine {
+            if *status != StatusCode::CREATED {
+                assert_error(
+                    *status,
+                    body,
+                    StatusCode::CONFLICT,
+                    "order_already_reserved",
+                );
+            }
+        }
+    }
+    assert_eq!(
+        first
+            .count("SELECT count(*) AS n FROM transactions WHERE kind = 'reservation'")
+            .await,
+        20,
+        "a losing reserve leaves nothing behind"
+    );
+    assert_eq!(
+        first
+            .sum("SELECT sum(reserved) AS s FROM accounts WHERE kind = 'user'")
+            .await,
+        Decimal::from(20)
+    );
+    first.assert_audit_clean().await;
+}

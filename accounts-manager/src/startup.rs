@@ -63,12 +63,7 @@ impl Application {
         .map_err(|e| StartupError(format!("migrations did not finish: {e}")))?
         .map_err(|e| StartupError(format!("cannot apply migrations: {e}")))?;
 
-        let listener = TcpListener::bind(&settings.bind_addr).map_err(|e| {
-            StartupError(format!(
-                "BIND_ADDR={:?} cannot be listened on: {e}",
-                settings.bind_addr
-            ))
-        })?;
+        let listener = service_kit::http::listen(&settings.bind_addr).map_err(StartupError)?;
         let port = listener
             .local_addr()
             .map_err(|e| StartupError(format!("cannot read the bound address: {e}")))?

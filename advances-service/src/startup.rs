@@ -89,8 +89,7 @@ impl Application {
             )?,
             advances: counter("advances_total", "Advances created", "event")?,
         };
-        let listener = TcpListener::bind(&settings.bind_addr)
-            .map_err(|e| StartupError(format!("cannot listen on {}: {e}", settings.bind_addr)))?;
+        let listener = service_kit::http::listen(&settings.bind_addr).map_err(StartupError)?;
         let port = listener
             .local_addr()
             .map_err(|e| StartupError(format!("cannot read the bound address: {e}")))?

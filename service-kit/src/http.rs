@@ -49,3 +49,10 @@ pub fn query_config() -> actix_web::web::QueryConfig {
             .into()
     })
 }
+
+/// Listens on `BIND_ADDR`; the error is the one line start-up prints, naming
+/// the setting.
+pub fn listen(bind_addr: &str) -> Result<std::net::TcpListener, String> {
+    std::net::TcpListener::bind(bind_addr)
+        .map_err(|e| format!("BIND_ADDR={bind_addr:?} cannot be listened on: {e}"))
+}

@@ -185,3 +185,19 @@ async fn a_dead_database_is_503_not_500() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn an_address_that_cannot_be_listened_on_stops_start_up_naming_bind_addr() {
+    let db = tokio::task::spawn_blocking(|| test_support::TestDb::create("am_test"))
+        .await
+        .expect("create db");
+    let settings = crate::helpers::settings_with(&db, &[("BIND_ADDR", "not-an-address")]);
+
+    let error = match accounts_manager::Application::build(settings).await {
+        Ok(_) => panic!("start-up went on with BIND_ADDR=not-an-address"),
+        Err(error) => error.to_string(),
+    };
+
+    assert!(error.contains("BIND_ADDR"), "{error}");
+    assert!(error.contains("not-an-address"), "{error}");
+}

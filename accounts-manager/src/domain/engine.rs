@@ -19,15 +19,10 @@ use uuid::Uuid;
 use super::ledger::{self, AccountKind, AccountState, Bucket, Decision, FailureReason, Posting};
 use super::{Amount, CallerText, Currency, OrderId, OrderRef, UserId};
 
-/// How many external and revenue accounts each currency has: movements spread
-/// over them by user account, so that they do not all queue on one row lock.
+/// How many external and revenue accounts each currency has. Each batch
+/// uses one shard of them (its lane's), so that batches running side by side
+/// do not queue on one system account's row lock.
 pub const SYSTEM_SHARDS: i16 = 16;
-
-/// The system-account shard a user account's movements use. UUIDv7 ends in
-/// random bits: the last byte spreads accounts evenly.
-pub fn shard_of(account: AccountId) -> i16 {
-    i16::from(account.0.as_bytes()[15]) % SYSTEM_SHARDS
-}
 
 /// What the caller attached to a movement.
 #[derive(Debug, Clone, Default)]
@@ -218,11 +213,11 @@ pub enum Refusal {
 pub enum Lock {
     /// A user account, by id.
     Account(AccountId),
-    /// The system account of this kind that a user account's movements use.
+    /// The batch's system account of this kind in a user account's currency.
     SystemOf(AccountKind, AccountId),
-    /// The system account of this kind, currency and shard (for an account
+    /// The batch's system account of this kind and currency (for an account
     /// that does not exist yet).
-    System(AccountKind, Currency, i16),
+    System(AccountKind, Currency),
 }
 
 /// Everything a batch writes, decided.
@@ -244,7 +239,8 @@ pub struct Changes {
 pub struct Books {
     now: DateTime<Utc>,
     accounts: HashMap<AccountId, AccountState>,
-    systems: HashMap<(AccountKind, String, i16), AccountId>,
+    /// The batch's system account of each kind and currency.
+    systems: HashMap<(AccountKind, String), AccountId>,
     /// Each `(user, currency)` asked for, and the user's oldest account of it.
     users: HashMap<(UserId, Currency), Option<AccountId>>,
     /// Each order asked for, as it stands (`None`: no reservation).
@@ -312,24 +308,20 @@ impl Books {
                     opens,
                 } => {
                     let key = (*user, currency.clone());
-                    let id = match self.planned_users.get(&key).copied().flatten() {
+                    match self.planned_users.get(&key).copied().flatten() {
                         Some(id) if !self.planned_new.contains(&id) => {
-                            return user_account(id, Some(AccountKind::External));
+                            user_account(id, Some(AccountKind::External))
                         }
-                        Some(id) => id,
-                        None => {
-                            self.planned_users.insert(key, Some(*opens));
-                            self.planned_new.insert(*opens);
-                            *opens
+                        planned => {
+                            if planned.is_none() {
+                                self.planned_users.insert(key, Some(*opens));
+                                self.planned_new.insert(*opens);
+                            }
+                            // An account opened in this batch is not in the
+                            // table yet: its system account is found by currency.
+                            vec![Lock::System(AccountKind::External, currency.clone())]
                         }
-                    };
-                    // An account opened in this batch is not in the table yet:
-                    // its system account is found by currency and shard.
-                    vec![Lock::System(
-                        AccountKind::External,
-                        currency.clone(),
-                        shard_of(id),
-                    )]
+                    }
                 }
             },
             Command::Withdrawal { from, .. } => user_account(*from, Some(AccountKind::External)),
@@ -352,13 +344,14 @@ impl Books {
         }
     }
 
-    /// Takes the accounts locked for the batch, at the batch's time.
-    pub fn lock(&mut self, now: DateTime<Utc>, locked: Vec<(AccountState, i16)>) {
+    /// Takes the accounts locked for the batch (system accounts of the
+    /// batch's one shard), at the batch's time.
+    pub fn lock(&mut self, now: DateTime<Utc>, locked: Vec<AccountState>) {
         self.now = now;
-        for (account, shard) in locked {
+        for account in locked {
             if account.kind != AccountKind::User {
                 self.systems
-                    .insert((account.kind, account.currency.clone(), shard), account.id);
+                    .insert((account.kind, account.currency.clone()), account.id);
             }
             self.accounts.insert(account.id, account);
         }
@@ -497,7 +490,7 @@ impl Books {
     fn system_of(&self, kind: AccountKind, owner: AccountId) -> Result<AccountId, Refusal> {
         let owner = self.user_account(owner)?;
         self.systems
-            .get(&(kind, owner.currency.clone(), shard_of(owner.id)))
+            .get(&(kind, owner.currency.clone()))
             .copied()
             .ok_or_else(|| {
                 Refusal::Inconsistent(format!(
@@ -835,11 +828,9 @@ mod tests {
     /// of USD, as the engine would lock them.
     fn books_with(user: &AccountState, orders: HashMap<OrderId, Option<Order>>) -> Books {
         let mut books = Books::new(orders, HashMap::new());
-        let mut locked = vec![(user.clone(), 0)];
+        let mut locked = vec![user.clone()];
         for kind in [AccountKind::External, AccountKind::Revenue] {
-            for shard in 0..SYSTEM_SHARDS {
-                locked.push((account(kind, 0), shard));
-            }
+            locked.push(account(kind, 0));
         }
         books.lock(Utc::now(), locked);
         books
@@ -874,10 +865,7 @@ mod tests {
             plans[0], plans[1],
             "the second deposit plans for the first's account"
         );
-        let locked = (0..SYSTEM_SHARDS)
-            .map(|shard| (account(AccountKind::External, 0), shard))
-            .collect();
-        books.lock(Utc::now(), locked);
+        books.lock(Utc::now(), vec![account(AccountKind::External, 0)]);
         for opens in [a, b] {
             let Outcome::Moved { record, .. } =
                 books.apply(&deposit(opens), &mut Uuid::now_v7).unwrap()

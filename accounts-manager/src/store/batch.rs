@@ -75,7 +75,7 @@ service_kit::prepared_statement!(OldestAccounts {
     currencies: Array<Text> => Vec<String>,
 } = include_str!("batch/oldest_accounts.sql"));
 
-/// A locked account and its system-account shard, at the batch's time.
+/// A locked account, at the batch's time.
 #[derive(Debug, Clone, QueryableByName)]
 struct LockedAccount {
     #[diesel(sql_type = SqlUuid)]
@@ -88,71 +88,65 @@ struct LockedAccount {
     balance: Decimal,
     #[diesel(sql_type = Numeric)]
     reserved: Decimal,
-    #[diesel(sql_type = SmallInt)]
-    shard: i16,
     /// `now()`: the time of every transaction the batch records.
     #[diesel(sql_type = Timestamptz)]
     now: DateTime<Utc>,
 }
 
-/// What a batch locks: user accounts by id, the system account of a kind that
-/// a user account's movements use, and system accounts by kind, currency and
-/// shard.
+/// What a batch locks: user accounts by id, and of the system accounts of
+/// its shard, those of a kind in a user account's currency and those of a
+/// kind and currency.
 #[derive(Debug, Default)]
 pub struct AccountLocks {
+    pub shard: i16,
     pub named: Vec<AccountId>,
-    pub systems_of: Vec<(AccountKind, AccountId, i16)>,
-    pub systems: Vec<(AccountKind, Currency, i16)>,
+    pub systems_of: Vec<(AccountKind, AccountId)>,
+    pub systems: Vec<(AccountKind, Currency)>,
 }
 
-/// The accounts a batch locked, each with its shard, and the batch's time
-/// (`None` when nothing was locked).
+/// The accounts a batch locked, and the batch's time (`None` when nothing
+/// was locked).
 pub struct Locked {
-    pub accounts: Vec<(AccountState, i16)>,
+    pub accounts: Vec<AccountState>,
     pub now: Option<DateTime<Utc>>,
 }
 
 /// Locks the accounts, in id order.
 pub fn lock_accounts(conn: &mut PgConnection, locks: AccountLocks) -> QueryResult<Locked> {
     let rows: Vec<LockedAccount> = LockAccounts {
+        shard: locks.shard,
         named: locks.named.iter().map(|id| id.0).collect(),
-        owners: locks.systems_of.iter().map(|(_, id, _)| id.0).collect(),
-        owner_kinds: locks.systems_of.iter().map(|(k, _, _)| k.name()).collect(),
-        owner_shards: locks.systems_of.iter().map(|(_, _, s)| *s).collect(),
-        kinds: locks.systems.iter().map(|(k, _, _)| k.name()).collect(),
+        owners: locks.systems_of.iter().map(|(_, id)| id.0).collect(),
+        owner_kinds: locks.systems_of.iter().map(|(k, _)| k.name()).collect(),
+        kinds: locks.systems.iter().map(|(k, _)| k.name()).collect(),
         currencies: locks
             .systems
             .iter()
-            .map(|(_, c, _)| c.as_str().to_owned())
+            .map(|(_, c)| c.as_str().to_owned())
             .collect(),
-        shards: locks.systems.iter().map(|(_, _, s)| *s).collect(),
     }
     .load(conn)?;
     let now = rows.first().map(|row| row.now);
     let accounts = rows
         .into_iter()
-        .map(|row| {
-            let state = AccountState {
-                id: AccountId(row.id),
-                kind: row.kind.0,
-                currency: row.currency,
-                balance: row.balance,
-                reserved: row.reserved,
-            };
-            (state, row.shard)
+        .map(|row| AccountState {
+            id: AccountId(row.id),
+            kind: row.kind.0,
+            currency: row.currency,
+            balance: row.balance,
+            reserved: row.reserved,
         })
         .collect();
     Ok(Locked { accounts, now })
 }
 
 service_kit::prepared_statement!(LockAccounts {
+    shard: SmallInt => i16,
     named: Array<SqlUuid> => Vec<Uuid>,
     owners: Array<SqlUuid> => Vec<Uuid>,
     owner_kinds: Array<Text> => Vec<&'static str>,
-    owner_shards: Array<SmallInt> => Vec<i16>,
     kinds: Array<Text> => Vec<&'static str>,
     currencies: Array<Text> => Vec<String>,
-    shards: Array<SmallInt> => Vec<i16>,
 } = include_str!("batch/lock_accounts.sql"));
 
 #[derive(QueryableByName)]
@@ -297,19 +291,15 @@ mod tests {
     #[test]
     fn every_bind_has_its_place() {
         let lock = diesel::debug_query::<diesel::pg::Pg, _>(&LockAccounts {
+            shard: 0,
             named: vec![],
             owners: vec![],
             owner_kinds: vec![],
-            owner_shards: vec![],
             kinds: vec![],
             currencies: vec![],
-            shards: vec![],
         })
         .to_string();
-        assert!(
-            lock.contains("unnest($5::text[], $6::text[], $7::int2[])"),
-            "{lock}"
-        );
+        assert!(lock.contains("unnest($5::text[], $6::text[])"), "{lock}");
         let write = diesel::debug_query::<diesel::pg::Pg, _>(&WriteBatch::default()).to_string();
         assert!(
             write.contains("unnest($37::text[], $38::bytea[], $39::int2[], $40::text[])"),

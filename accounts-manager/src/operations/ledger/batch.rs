@@ -13,7 +13,7 @@ use diesel::Connection;
 use uuid::Uuid;
 
 use super::{answers, keys, Answer, Request};
-use crate::domain::engine::{shard_of, Books, Lock};
+use crate::domain::engine::{Books, Lock};
 use crate::domain::Currency;
 use crate::error::ApiError;
 use crate::store;
@@ -57,11 +57,13 @@ impl KnownCurrencies {
     }
 }
 
-/// The whole batch in one database transaction: each request's answer, or
-/// why the batch failed as a whole.
+/// The whole batch in one database transaction, its money from and to the
+/// outside and its revenue on the system accounts of `shard`: each request's
+/// answer, or why the batch failed as a whole.
 pub fn apply(
     conn: &mut PgConnection,
     currencies: &KnownCurrencies,
+    shard: i16,
     requests: &[Request],
 ) -> Result<Vec<Answer>, BatchFailure> {
     currencies
@@ -71,7 +73,7 @@ pub fn apply(
     let mut committing = false;
     let written = conn.transaction(|conn| {
         keys::take(conn, requests, &mut answers)?;
-        decide_and_write(conn, requests, &mut answers)?;
+        decide_and_write(conn, shard, requests, &mut answers)?;
         committing = true;
         Ok::<_, ApiError>(())
     });
@@ -91,6 +93,7 @@ pub fn apply(
 /// and writes the outcome.
 fn decide_and_write(
     conn: &mut PgConnection,
+    shard: i16,
     requests: &[Request],
     answers: &mut [Option<Answer>],
 ) -> Result<(), ApiError> {
@@ -121,7 +124,10 @@ fn decide_and_write(
         }
     }
     let mut books = Books::new(orders, oldest);
-    let mut locks = AccountLocks::default();
+    let mut locks = AccountLocks {
+        shard,
+        ..AccountLocks::default()
+    };
     let mut seen = HashSet::new();
     for request in &pending {
         for lock in books.plan(&request.command) {
@@ -130,10 +136,8 @@ fn decide_and_write(
             }
             match lock {
                 Lock::Account(id) => locks.named.push(id),
-                Lock::SystemOf(kind, owner) => {
-                    locks.systems_of.push((kind, owner, shard_of(owner)))
-                }
-                Lock::System(kind, currency, shard) => locks.systems.push((kind, currency, shard)),
+                Lock::SystemOf(kind, owner) => locks.systems_of.push((kind, owner)),
+                Lock::System(kind, currency) => locks.systems.push((kind, currency)),
             }
         }
     }

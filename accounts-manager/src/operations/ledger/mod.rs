@@ -30,7 +30,7 @@ use service_kit::metrics::HttpMetrics;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::{Idempotency, Reply};
-use crate::domain::engine::Command;
+use crate::domain::engine::{Command, SYSTEM_SHARDS};
 use crate::error::ApiError;
 use crate::store::PgPool;
 use batch::{BatchFailure, KnownCurrencies};
@@ -97,11 +97,17 @@ impl Ledger {
         let (queue, receiver) = mpsc::channel(lanes * batch_size * 2);
         let receiver = Arc::new(Mutex::new(receiver));
         let currencies = KnownCurrencies::default();
-        for _ in 0..lanes {
+        // Each lane books money from and to the outside, and revenue, on a
+        // system-account shard of its own, so lanes never wait on each other
+        // for a system account. Where the shards start is random, so that
+        // several instances spread over them too.
+        let first_shard = i16::from(uuid::Uuid::new_v4().as_bytes()[0]) % SYSTEM_SHARDS;
+        for lane in 0..lanes {
             let lane = Lane {
                 receiver: receiver.clone(),
                 pool: pool.clone(),
                 currencies: currencies.clone(),
+                shard: (first_shard + i16::try_from(lane % 64).unwrap_or(0)) % SYSTEM_SHARDS,
                 batch_size,
                 metrics: metrics.clone(),
             };
@@ -132,6 +138,8 @@ struct Lane {
     receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
     pool: PgPool,
     currencies: KnownCurrencies,
+    /// The system-account shard of this lane's batches.
+    shard: i16,
     batch_size: usize,
     metrics: Metrics,
 }
@@ -224,11 +232,12 @@ impl Lane {
     ) -> (Vec<Request>, Result<Vec<Answer>, BatchFailure>) {
         let pool = self.pool.clone();
         let currencies = self.currencies.clone();
+        let shard = self.shard;
         let count = requests.len();
         let applied = web::block(move || {
             let outcome = match pool.get() {
                 Ok(mut conn) => {
-                    let outcome = batch::apply(&mut conn, &currencies, &requests);
+                    let outcome = batch::apply(&mut conn, &currencies, shard, &requests);
                     if let Err(BatchFailure::RolledBack(e) | BatchFailure::CommitUnknown(e)) =
                         &outcome
                     {

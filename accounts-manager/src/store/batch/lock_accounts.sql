@@ -1,20 +1,24 @@
--- Locks, in id order (as every writer does), the named accounts; the system
--- account of each (user account, kind), the one of that account's currency
--- and of the given shard; and the system accounts named by (kind, currency,
--- shard) directly. Accounts that do not exist are simply not in the answer.
-SELECT a.id, a.kind, a.currency, a.balance, a.reserved, a.shard, now() AS now
+-- Locks, in id order (as every writer does), the named accounts; the
+-- batch's system account of each (user account, kind), the one of that
+-- account's currency in the batch's shard; and the batch's system account of
+-- each (kind, currency). Accounts that do not exist are simply not in the
+-- answer.
+WITH batch AS (SELECT ?::int2 AS shard)
+SELECT a.id, a.kind, a.currency, a.balance, a.reserved, now() AS now
 FROM accounts a
 WHERE a.id IN (
     SELECT unnest(?::uuid[])
     UNION
     SELECT s.id
-    FROM unnest(?::uuid[], ?::text[], ?::int2[]) AS r(owner, kind, shard)
+    FROM unnest(?::uuid[], ?::text[]) AS r(owner, kind)
     JOIN accounts u ON u.id = r.owner
-    JOIN accounts s ON s.kind = r.kind AND s.kind <> 'user' AND s.currency = u.currency AND s.shard = r.shard
+    JOIN accounts s ON s.kind = r.kind AND s.kind <> 'user' AND s.currency = u.currency
+                   AND s.shard = (SELECT shard FROM batch)
     UNION
     SELECT s.id
-    FROM unnest(?::text[], ?::text[], ?::int2[]) AS d(kind, currency, shard)
-    JOIN accounts s ON s.kind = d.kind AND s.kind <> 'user' AND s.currency = d.currency AND s.shard = d.shard
+    FROM unnest(?::text[], ?::text[]) AS d(kind, currency)
+    JOIN accounts s ON s.kind = d.kind AND s.kind <> 'user' AND s.currency = d.currency
+                   AND s.shard = (SELECT shard FROM batch)
 )
 ORDER BY a.id
 FOR UPDATE OF a

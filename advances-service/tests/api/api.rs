@@ -42,10 +42,8 @@ async fn an_advance_is_paid_into_the_account_at_once_with_its_schedule() {
     }
     assert_eq!(system.balance(&account).await, Decimal::from(1200));
     let id = advance["advance_id"].as_str().unwrap();
-    let (_, history) = system
-        .am_get(&format!("/api/v1/accounts/{account}/transactions"))
-        .await;
-    assert_eq!(history["items"][0]["reference"], format!("advance:{id}"));
+    let history = system.history(&account).await;
+    assert_eq!(history[0].reference, Some(format!("advance:{id}")));
     assert_eq!(system.advance(id).await, advance);
 }
 

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The benchmark harness. Builds in release mode, starts accounts-manager on a
-# fresh database, funds 10,000 accounts, drives transfers over HTTP (uniform,
-# hot-account, reservations) at 16 and 64 connections, runs the same
+# fresh database, funds 10,000 accounts (one per user), drives transfers over
+# HTTP (uniform, hot-account, reservations) and deposits (by account id, and
+# by user id into the user's account) at 16 and 64 connections, runs the same
 # machine's raw-SQL pgbench baseline of the same shape, and prints every
-# result with its ratio to the baseline. Then the advances figure: 10,000 due
-# payments created directly, timed until all are collected by one scheduler
-# and two workers.
+# result with its ratio: transfers and deposits to the baseline, deposits by
+# user id to deposits by account id (what finding the user's account costs).
+# Then the advances figure: 10,000 due payments created directly, timed until
+# all are collected by one scheduler and two workers.
 #   bench/run.sh   SECONDS_PER_RUN=10 per run by default; BENCH_MODES (uniform
-#                  hot reservations) and BENCH_ADVANCES=0 run a part of it
+#                  hot reservations deposits deposits-user) and
+#                  BENCH_ADVANCES=0 run a part of it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
@@ -58,8 +61,9 @@ for script in transfer transfer-hot; do
 done
 
 echo "== over HTTP"
-printf '%-14s %5s %10s %8s %8s %7s %s\n' mode conns per_s p50_ms p99_ms errors "ratio to pgbench"
-for mode in ${BENCH_MODES:-uniform hot reservations}; do
+printf '%-14s %5s %10s %8s %8s %7s %s\n' mode conns per_s p50_ms p99_ms errors ratio
+declare -A PER_S
+for mode in ${BENCH_MODES:-uniform hot reservations deposits deposits-user}; do
   for c in 16 64; do
     line=$($BIN/loadgen run "http://$AM_ADDR" $TOKEN "$OUT/accounts.txt" $mode $c "$SECONDS_PER_RUN")
     echo "$line" >>"$OUT/results.jsonl"
@@ -67,9 +71,13 @@ for mode in ${BENCH_MODES:-uniform hot reservations}; do
     p50=$(echo "$line" | sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p')
     p99=$(echo "$line" | sed -n 's/.*"p99_ms":\([0-9.]*\).*/\1/p')
     errors=$(echo "$line" | sed -n 's/.*"errors":\([0-9]*\).*/\1/p')
-    base=${BASE[transfer-$c]}; [ $mode = hot ] && base=${BASE[transfer-hot-$c]}
+    PER_S[$mode-$c]=${per_s%.*}
+    base=${BASE[transfer-$c]}; to="to pgbench"
+    [ $mode = hot ] && base=${BASE[transfer-hot-$c]}
+    # Deposits by user id against deposits by account id (when that ran first).
+    [ $mode = deposits-user ] && base=${PER_S[deposits-$c]:-0} && to="to deposits"
     ratio=$(awk -v a="${per_s%.*}" -v b="$base" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-    printf '%-14s %5s %10s %8s %8s %7s %s\n' $mode $c "${per_s%.*}" "$p50" "$p99" "$errors" "$ratio"
+    printf '%-14s %5s %10s %8s %8s %7s %s\n' $mode $c "${per_s%.*}" "$p50" "$p99" "$errors" "$ratio $to"
   done
 done
 curl -fsS -H "Authorization: Bearer $TOKEN" "http://$AM_ADDR/api/v1/admin/audit" | grep -q '"total":"0.00","negative_accounts":0,"entry_mismatches":0' \
@@ -88,8 +96,8 @@ ADV_PIDS="$!"
 until curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1; do sleep 0.2; done
 kill -STOP $ADV_PIDS   # hold the scheduler while the payments are loaded
 psql "$PG/bench_adv" -q <<SQL
-CREATE TEMP TABLE accts (n SERIAL, id UUID);
-\copy accts (id) FROM '$OUT/accounts.txt'
+CREATE TEMP TABLE accts (n SERIAL, id UUID, user_id BIGINT);
+\copy accts (id, user_id) FROM '$OUT/accounts.txt' WITH (FORMAT csv)
 INSERT INTO advances (id, account_id, amount, currency, installments, status, interval_ms,
                       disbursement_transaction_id, created_at)
   SELECT gen_random_uuid(), id, 1.00, 'USD', 1, 'active', 604800000, gen_random_uuid(), now() - interval '8 days' FROM accts;

@@ -5,6 +5,7 @@ pub mod clients;
 pub mod configuration;
 pub mod context;
 pub mod domain;
+pub mod error;
 pub mod jobs;
 pub mod openapi;
 pub mod operations;

@@ -1,19 +1,47 @@
 //! A load generator for accounts-manager: every request gets its own body
 //! (random accounts and amounts), latencies are recorded per request, and the
-//! result is one JSON line.
+//! result is one JSON line. It talks to accounts-manager through
+//! `accounts-client`, as any Rust caller would.
 //!
 //!   loadgen setup <url> <token> <accounts> <out-file>
-//!   loadgen run <url> <token> <accounts-file> <uniform|hot|reservations> <connections> <seconds>
+//!   loadgen run <url> <token> <accounts-file> <mode> <connections> <seconds>
+//!
+//! `setup` funds one account for each of the users 1..=accounts (a first
+//! deposit by user id opens it) and writes `account_id,user_id` lines. The
+//! modes: `uniform` (transfers between random accounts), `hot` (transfers
+//! into one account), `reservations` (reserve, then capture or release),
+//! `deposits` (a deposit by `account_id` into a random account) and
+//! `deposits-user` (a deposit by `user_id` into that user's account).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use accounts_client::Client;
 use futures::StreamExt;
 use rand::Rng;
+use rust_decimal::Decimal;
 use serde_json::json;
+use shared_types::accounts::{AccountId, DepositRequest, ReservationRequest, TransferRequest};
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// A funded account and the user it belongs to.
+#[derive(Debug, Clone, Copy)]
+struct Funded {
+    account: AccountId,
+    user: i64,
+}
+
+fn parse_line(line: &str) -> Result<Funded, Failure> {
+    let (account, user) = line
+        .split_once(',')
+        .ok_or_else(|| format!("{line:?} is not an account_id,user_id line"))?;
+    Ok(Funded {
+        account: AccountId(account.parse()?),
+        user: user.parse()?,
+    })
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
@@ -23,22 +51,20 @@ async fn main() -> Result<(), Failure> {
             .cloned()
             .ok_or_else(|| format!("missing argument {i}; see the module doc"))
     };
-    // reqwest may be built without a default TLS provider in this workspace.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()?;
+    let client =
+        |url: &str, token: &str| Client::builder(url, token).max_idle_per_host(256).build();
     match arg(1)?.as_str() {
-        "setup" => setup(&client, &arg(2)?, &arg(3)?, arg(4)?.parse()?, &arg(5)?).await,
+        "setup" => setup(&client(&arg(2)?, &arg(3)?)?, arg(4)?.parse()?, &arg(5)?).await,
         "run" => {
-            let accounts: Vec<String> = std::fs::read_to_string(arg(4)?)?
+            let accounts: Vec<Funded> = std::fs::read_to_string(arg(4)?)?
                 .lines()
-                .map(str::to_owned)
-                .collect();
+                .map(parse_line)
+                .collect::<Result<_, _>>()?;
+            if accounts.len() < 2 {
+                return Err("the accounts file needs at least two accounts".into());
+            }
             run(
-                &client,
-                &arg(2)?,
-                &arg(3)?,
+                &client(&arg(2)?, &arg(3)?)?,
                 Arc::new(accounts),
                 &arg(5)?,
                 arg(6)?.parse()?,
@@ -50,58 +76,57 @@ async fn main() -> Result<(), Failure> {
     }
 }
 
-/// Opens and funds `count` accounts (first deposits by user id), 64 at a time.
-async fn setup(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    count: usize,
-    out: &str,
-) -> Result<(), Failure> {
-    let ids: Vec<Result<String, Failure>> = futures::stream::iter(1..=count)
+/// Opens and funds an account for each of the users 1..=count (a first
+/// deposit by user id opens the account), 64 at a time.
+async fn setup(client: &Client, count: i64, out: &str) -> Result<(), Failure> {
+    let funded: Vec<Result<String, Failure>> = futures::stream::iter(1..=count)
         .map(|user| async move {
-            let response = client
-                .post(format!("{url}/api/v1/deposits"))
-                .bearer_auth(token)
-                .json(&json!({"user_id": user, "amount": "1000000.00"}))
-                .send()
-                .await?;
-            let body: serde_json::Value = response.json().await?;
-            body["to_account_id"]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| format!("no account in {body}").into())
+            let deposit = DepositRequest::to_user(user, "1000000.00");
+            let transaction = client.deposit(&deposit, None).await?;
+            let account = transaction
+                .to_account_id
+                .ok_or_else(|| format!("no account in {transaction:?}"))?;
+            Ok(format!("{account},{user}"))
         })
         .buffer_unordered(64)
         .collect()
         .await;
-    let ids: Vec<String> = ids.into_iter().collect::<Result<_, _>>()?;
-    std::fs::write(out, ids.join("\n"))?;
+    let lines: Vec<String> = funded.into_iter().collect::<Result<_, _>>()?;
+    std::fs::write(out, lines.join("\n"))?;
     Ok(())
 }
 
 async fn run(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    accounts: Arc<Vec<String>>,
+    client: &Client,
+    accounts: Arc<Vec<Funded>>,
     mode: &str,
     connections: usize,
     seconds: u64,
 ) -> Result<(), Failure> {
+    if ![
+        "uniform",
+        "hot",
+        "reservations",
+        "deposits",
+        "deposits-user",
+    ]
+    .contains(&mode)
+    {
+        return Err(format!("unknown mode {mode:?}; see the module doc").into());
+    }
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let next_order = Arc::new(AtomicI64::new(
         rand::rng().random_range(1..1_000_000_000) * 1000,
     ));
     let workers = (0..connections).map(|_| {
         let (client, accounts, next_order) = (client.clone(), accounts.clone(), next_order.clone());
-        let (url, token, mode) = (url.to_owned(), token.to_owned(), mode.to_owned());
+        let mode = mode.to_owned();
         tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
             while Instant::now() < deadline {
                 let started = Instant::now();
-                let ok = one(&client, &url, &token, &accounts, &mode, &next_order).await;
+                let ok = one(&client, &accounts, &mode, &next_order).await;
                 latencies.push(started.elapsed());
                 if !ok {
                     errors += 1;
@@ -138,15 +163,8 @@ async fn run(
 }
 
 /// One operation; `false` when it did not get the expected answer.
-async fn one(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    accounts: &[String],
-    mode: &str,
-    next_order: &AtomicI64,
-) -> bool {
-    let (from, to, cents) = {
+async fn one(client: &Client, accounts: &[Funded], mode: &str, next_order: &AtomicI64) -> bool {
+    let (from, to, amount) = {
         let mut rng = rand::rng();
         let from = rng.random_range(0..accounts.len());
         let to = match mode {
@@ -154,37 +172,39 @@ async fn one(
             _ => (from + rng.random_range(1..accounts.len())) % accounts.len(),
         };
         (
-            from.max(usize::from(mode == "hot")),
-            to,
-            rng.random_range(1..=10_000),
+            accounts[from.max(usize::from(mode == "hot"))],
+            accounts[to],
+            Decimal::new(rng.random_range(1..=10_000), 2),
         )
-    };
-    let amount = format!("{}.{:02}", cents / 100, cents % 100);
-    let post = |path: &str, body: serde_json::Value| {
-        client
-            .post(format!("{url}{path}"))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
     };
     match mode {
         "reservations" => {
             let order = next_order.fetch_add(1, Ordering::Relaxed);
-            let body = json!({"account_id": accounts[from], "order_id": order, "service_id": 1 + order % 10, "amount": amount});
-            let reserved = post("/api/v1/reservations", body)
+            let reservation = ReservationRequest::new(from.account, order, 1 + order % 10, amount);
+            if client.reserve(&reservation, None).await.is_err() {
+                return false;
+            }
+            let settled = if order % 2 == 0 {
+                client.capture(order, None).await
+            } else {
+                client.release(order, None).await
+            };
+            settled.is_ok()
+        }
+        "deposits" => {
+            let deposit = DepositRequest::to_account(from.account, amount);
+            client.deposit(&deposit, None).await.is_ok()
+        }
+        "deposits-user" => {
+            let deposit = DepositRequest::to_user(from.user, amount);
+            client
+                .deposit(&deposit, None)
                 .await
-                .is_ok_and(|r| r.status().as_u16() == 201);
-            let action = if order % 2 == 0 { "capture" } else { "release" };
-            reserved
-                && post(&format!("/api/v1/reservations/{order}/{action}"), json!({}))
-                    .await
-                    .is_ok_and(|r| r.status().as_u16() == 200)
+                .is_ok_and(|t| t.to_account_id == Some(from.account))
         }
         _ => {
-            let body = json!({"from_account_id": accounts[from], "to_account_id": accounts[to], "amount": amount});
-            post("/api/v1/transfers", body)
-                .await
-                .is_ok_and(|r| r.status().as_u16() == 201)
+            let transfer = TransferRequest::new(from.account, to.account, amount);
+            client.transfer(&transfer, None).await.is_ok()
         }
     }
 }

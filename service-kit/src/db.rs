@@ -78,8 +78,14 @@ pub fn discard_if_dead<T>(conn: &mut PgConn, result: &Result<T, crate::error::Ap
 
 /// [`discard_if_dead`] for work that failed with `error`.
 pub fn discard_if_unavailable(conn: &mut PgConn, error: &crate::error::ApiError) {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
     if matches!(error, crate::error::ApiError::Unavailable(_)) {
-        AnsiTransactionManager::transaction_manager_status_mut(&mut **conn).set_in_error();
+        discard(conn);
     }
+}
+
+/// Marks a connection broken, so the pool drops it instead of handing it out
+/// again: for work that failed because the database was unavailable.
+pub fn discard(conn: &mut PgConn) {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    AnsiTransactionManager::transaction_manager_status_mut(&mut **conn).set_in_error();
 }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::idempotency_store as store;
 
-pub const HEADER: &str = "Idempotency-Key";
+pub use shared_types::headers::IDEMPOTENCY_KEY as HEADER;
 /// Set on an answer that is the stored answer of an earlier request.
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::metrics::HttpMetrics;
 
-pub const REQUEST_ID: &str = "x-request-id";
+pub use shared_types::headers::REQUEST_ID;
 
 /// JSON lines on stdout; `RUST_LOG` filters (default `info`). Safe to call
 /// more than once: later calls keep the first subscriber.

@@ -44,6 +44,16 @@ pub struct OpenAccountRequest {
     pub currency: Option<String>,
 }
 
+impl OpenAccountRequest {
+    /// An account of the default currency for `user_id`.
+    pub fn new(user_id: i64) -> Self {
+        Self {
+            user_id,
+            currency: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
@@ -88,6 +98,33 @@ pub struct DepositRequest {
     pub reference: Option<String>,
 }
 
+impl DepositRequest {
+    /// Money into one account.
+    pub fn to_account(account_id: AccountId, amount: impl Into<AmountInput>) -> Self {
+        Self {
+            account_id: Some(account_id),
+            user_id: None,
+            currency: None,
+            amount: amount.into(),
+            description: None,
+            reference: None,
+        }
+    }
+
+    /// Money into the user's oldest account of the request's currency (`USD`
+    /// unless `currency` is set), opened if the user has none.
+    pub fn to_user(user_id: i64, amount: impl Into<AmountInput>) -> Self {
+        Self {
+            account_id: None,
+            user_id: Some(user_id),
+            currency: None,
+            amount: amount.into(),
+            description: None,
+            reference: None,
+        }
+    }
+}
+
 /// Money out to the outside world.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -100,6 +137,17 @@ pub struct WithdrawalRequest {
     pub description: Option<String>,
     #[serde(default)]
     pub reference: Option<String>,
+}
+
+impl WithdrawalRequest {
+    pub fn new(account_id: AccountId, amount: impl Into<AmountInput>) -> Self {
+        Self {
+            account_id,
+            amount: amount.into(),
+            description: None,
+            reference: None,
+        }
+    }
 }
 
 /// Which way a transfer moves money.
@@ -128,6 +176,24 @@ pub struct TransferRequest {
     pub description: Option<String>,
     #[serde(default)]
     pub reference: Option<String>,
+}
+
+impl TransferRequest {
+    /// Money from `from_account_id` to `to_account_id` (direction `debit`).
+    pub fn new(
+        from_account_id: AccountId,
+        to_account_id: AccountId,
+        amount: impl Into<AmountInput>,
+    ) -> Self {
+        Self {
+            from_account_id,
+            to_account_id,
+            amount: amount.into(),
+            direction: None,
+            description: None,
+            reference: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +313,23 @@ pub struct ReservationRequest {
     /// A name for the service, shown in the revenue report.
     #[serde(default)]
     pub service_name: Option<String>,
+}
+
+impl ReservationRequest {
+    pub fn new(
+        account_id: AccountId,
+        order_id: i64,
+        service_id: i64,
+        amount: impl Into<AmountInput>,
+    ) -> Self {
+        Self {
+            account_id,
+            order_id,
+            service_id,
+            amount: amount.into(),
+            service_name: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod advances;
 pub mod error;
+pub mod headers;
 pub mod money;
 pub mod named;
 pub mod time;

@@ -29,6 +29,12 @@ impl From<Decimal> for AmountInput {
     }
 }
 
+impl From<String> for AmountInput {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
 impl From<&str> for AmountInput {
     fn from(value: &str) -> Self {
         Self(value.to_owned())

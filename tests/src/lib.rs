@@ -300,14 +300,18 @@ impl Environment {
         }
     }
 
+    /// accounts-manager at `am`, through its typed client.
+    pub fn accounts(&self, am: &Process) -> accounts_client::Client {
+        accounts_client::Client::new(&am.url(), TOKEN).unwrap()
+    }
+
     /// Asserts accounts-manager's double-entry audit is clean.
     pub async fn assert_audit_clean(&self, am: &Process) {
-        let (status, body) = self.get(&format!("{}/api/v1/admin/audit", am.url())).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        for currency in body["currencies"].as_array().unwrap() {
-            assert_eq!(currency["total"], "0.00", "{body}");
-            assert_eq!(currency["negative_accounts"], 0, "{body}");
-            assert_eq!(currency["entry_mismatches"], 0, "{body}");
+        let report = self.accounts(am).audit().await.unwrap();
+        for currency in &report.currencies {
+            assert_eq!(currency.total, rust_decimal::Decimal::ZERO, "{report:?}");
+            assert_eq!(currency.negative_accounts, 0, "{report:?}");
+            assert_eq!(currency.entry_mismatches, 0, "{report:?}");
         }
     }
 }

@@ -9,11 +9,13 @@ use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use reqwest::StatusCode;
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
+use shared_types::accounts::{AccountId, OpenAccountRequest};
 
 struct Advance {
     id: String,
-    account: String,
+    account: AccountId,
     cents: i64,
 }
 
@@ -25,17 +27,15 @@ async fn create_advances(
     count: usize,
     installments: i64,
 ) -> Vec<Advance> {
+    let accounts = env.accounts(am);
     let mut advances = Vec::new();
-    for i in 0..count {
-        let (status, account) = env
-            .post(
-                &format!("{}/api/v1/accounts", am.url()),
-                json!({"user_id": i + 1}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{account}");
-        let account = account["account_id"].as_str().unwrap().to_owned();
-        let cents = 1_000 * (i as i64 + 1) + 37;
+    for user in 1..=count as i64 {
+        let account = accounts
+            .open_account(&OpenAccountRequest::new(user), None)
+            .await
+            .unwrap()
+            .account_id;
+        let cents = 1_000 * user + 37;
         let body = json!({"account_id": account, "amount": format!("{}.{:02}", cents / 100, cents % 100), "installments": installments});
         let (status, advance) = env
             .post(&format!("{}/api/v1/advances", api.url()), body)
@@ -106,10 +106,8 @@ async fn assert_each_collected_once(
             "advance {id}: one withdrawal per paid payment"
         );
         assert_eq!(deposits, 1, "advance {id}: paid out once");
-        let (_, account) = env
-            .get(&format!("{}/api/v1/accounts/{}", am.url(), advance.account))
-            .await;
-        assert_eq!(account["balance"], "0.00", "{account}");
+        let account = env.accounts(am).account(advance.account).await.unwrap();
+        assert_eq!(account.balance, Decimal::ZERO, "{account:?}");
     }
     let stuck = Environment::number(
         &env.adv_db,

@@ -2,13 +2,11 @@
 //! concurrent clients, thousands of transfers, reservations and captures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
 use e2e::{Environment, MACHINE};
 use futures::StreamExt;
 use rand::Rng;
-use reqwest::StatusCode;
-use serde_json::json;
+use rust_decimal::Decimal;
+use shared_types::accounts::{DepositRequest, ReservationRequest, TransferRequest};
 
 const ACCOUNTS: usize = 40;
 const OPERATIONS: usize = 3_000;
@@ -29,6 +27,27 @@ enum Operation {
     },
 }
 
+/// What a request came to: done, refused by the ledger (and recorded as
+/// failed), or anything else (a test failure).
+#[derive(Debug, PartialEq)]
+enum Answer {
+    Done,
+    Refused,
+    Other(String),
+}
+
+fn answer<T>(result: Result<T, accounts_client::Error>) -> Answer {
+    match result {
+        Ok(_) => Answer::Done,
+        Err(accounts_client::Error::Refused(_)) => Answer::Refused,
+        Err(other) => Answer::Other(other.to_string()),
+    }
+}
+
+fn amount(cents: i64) -> Decimal {
+    Decimal::new(cents, 2)
+}
+
 #[derive(Debug, Default)]
 struct Tally {
     transfers_ok: i64,
@@ -42,22 +61,17 @@ struct Tally {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_ledger_processes_under_concurrent_transfers_and_orders_conserve_money() {
     let _machine = MACHINE.read().await;
-    let env = Arc::new(Environment::new().await);
+    let env = Environment::new().await;
     let first = env.accounts_manager("bank-am-1");
     let second = env.accounts_manager("bank-am-2");
     first.ready().await;
     second.ready().await;
-    let urls = [first.url(), second.url()];
+    let clients = [env.accounts(&first), env.accounts(&second)];
     let mut accounts = Vec::new();
     for user in 1..=ACCOUNTS {
-        let (status, body) = env
-            .post(
-                &format!("{}/api/v1/deposits", urls[user % 2]),
-                json!({"user_id": user, "amount": "1000.00"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        accounts.push(body["to_account_id"].as_str().unwrap().to_owned());
+        let deposit = DepositRequest::to_user(user as i64, "1000.00");
+        let transaction = clients[user % 2].deposit(&deposit, None).await.unwrap();
+        accounts.push(transaction.to_account_id.unwrap());
     }
     let operations: Vec<Operation> = {
         let mut rng = rand::rng();
@@ -83,41 +97,54 @@ async fn two_ledger_processes_under_concurrent_transfers_and_orders_conserve_mon
             .collect()
     };
 
-    let outcomes: Vec<(Operation, StatusCode, Option<StatusCode>)> = futures::stream::iter(operations.into_iter().enumerate())
-        .map(|(i, op)| {
-            let (env, accounts, url) = (env.clone(), accounts.clone(), urls[i % 2].clone());
-            async move {
-                match op {
-                    Operation::Transfer { from, to, cents } => {
-                        let body = json!({"from_account_id": accounts[from], "to_account_id": accounts[to], "amount": format!("{}.{:02}", cents / 100, cents % 100)});
-                        let (status, _) = env.post(&format!("{url}/api/v1/transfers"), body).await;
-                        (op, status, None)
-                    }
-                    Operation::Order { account, order, cents, capture } => {
-                        let body = json!({"account_id": accounts[account], "order_id": order, "service_id": 1 + order % 5, "amount": format!("{}.{:02}", cents / 100, cents % 100)});
-                        let (status, _) = env.post(&format!("{url}/api/v1/reservations"), body).await;
-                        if status != StatusCode::CREATED {
-                            return (op, status, None);
+    let outcomes: Vec<(Operation, Answer, Option<Answer>)> =
+        futures::stream::iter(operations.into_iter().enumerate())
+            .map(|(i, op)| {
+                let (accounts, client) = (&accounts, &clients[i % 2]);
+                async move {
+                    match op {
+                        Operation::Transfer { from, to, cents } => {
+                            let transfer =
+                                TransferRequest::new(accounts[from], accounts[to], amount(cents));
+                            let answer = answer(client.transfer(&transfer, None).await);
+                            (op, answer, None)
                         }
-                        let action = if capture { "capture" } else { "release" };
-                        let (second, _) = env.post(&format!("{url}/api/v1/reservations/{order}/{action}"), json!({})).await;
-                        (op, status, Some(second))
+                        Operation::Order {
+                            account,
+                            order,
+                            cents,
+                            capture,
+                        } => {
+                            let reservation = ReservationRequest::new(
+                                accounts[account],
+                                order,
+                                1 + order % 5,
+                                amount(cents),
+                            );
+                            let reserved = answer(client.reserve(&reservation, None).await);
+                            if reserved != Answer::Done {
+                                return (op, reserved, None);
+                            }
+                            let settled = if capture {
+                                client.capture(order, None).await
+                            } else {
+                                client.release(order, None).await
+                            };
+                            (op, reserved, Some(answer(settled)))
+                        }
                     }
                 }
-            }
-        })
-        .buffer_unordered(CLIENTS)
-        .collect()
-        .await;
+            })
+            .buffer_unordered(CLIENTS)
+            .collect()
+            .await;
 
     let mut tally = Tally::default();
-    for (op, status, second) in &outcomes {
-        match (op, *status, second) {
-            (Operation::Transfer { .. }, StatusCode::CREATED, _) => tally.transfers_ok += 1,
-            (Operation::Transfer { .. }, StatusCode::UNPROCESSABLE_ENTITY, _) => {
-                tally.transfers_refused += 1
-            }
-            (Operation::Order { capture, .. }, StatusCode::CREATED, Some(StatusCode::OK)) => {
+    for (op, first, second) in &outcomes {
+        match (op, first, second) {
+            (Operation::Transfer { .. }, Answer::Done, _) => tally.transfers_ok += 1,
+            (Operation::Transfer { .. }, Answer::Refused, _) => tally.transfers_refused += 1,
+            (Operation::Order { capture, .. }, Answer::Done, Some(Answer::Done)) => {
                 tally.reservations_ok += 1;
                 if *capture {
                     tally.captures += 1
@@ -125,9 +152,7 @@ async fn two_ledger_processes_under_concurrent_transfers_and_orders_conserve_mon
                     tally.releases += 1
                 }
             }
-            (Operation::Order { .. }, StatusCode::UNPROCESSABLE_ENTITY, None) => {
-                tally.reservations_refused += 1
-            }
+            (Operation::Order { .. }, Answer::Refused, None) => tally.reservations_refused += 1,
             other => panic!("unexpected outcome {other:?}"),
         }
     }

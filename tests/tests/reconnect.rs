@@ -9,6 +9,7 @@ use std::time::Duration;
 use e2e::{eventually, rabbitmqctl, Environment, Process, MACHINE};
 use reqwest::StatusCode;
 use serde_json::json;
+use shared_types::accounts::{AccountId, DepositRequest, OpenAccountRequest};
 
 fn postgres(action: &str) -> bool {
     let version = std::fs::read_dir("/etc/postgresql")
@@ -52,7 +53,7 @@ async fn readiness(env: &Environment, process: &Process) -> StatusCode {
     }
 }
 
-async fn start(env: &Environment) -> (Process, Process, String, String) {
+async fn start(env: &Environment) -> (Process, Process, AccountId, String) {
     let am = env.accounts_manager("restart-am");
     am.ready().await;
     let advances = env.advances(
@@ -62,13 +63,12 @@ async fn start(env: &Environment) -> (Process, Process, String, String) {
         &[("INSTALLMENT_INTERVAL", "3s")],
     );
     advances.ready().await;
-    let (_, account) = env
-        .post(
-            &format!("{}/api/v1/accounts", am.url()),
-            json!({"user_id": 1}),
-        )
-        .await;
-    let account = account["account_id"].as_str().unwrap().to_owned();
+    let account = env
+        .accounts(&am)
+        .open_account(&OpenAccountRequest::new(1), None)
+        .await
+        .unwrap()
+        .account_id;
     let (status, advance) = env
         .post(
             &format!("{}/api/v1/advances", advances.url()),
@@ -84,14 +84,17 @@ async fn start(env: &Environment) -> (Process, Process, String, String) {
     )
 }
 
-async fn finish(env: &Environment, am: &Process, advances: &Process, account: &str, advance: &str) {
-    let (status, body) = env
-        .post(
-            &format!("{}/api/v1/deposits", am.url()),
-            json!({"account_id": account, "amount": "1"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+async fn finish(
+    env: &Environment,
+    am: &Process,
+    advances: &Process,
+    account: AccountId,
+    advance: &str,
+) {
+    env.accounts(am)
+        .deposit(&DepositRequest::to_account(account, "1"), None)
+        .await
+        .unwrap();
     let url = format!("{}/api/v1/advances/{advance}", advances.url());
     eventually("the advance is repaid", Duration::from_secs(90), || async {
         env.get(&url).await.1["status"] == "repaid"
@@ -122,18 +125,21 @@ async fn both_services_ride_out_a_postgres_restart() {
         )
         .await;
     }
-    let (status, body) = env
-        .post(
-            &format!("{}/api/v1/deposits", am.url()),
-            json!({"account_id": account, "amount": "1"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let refused = env
+        .accounts(&am)
+        .deposit(&DepositRequest::to_account(account, "1"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.status(),
+        Some(StatusCode::SERVICE_UNAVAILABLE),
+        "{refused:?}"
+    );
     assert!(postgres("start"), "start Postgres");
     am.ready().await;
     advances.ready().await;
 
-    finish(&env, &am, &advances, &account, &advance).await;
+    finish(&env, &am, &advances, account, &advance).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -154,5 +160,5 @@ async fn advances_service_rides_out_a_rabbitmq_restart() {
     assert!(rabbitmqctl(&["start_app"]), "start RabbitMQ");
     advances.ready().await;
 
-    finish(&env, &am, &advances, &account, &advance).await;
+    finish(&env, &am, &advances, account, &advance).await;
 }

@@ -1,18 +1,15 @@
-//! accounts-manager's HTTP API, as this service uses it: look up an account,
-//! deposit an advance, withdraw a payment, read an account's withdrawals.
+//! accounts-manager, as this service uses it: look up an account, deposit an
+//! advance, withdraw a payment, read an account's withdrawals. The calls go
+//! through `accounts-client`; its errors become this service's in one place.
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use accounts_client::{Client, HistoryQuery, StatusCode};
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
-use serde_json::json;
 use shared_types::accounts::{
-    Account, AccountId, Page, Transaction, TransactionStatus, TransactionType,
+    Account, AccountId, DepositRequest, Transaction, TransactionStatus, TransactionType,
+    WithdrawalRequest,
 };
-use shared_types::ErrorBody;
-
-const REQUEST_ID: &str = "X-Request-Id";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountsError {
@@ -23,6 +20,43 @@ pub enum AccountsError {
     /// An answer this service does not expect; retrying will not help by itself.
     #[error("accounts-manager answered {status}: {body}")]
     Unexpected { status: u16, body: String },
+}
+
+/// The one place accounts-manager's failures get their meaning here.
+impl From<accounts_client::Error> for AccountsError {
+    fn from(error: accounts_client::Error) -> Self {
+        use accounts_client::Error;
+        let retry_later = |status: StatusCode| {
+            status.is_server_error()
+                || status == StatusCode::CONFLICT
+                || status == StatusCode::TOO_MANY_REQUESTS
+        };
+        match error {
+            Error::Transport(cause) => Self::Unavailable(service_kit::error::error_chain(&cause)),
+            Error::Api { status, body } if retry_later(status) => Self::Unavailable(format!(
+                "{status}: {}: {}",
+                body.error.code, body.error.message
+            )),
+            Error::Decode { status, body, .. } if retry_later(status) => {
+                Self::Unavailable(format!("{status}: {body}"))
+            }
+            Error::Api { status, body } => Self::Unexpected {
+                status: status.as_u16(),
+                body: format!("{}: {}", body.error.code, body.error.message),
+            },
+            Error::Decode { status, body, .. } => Self::Unexpected {
+                status: status.as_u16(),
+                body,
+            },
+            Error::Refused(transaction) => Self::Unexpected {
+                status: StatusCode::UNPROCESSABLE_ENTITY.as_u16(),
+                body: format!(
+                    "refused: {}",
+                    transaction.reason.as_deref().unwrap_or("no reason given")
+                ),
+            },
+        }
+    }
 }
 
 /// A withdrawal's outcome.
@@ -46,40 +80,27 @@ pub struct Movement<'a> {
 
 #[derive(Clone)]
 pub struct AccountsClient {
-    http: reqwest::Client,
-    base_url: String,
-    token: String,
+    client: Client,
 }
 
 impl AccountsClient {
-    pub fn new(base_url: &str, token: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
-        // reqwest is built without a default crypto provider; ring is the lean one.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+    pub fn new(
+        base_url: &str,
+        token: &str,
+        timeout: Duration,
+    ) -> Result<Self, accounts_client::Error> {
+        let client = Client::builder(base_url, token)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(2)))
-            .pool_max_idle_per_host(64)
+            .max_idle_per_host(64)
             .build()?;
-        Ok(Self {
-            http,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-        })
+        Ok(Self { client })
     }
 
-    fn request(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        request_id: Option<&str>,
-    ) -> reqwest::RequestBuilder {
-        let builder = self
-            .http
-            .request(method, format!("{}{path}", self.base_url))
-            .bearer_auth(&self.token);
+    fn traced(&self, request_id: Option<&str>) -> Client {
         match request_id {
-            Some(id) => builder.header(REQUEST_ID, id),
-            None => builder,
+            Some(id) => self.client.with_request_id(id),
+            None => self.client.clone(),
         }
     }
 
@@ -89,61 +110,46 @@ impl AccountsClient {
         id: AccountId,
         request_id: Option<&str>,
     ) -> Result<Option<Account>, AccountsError> {
-        let response = send(self.request(
-            reqwest::Method::GET,
-            &format!("/api/v1/accounts/{id}"),
-            request_id,
-        ))
-        .await?;
-        match response.status() {
-            StatusCode::OK => Ok(Some(body(response).await?)),
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(unexpected(response).await),
+        match self.traced(request_id).account(id).await {
+            Ok(account) => Ok(Some(account)),
+            Err(accounts_client::Error::Api { status, .. }) if status == StatusCode::NOT_FOUND => {
+                Ok(None)
+            }
+            Err(error) => Err(error.into()),
         }
     }
 
     /// Deposits money into an account (the disbursement of an advance).
     pub async fn deposit(&self, movement: &Movement<'_>) -> Result<Transaction, AccountsError> {
-        let response = send(self.post("/api/v1/deposits", movement)).await?;
-        match response.status() {
-            StatusCode::CREATED => body(response).await,
-            _ => Err(unexpected(response).await),
-        }
+        let request = DepositRequest {
+            description: Some(movement.description.to_owned()),
+            reference: Some(movement.reference.to_owned()),
+            ..DepositRequest::to_account(movement.account, movement.amount)
+        };
+        Ok(self
+            .traced(movement.request_id)
+            .deposit(&request, Some(movement.idempotency_key))
+            .await?)
     }
 
     /// Withdraws money from an account (the collection of a payment).
     pub async fn withdraw(&self, movement: &Movement<'_>) -> Result<Withdrawal, AccountsError> {
-        let response = send(self.post("/api/v1/withdrawals", movement)).await?;
-        match response.status() {
-            StatusCode::CREATED => Ok(Withdrawal::Collected(body(response).await?)),
-            StatusCode::UNPROCESSABLE_ENTITY => {
-                let text = response
-                    .text()
-                    .await
-                    .map_err(|e| AccountsError::Unavailable(e.to_string()))?;
-                match serde_json::from_str::<Transaction>(&text) {
-                    Ok(transaction) if transaction.status == TransactionStatus::Failed => {
-                        Ok(Withdrawal::Refused(transaction))
-                    }
-                    _ => Err(AccountsError::Unexpected {
-                        status: 422,
-                        body: text,
-                    }),
-                }
+        let request = WithdrawalRequest {
+            description: Some(movement.description.to_owned()),
+            reference: Some(movement.reference.to_owned()),
+            ..WithdrawalRequest::new(movement.account, movement.amount)
+        };
+        match self
+            .traced(movement.request_id)
+            .withdraw(&request, Some(movement.idempotency_key))
+            .await
+        {
+            Ok(transaction) => Ok(Withdrawal::Collected(transaction)),
+            Err(accounts_client::Error::Refused(transaction)) => {
+                Ok(Withdrawal::Refused(*transaction))
             }
-            _ => Err(unexpected(response).await),
+            Err(error) => Err(error.into()),
         }
-    }
-
-    fn post(&self, path: &str, movement: &Movement<'_>) -> reqwest::RequestBuilder {
-        self.request(reqwest::Method::POST, path, movement.request_id)
-            .header("Idempotency-Key", movement.idempotency_key)
-            .json(&json!({
-                "account_id": movement.account,
-                "amount": movement.amount.to_string(),
-                "reference": movement.reference,
-                "description": movement.description,
-            }))
     }
 
     /// The account's successful withdrawals, read page by page (pinned by
@@ -153,23 +159,13 @@ impl AccountsClient {
         account: AccountId,
     ) -> Result<Vec<(Option<String>, Decimal)>, AccountsError> {
         let mut found = Vec::new();
-        let mut page = 1;
-        let mut snapshot: Option<String> = None;
+        let mut query = HistoryQuery {
+            limit: Some(1000),
+            page: Some(1),
+            ..HistoryQuery::default()
+        };
         loop {
-            let mut query = vec![("limit", "1000".to_owned()), ("page", page.to_string())];
-            if let Some(snapshot) = &snapshot {
-                query.push(("snapshot", snapshot.clone()));
-            }
-            let path = format!("/api/v1/accounts/{account}/transactions");
-            let response = send(
-                self.request(reqwest::Method::GET, &path, None)
-                    .query(&query),
-            )
-            .await?;
-            if response.status() != StatusCode::OK {
-                return Err(unexpected(response).await);
-            }
-            let listing: Page<Transaction> = body(response).await?;
+            let listing = self.client.history(account, &query).await?;
             found.extend(
                 listing
                     .items
@@ -180,44 +176,11 @@ impl AccountsClient {
                     })
                     .map(|t| (t.reference, t.amount)),
             );
-            if page >= listing.total_pages {
+            if listing.page >= listing.total_pages {
                 return Ok(found);
             }
-            snapshot = Some(listing.snapshot);
-            page += 1;
+            query.page = Some(listing.page + 1);
+            query.snapshot = Some(listing.snapshot);
         }
     }
-}
-
-async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, AccountsError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| AccountsError::Unavailable(e.to_string()))?;
-    let status = response.status();
-    if status.is_server_error()
-        || status == StatusCode::CONFLICT
-        || status == StatusCode::TOO_MANY_REQUESTS
-    {
-        let text = response.text().await.unwrap_or_default();
-        return Err(AccountsError::Unavailable(format!("{status}: {text}")));
-    }
-    Ok(response)
-}
-
-async fn body<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, AccountsError> {
-    let status = response.status().as_u16();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| AccountsError::Unavailable(e.to_string()))?;
-    serde_json::from_str(&text).map_err(|_| AccountsError::Unexpected { status, body: text })
-}
-
-async fn unexpected(response: reqwest::Response) -> AccountsError {
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    let body = serde_json::from_str::<ErrorBody>(&text)
-        .map_or(text, |e| format!("{}: {}", e.error.code, e.error.message));
-    AccountsError::Unexpected { status, body }
 }

@@ -9,14 +9,14 @@
 //! duplicate job is harmless, a lost one is not.
 
 use futures::future::join_all;
-use service_kit::error::ApiError;
 use shared_types::advances::{AdvanceId, PaymentId, PaymentJob};
 use uuid::Uuid;
 
 use super::Shutdown;
 use crate::clients::broker::{self, BrokerError};
 use crate::context::Context;
-use crate::operations::{advances, reconciliation};
+use crate::error::JobError;
+use crate::operations::{advances, reconciliation, run_job};
 use crate::store::payments;
 
 /// Jobs published per transaction.
@@ -54,7 +54,7 @@ pub async fn reconcile_periodically(ctx: Context, mut shutdown: Shutdown) {
 }
 
 /// One round: disbursements to retry, then every due payment's job.
-pub async fn tick(ctx: &Context) -> Result<usize, ApiError> {
+pub async fn tick(ctx: &Context) -> Result<usize, JobError> {
     advances::retry_disbursements(ctx).await?;
     let mut published = 0;
     loop {
@@ -68,20 +68,15 @@ pub async fn tick(ctx: &Context) -> Result<usize, ApiError> {
 
 /// Locks a batch of due payments, publishes their jobs, marks the confirmed
 /// ones; returns (found, confirmed).
-async fn publish_batch(ctx: &Context) -> Result<(usize, usize), ApiError> {
-    let channel = match ctx.broker.publisher().await {
-        Ok(channel) => channel,
-        Err(error) => return Err(ApiError::Unavailable(error.into())),
-    };
-    let pool = ctx.pool.clone();
+async fn publish_batch(ctx: &Context) -> Result<(usize, usize), JobError> {
+    let channel = ctx.broker.publisher().await?;
     let republish_after = ctx.settings.republish_after;
     let metrics = ctx.metrics.clone();
     let handle = tokio::runtime::Handle::current();
     let publishing = channel.clone();
-    let result = tokio::task::spawn_blocking(move || -> Result<(usize, usize), ApiError> {
+    let result = run_job(&ctx.pool, move |conn| {
         use diesel::Connection;
-        let mut conn = pool.get()?;
-        let result = conn.transaction(|conn| {
+        conn.transaction(|conn| {
             let due = payments::lock_due_for_publishing(conn, republish_after, BATCH)?;
             if due.is_empty() {
                 return Ok((0, 0));
@@ -99,12 +94,9 @@ async fn publish_batch(ctx: &Context) -> Result<(usize, usize), ApiError> {
                 .inc_by((due.len() - confirmed.len()) as u64);
             payments::mark_published(conn, &confirmed)?;
             Ok((due.len(), confirmed.len()))
-        });
-        service_kit::db::discard_if_dead(&mut conn, &result);
-        result
+        })
     })
-    .await
-    .map_err(ApiError::internal)?;
+    .await;
     let _ = channel.close(200, "published".into()).await;
     result
 }

@@ -15,10 +15,11 @@ use shared_types::accounts::Page;
 use shared_types::advances::{Advance, AdvanceId, AdvanceStatus};
 use uuid::Uuid;
 
-use super::run;
+use super::{run, run_job};
 use crate::clients::accounts::{AccountsError, Movement};
 use crate::context::Context;
 use crate::domain::{self, Installments};
+use crate::error::JobError;
 use crate::store::advances::{self as advances_store, AdvanceRow};
 use crate::store::payments::{self as payments_store, PaymentRow};
 
@@ -133,7 +134,7 @@ pub async fn disburse(
     ctx: &Context,
     advance: &AdvanceRow,
     request_id: Option<&str>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, JobError> {
     let id = advance.id();
     let key = domain::disbursement_key(id);
     let reference = domain::disbursement_reference(id);
@@ -152,7 +153,7 @@ pub async fn disburse(
     match ctx.accounts.deposit(&movement).await {
         Ok(transaction) => {
             let currency = transaction.currency.clone();
-            let disbursed = run(&ctx.pool, move |conn| {
+            let disbursed = run_job(&ctx.pool, move |conn| {
                 Ok(advances_store::mark_disbursed(
                     conn,
                     id,
@@ -176,7 +177,7 @@ pub async fn disburse(
                     tracing::error!(advance_id = %id, error = %error, retry_in_s = wait.as_secs(), "disbursement refused")
                 }
             }
-            run(&ctx.pool, move |conn| {
+            run_job(&ctx.pool, move |conn| {
                 Ok(advances_store::retry_disbursement_after(conn, id, wait)?)
             })
             .await?;
@@ -187,8 +188,8 @@ pub async fn disburse(
 
 /// Disburses the advances whose earlier attempts did not get through; returns
 /// how many were paid out.
-pub async fn retry_disbursements(ctx: &Context) -> Result<usize, ApiError> {
-    let due = run(&ctx.pool, |conn| {
+pub async fn retry_disbursements(ctx: &Context) -> Result<usize, JobError> {
+    let due = run_job(&ctx.pool, |conn| {
         Ok(advances_store::claim_disbursements(
             conn,
             DISBURSE_LEASE,

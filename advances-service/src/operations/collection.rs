@@ -6,14 +6,14 @@
 use std::collections::HashSet;
 
 use diesel::Connection;
-use service_kit::error::ApiError;
 use shared_types::advances::{PaymentJob, PaymentStatus};
 use uuid::Uuid;
 
-use super::run;
+use super::run_job;
 use crate::clients::accounts::{Movement, Withdrawal};
 use crate::context::Context;
 use crate::domain;
+use crate::error::JobError;
 use crate::store::advances::{self as advances_store, AdvanceRow};
 use crate::store::payments::{self as payments_store, PaymentRow};
 
@@ -46,7 +46,7 @@ pub struct Job {
 /// commit applies them together), and one transaction stores every outcome.
 /// The answer is in the order of `jobs`; an error means no outcome was stored
 /// and every job should be given back.
-pub async fn collect_all(ctx: &Context, jobs: &[Job]) -> Result<Vec<Outcome>, ApiError> {
+pub async fn collect_all(ctx: &Context, jobs: &[Job]) -> Result<Vec<Outcome>, JobError> {
     let mut outcomes: Vec<Option<Outcome>> = jobs.iter().map(|_| None).collect();
     // A payment named twice in one batch (a redelivery next to a republish)
     // is collected by its first job only.
@@ -63,7 +63,7 @@ pub async fn collect_all(ctx: &Context, jobs: &[Job]) -> Result<Vec<Outcome>, Ap
         .map(|(job, _)| job.job.clone())
         .collect();
     let lease = ctx.settings.payment_lease;
-    let (claimed, others, advances) = run(&ctx.pool, move |conn| {
+    let (claimed, others, advances) = run_job(&ctx.pool, move |conn| {
         let claimed = payments_store::claim_all(conn, &wanted, lease)?;
         let unclaimed: Vec<Uuid> = wanted
             .iter()
@@ -136,7 +136,7 @@ pub async fn collect_all(ctx: &Context, jobs: &[Job]) -> Result<Vec<Outcome>, Ap
         });
     }
     if !record.is_empty() {
-        run(&ctx.pool, move |conn| {
+        run_job(&ctx.pool, move |conn| {
             conn.transaction(|conn| record.store(conn))
         })
         .await?;
@@ -191,7 +191,7 @@ impl Outcomes {
     /// Locks the advances involved (in id order, as every writer of an
     /// advance's payments does), then stores every outcome and marks the
     /// advances whose last payment this was as repaid.
-    fn store(&self, conn: &mut diesel::PgConnection) -> Result<(), ApiError> {
+    fn store(&self, conn: &mut diesel::PgConnection) -> Result<(), JobError> {
         let mut advances: Vec<Uuid> = self.refused.iter().map(|(p, _, _)| p.advance_id).collect();
         advances.extend(self.paid.iter().map(|(_, _, advance)| *advance));
         advances.sort_unstable();

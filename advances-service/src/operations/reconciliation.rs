@@ -10,15 +10,15 @@ use service_kit::error::ApiError;
 use shared_types::accounts::AccountId;
 use shared_types::advances::{AdvanceId, Mismatch, ReconciliationCheck, ReconciliationReport};
 
-use super::run;
-use crate::clients::accounts::AccountsError;
+use super::{run, run_job};
 use crate::context::Context;
 use crate::domain;
+use crate::error::JobError;
 use crate::store::reconciliation as store;
 
 /// Runs a reconciliation now, stores its report and returns it.
-pub async fn reconcile(ctx: &Context) -> Result<ReconciliationReport, ApiError> {
-    let advances = run(&ctx.pool, |conn| Ok(store::advance_sums(conn)?)).await?;
+pub async fn reconcile(ctx: &Context) -> Result<ReconciliationReport, JobError> {
+    let advances = run_job(&ctx.pool, |conn| Ok(store::advance_sums(conn)?)).await?;
     let mut mismatches = Vec::new();
     for advance in &advances {
         if advance.owed != advance.amount {
@@ -39,14 +39,7 @@ pub async fn reconcile(ctx: &Context) -> Result<ReconciliationReport, ApiError> 
             .push(advance);
     }
     for (account, advances) in by_account {
-        let withdrawals = ctx
-            .accounts
-            .withdrawals(AccountId(account))
-            .await
-            .map_err(|error| match error {
-                AccountsError::Unavailable(_) => ApiError::Unavailable(error.into()),
-                AccountsError::Unexpected { .. } => ApiError::internal(error),
-            })?;
+        let withdrawals = ctx.accounts.withdrawals(AccountId(account)).await?;
         for advance in advances {
             let prefix = domain::payment_reference_prefix(AdvanceId(advance.id));
             let collected: Decimal = withdrawals
@@ -87,7 +80,7 @@ pub async fn reconcile(ctx: &Context) -> Result<ReconciliationReport, ApiError> 
         mismatches,
     };
     let stored = report.clone();
-    run(&ctx.pool, move |conn| Ok(store::save(conn, &stored)?)).await?;
+    run_job(&ctx.pool, move |conn| Ok(store::save(conn, &stored)?)).await?;
     Ok(report)
 }
 

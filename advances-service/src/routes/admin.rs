@@ -31,10 +31,12 @@ pub async fn latest_reconciliation(ctx: web::Data<Context>) -> Result<HttpRespon
 /// Idempotency-Key, a repeat gets the stored report of the first run.
 #[utoipa::path(
     post, path = "/api/v1/admin/reconciliation", tag = "admin",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; a repeat answers with the stored report of the first run")),
     responses(
         (status = 200, body = ReconciliationReport),
         (status = 401, body = ErrorBody),
-        (status = 422, body = ErrorBody),
+        (status = 409, description = "A request with this Idempotency-Key is still running (idempotency_key_in_flight)", body = ErrorBody),
+        (status = 422, description = "invalid_idempotency_key, idempotency_key_reused", body = ErrorBody),
         (status = 503, description = "The database or accounts-manager is unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))

@@ -1,6 +1,7 @@
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::json;
+use shared_types::headers::IDEMPOTENCY_KEY;
 
 use crate::helpers::{read, spawn_system, Options};
 
@@ -42,10 +43,8 @@ async fn an_advance_is_paid_into_the_account_at_once_with_its_schedule() {
     }
     assert_eq!(system.balance(&account).await, Decimal::from(1200));
     let id = advance["advance_id"].as_str().unwrap();
-    let (_, history) = system
-        .am_get(&format!("/api/v1/accounts/{account}/transactions"))
-        .await;
-    assert_eq!(history["items"][0]["reference"], format!("advance:{id}"));
+    let history = system.history(&account).await;
+    assert_eq!(history[0].reference, Some(format!("advance:{id}")));
     assert_eq!(system.advance(id).await, advance);
 }
 
@@ -188,7 +187,7 @@ async fn a_repeated_post_with_the_same_key_creates_one_advance() {
     let send = || {
         system
             .post("/api/v1/advances")
-            .header("Idempotency-Key", "adv-1")
+            .header(IDEMPOTENCY_KEY, "adv-1")
             .json(&body)
             .send()
     };
@@ -199,7 +198,7 @@ async fn a_repeated_post_with_the_same_key_creates_one_advance() {
     let (status3, reused) = read(
         system
             .post("/api/v1/advances")
-            .header("Idempotency-Key", "adv-1")
+            .header(IDEMPOTENCY_KEY, "adv-1")
             .json(&other)
             .send()
             .await
@@ -337,4 +336,40 @@ async fn operations_endpoints_and_the_openapi_document() {
         .await
         .unwrap();
     assert_eq!(given.headers()["x-request-id"], "trace-me");
+}
+
+#[tokio::test]
+async fn every_post_in_the_served_openapi_document_declares_the_idempotency_key_header() {
+    let system = spawn_system(api_only()).await;
+    let doc: serde_json::Value = system
+        .client
+        .get(format!("{}/api-docs/openapi.json", system.advances.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let posts: Vec<(&String, &serde_json::Value)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(path, item)| item.get("post").map(|post| (path, post)))
+        .collect();
+    assert!(
+        posts.len() >= 2,
+        "the document lists the POST routes: {posts:?}"
+    );
+    for (path, post) in posts {
+        let declares_key = post["parameters"].as_array().is_some_and(|parameters| {
+            parameters
+                .iter()
+                .any(|p| p["name"] == IDEMPOTENCY_KEY && p["in"] == "header")
+        });
+        assert!(
+            declares_key,
+            "POST {path} does not declare the {IDEMPOTENCY_KEY} header: {post:#}"
+        );
+    }
 }

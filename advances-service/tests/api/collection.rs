@@ -18,7 +18,7 @@ fn payments(advance: &Value) -> &Vec<Value> {
 async fn an_advance_is_disbursed_once_and_every_payment_collected_once_until_repaid() {
     let system = spawn_system(Options::default()).await;
     let account = system.open_account(1).await;
-    system.move_money("/api/v1/deposits", &account, "5").await;
+    system.deposit(&account, "5").await;
 
     let (status, advance) = system.create_advance(&account, "90", 3).await;
     assert_eq!(status, StatusCode::CREATED, "{advance}");
@@ -43,16 +43,11 @@ async fn an_advance_is_disbursed_once_and_every_payment_collected_once_until_rep
         system.collected(&format!("advance:{id}:payment:")).await,
         (3, Decimal::from(90))
     );
-    let (_, history) = system
-        .am_get(&format!(
-            "/api/v1/accounts/{account}/transactions?limit=100"
-        ))
-        .await;
-    let disbursements = history["items"]
-        .as_array()
-        .unwrap()
+    let disbursements = system
+        .history(&account)
+        .await
         .iter()
-        .filter(|t| t["reference"] == format!("advance:{id}").as_str())
+        .filter(|t| t.reference == Some(format!("advance:{id}")))
         .count();
     assert_eq!(disbursements, 1);
     let report = system.reconcile().await;
@@ -67,9 +62,7 @@ async fn a_payment_the_account_cannot_cover_rolls_over_until_money_arrives() {
     let (_, advance) = system.create_advance(&account, "30", 3).await;
     let id = advance["advance_id"].as_str().unwrap().to_owned();
     // Spend the advance: only 5 of it stays in the account.
-    system
-        .move_money("/api/v1/withdrawals", &account, "25")
-        .await;
+    system.withdraw(&account, "25").await;
 
     // Every payment fails and rolls into the next; the last one's failure appends a new payment.
     let stuck = system
@@ -97,7 +90,7 @@ async fn a_payment_the_account_cannot_cover_rolls_over_until_money_arrives() {
         serde_json::json!([])
     );
 
-    system.move_money("/api/v1/deposits", &account, "25").await;
+    system.deposit(&account, "25").await;
     let repaid = system
         .wait_for(&id, Duration::from_secs(30), |a| a["status"] == "repaid")
         .await;

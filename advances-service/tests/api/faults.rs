@@ -6,8 +6,10 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use test_support::TestDb;
 
+use shared_types::accounts::{TransactionType, WithdrawalRequest};
+
 use crate::helpers::{
-    free_port, read, spawn_system_with, start_accounts_manager, start_advances, Options,
+    free_port, spawn_system_with, start_accounts_manager, start_advances, Options,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -28,17 +30,16 @@ async fn a_crash_between_withdrawal_and_storing_it_does_not_take_the_money_twice
     // moved under the payment's key, the payment still `processing` under a
     // claim that has run out, the job unacknowledged.
     let key = format!("advance:{id}:payment:{payment}");
-    let (status, withdrawal) = read(
-        system
-            .am_post("/api/v1/withdrawals")
-            .header("Idempotency-Key", key.as_str())
-            .json(&json!({"account_id": account, "amount": "60.00", "reference": key, "description": format!("payment 1 of 1 of advance {id}")}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{withdrawal}");
+    let withdrawal = WithdrawalRequest {
+        reference: Some(key.clone()),
+        description: Some(format!("payment 1 of 1 of advance {id}")),
+        ..WithdrawalRequest::new(account, "60.00")
+    };
+    let withdrawal = system
+        .accounts
+        .withdraw(&withdrawal, Some(&key))
+        .await
+        .unwrap();
     system
         .sql("UPDATE payments SET due_at = now() - interval '2 seconds', status = 'processing', attempts = 1, \
               lease_until = now() - interval '1 second', published_at = now() - interval '3 seconds'")
@@ -61,7 +62,7 @@ async fn a_crash_between_withdrawal_and_storing_it_does_not_take_the_money_twice
 
     assert_eq!(
         repaid["payments"][0]["transaction_id"],
-        withdrawal["transaction_id"]
+        json!(withdrawal.transaction_id)
     );
     assert_eq!(
         system.collected(&format!("advance:{id}:payment:")).await,
@@ -138,14 +139,11 @@ async fn with_accounts_manager_away_nothing_is_lost_and_nothing_doubled_once_it_
         (2, Decimal::from(20))
     );
     assert_eq!(system.balance(&account).await, Decimal::ZERO);
-    let (_, history) = system
-        .am_get(&format!("/api/v1/accounts/{account}/transactions"))
-        .await;
-    let deposits = history["items"]
-        .as_array()
-        .unwrap()
+    let deposits = system
+        .history(&account)
+        .await
         .iter()
-        .filter(|t| t["type"] == "deposit")
+        .filter(|t| t.kind == TransactionType::Deposit)
         .count();
     assert_eq!(deposits, 1, "disbursed exactly once");
     assert_eq!(system.reconcile().await["mismatches"], json!([]));

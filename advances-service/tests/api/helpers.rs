@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use accounts_client::HistoryQuery;
 use advances_service::clients::broker;
 use diesel::sql_types::{BigInt, Numeric};
 use diesel::{QueryableByName, RunQueryDsl};
@@ -13,6 +14,9 @@ use lapin::{BasicProperties, Connection, ConnectionProperties};
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
+use shared_types::accounts::{
+    AccountId, DepositRequest, OpenAccountRequest, Transaction, WithdrawalRequest,
+};
 use test_support::{TestDb, TestVhost};
 
 pub const TOKEN: &str = "adv-token";
@@ -79,6 +83,8 @@ pub struct TestSystem {
     pub db: Arc<TestDb>,
     pub vhost: Arc<TestVhost>,
     pub client: reqwest::Client,
+    /// accounts-manager, through its typed client.
+    pub accounts: accounts_client::Client,
     /// Where advances-service finds accounts-manager.
     pub accounts_url: String,
     pub advances: Advances,
@@ -105,7 +111,9 @@ pub async fn spawn_system_with(
     let db = Arc::new(blocking(|| TestDb::create("adv_test")).await);
     let vhost = Arc::new(blocking(TestVhost::create).await);
     let advances = start_advances(&db, &vhost, &accounts_url, options).await;
+    let accounts = accounts_client::Client::new(&am.address, AM_TOKEN).unwrap();
     TestSystem {
+        accounts,
         am,
         db,
         vhost,
@@ -193,7 +201,7 @@ impl TestSystem {
 
     pub async fn create_advance(
         &self,
-        account: &str,
+        account: &AccountId,
         amount: &str,
         installments: i64,
     ) -> (StatusCode, Value) {
@@ -235,47 +243,39 @@ impl TestSystem {
         }
     }
 
-    // accounts-manager, through its API.
-    pub fn am_post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .post(format!("{}{path}", self.am.address))
-            .bearer_auth(AM_TOKEN)
+    pub async fn open_account(&self, user: i64) -> AccountId {
+        self.accounts
+            .open_account(&OpenAccountRequest::new(user), None)
+            .await
+            .unwrap()
+            .account_id
     }
 
-    pub async fn am_get(&self, path: &str) -> (StatusCode, Value) {
-        read(
-            self.client
-                .get(format!("{}{path}", self.am.address))
-                .bearer_auth(AM_TOKEN)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+    pub async fn deposit(&self, account: &AccountId, amount: &str) {
+        self.accounts
+            .deposit(&DepositRequest::to_account(*account, amount), None)
+            .await
+            .unwrap();
     }
 
-    pub async fn open_account(&self, user: i64) -> String {
-        let (status, body) = read(
-            self.am_post("/api/v1/accounts")
-                .json(&json!({"user_id": user}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["account_id"].as_str().unwrap().to_owned()
+    pub async fn withdraw(&self, account: &AccountId, amount: &str) {
+        self.accounts
+            .withdraw(&WithdrawalRequest::new(*account, amount), None)
+            .await
+            .unwrap();
     }
 
-    pub async fn move_money(&self, path: &str, account: &str, amount: &str) {
-        let body = json!({"account_id": account, "amount": amount});
-        let (status, answer) = read(self.am_post(path).json(&body).send().await.unwrap()).await;
-        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    pub async fn balance(&self, account: &AccountId) -> Decimal {
+        self.accounts.account(*account).await.unwrap().balance
     }
 
-    pub async fn balance(&self, account: &str) -> Decimal {
-        let (_, body) = self.am_get(&format!("/api/v1/accounts/{account}")).await;
-        body["balance"].as_str().unwrap().parse().unwrap()
+    /// The account's history in accounts-manager, newest first.
+    pub async fn history(&self, account: &AccountId) -> Vec<Transaction> {
+        let query = HistoryQuery {
+            limit: Some(1000),
+            ..HistoryQuery::default()
+        };
+        self.accounts.history(*account, &query).await.unwrap().items
     }
 
     /// accounts-manager's successful withdrawals whose reference starts with `prefix`: (count, sum).
@@ -298,12 +298,11 @@ impl TestSystem {
     }
 
     pub async fn assert_ledger_audit_clean(&self) {
-        let (status, body) = self.am_get("/api/v1/admin/audit").await;
-        assert_eq!(status, StatusCode::OK);
-        for currency in body["currencies"].as_array().unwrap() {
-            assert_eq!(currency["total"], "0.00", "{body}");
-            assert_eq!(currency["negative_accounts"], 0, "{body}");
-            assert_eq!(currency["entry_mismatches"], 0, "{body}");
+        let report = self.accounts.audit().await.unwrap();
+        for currency in &report.currencies {
+            assert_eq!(currency.total, Decimal::ZERO, "{report:?}");
+            assert_eq!(currency.negative_accounts, 0, "{report:?}");
+            assert_eq!(currency.entry_mismatches, 0, "{report:?}");
         }
     }
 

@@ -1,0 +1,10 @@
+//! The names of the HTTP headers the contract gives a meaning to, for the
+//! services and their callers alike.
+
+/// Makes a `POST` idempotent: the first request with a key is executed once,
+/// a repeat with the same body gets the stored answer.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// Names one request in the logs of every service it passes through; a
+/// service answers with the caller's id, or one it made.
+pub const REQUEST_ID: &str = "x-request-id";

@@ -22,7 +22,7 @@ deploy/services.sh >/dev/null
 
 # BENCH_BIN names a folder of already built binaries (to compare two builds);
 # by default the harness builds them.
-BIN=${BENCH_BIN:-target/release}
+BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release}
 if [ -z "${BENCH_BIN:-}" ]; then
   echo "== building (release)"
   cargo build --release --bin accounts-manager --bin advances-service --bin loadgen 2>&1 | tail -n 1

@@ -65,6 +65,19 @@ pub enum PaymentStatus {
     Failed,
 }
 
+crate::named!(AdvanceStatus {
+    Disbursing => "disbursing",
+    Active => "active",
+    Repaid => "repaid",
+});
+
+crate::named!(PaymentStatus {
+    Scheduled => "scheduled",
+    Processing => "processing",
+    Paid => "paid",
+    Failed => "failed",
+});
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Payment {

@@ -29,3 +29,29 @@ macro_rules! named {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Named;
+    use crate::accounts::{ReservationStatus, TransactionStatus, TransactionType};
+    use crate::advances::{AdvanceStatus, PaymentStatus};
+
+    /// Each name is the value's JSON name, so the column and the wire agree.
+    fn names_are_the_wire_names<T: Named + serde::Serialize>() {
+        for value in T::ALL {
+            let wire = serde_json::to_string(value).unwrap();
+            assert_eq!(wire, format!("\"{}\"", value.name()));
+            assert!(T::from_name(value.name()).is_some());
+        }
+        assert!(T::from_name("no such value").is_none());
+    }
+
+    #[test]
+    fn every_named_enum_is_named_as_on_the_wire() {
+        names_are_the_wire_names::<TransactionType>();
+        names_are_the_wire_names::<TransactionStatus>();
+        names_are_the_wire_names::<ReservationStatus>();
+        names_are_the_wire_names::<AdvanceStatus>();
+        names_are_the_wire_names::<PaymentStatus>();
+    }
+}

@@ -201,3 +201,26 @@ async fn an_address_that_cannot_be_listened_on_stops_start_up_naming_bind_addr()
     assert!(error.contains("BIND_ADDR"), "{error}");
     assert!(error.contains("not-an-address"), "{error}");
 }
+
+#[tokio::test]
+async fn a_stored_value_the_code_does_not_know_is_an_error_not_a_default() {
+    use diesel::RunQueryDsl;
+
+    #[derive(Debug, diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        #[allow(dead_code)]
+        kind: service_kit::stored::Stored<shared_types::accounts::TransactionType>,
+    }
+    let db = tokio::task::spawn_blocking(|| test_support::TestDb::create("am_test"))
+        .await
+        .expect("create db");
+    let mut conn = db.connect();
+
+    let known = diesel::sql_query("SELECT 'capture' AS kind").get_result::<Row>(&mut conn);
+    let unknown = diesel::sql_query("SELECT 'refund' AS kind").get_result::<Row>(&mut conn);
+
+    assert!(known.is_ok(), "{known:?}");
+    let error = unknown.expect_err("an unknown name is refused").to_string();
+    assert!(error.contains("refund"), "{error}");
+}

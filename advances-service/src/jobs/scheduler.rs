@@ -10,7 +10,6 @@
 
 use futures::future::join_all;
 use shared_types::advances::{AdvanceId, PaymentId, PaymentJob};
-use uuid::Uuid;
 
 use super::Shutdown;
 use crate::clients::broker::{self, BrokerError};
@@ -83,7 +82,7 @@ async fn publish_batch(ctx: &Context) -> Result<(usize, usize), JobError> {
             }
             // The rows stay locked while the broker confirms: another
             // scheduler skips them instead of publishing them too.
-            let confirmed: Vec<Uuid> = handle.block_on(publish_all(&publishing, &due));
+            let confirmed: Vec<PaymentId> = handle.block_on(publish_all(&publishing, &due));
             metrics
                 .published
                 .with_label_values(&["confirmed"])
@@ -103,14 +102,14 @@ async fn publish_batch(ctx: &Context) -> Result<(usize, usize), JobError> {
 
 /// Publishes every job at once, then waits for all the confirms; returns the
 /// payments whose job the broker confirmed.
-async fn publish_all(channel: &lapin::Channel, due: &[payments::DueJob]) -> Vec<Uuid> {
+async fn publish_all(channel: &lapin::Channel, due: &[payments::DueJob]) -> Vec<PaymentId> {
     let sends = due.iter().map(|job| async move {
         let message = PaymentJob {
             payment_id: PaymentId(job.id),
             advance_id: AdvanceId(job.advance_id),
         };
         match broker::publish(channel, &message).await {
-            Ok(()) => Some(job.id),
+            Ok(()) => Some(message.payment_id),
             Err(error @ (BrokerError::Unavailable(_) | BrokerError::NotConfirmed(_) | BrokerError::Timeout)) => {
                 tracing::warn!(payment_id = %job.id, error = %error, "job not published; the next tick retries");
                 None

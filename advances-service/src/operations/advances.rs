@@ -10,6 +10,7 @@ use service_kit::error::{classify, ApiError, DbFailure};
 use service_kit::idempotency::{run_once, Idempotency, Reply};
 use service_kit::listing::{PageRequest, Snapshot};
 use service_kit::rule::RuleViolation;
+use service_kit::stored::Stored;
 use shared_types::accounts::AccountId;
 use shared_types::accounts::Page;
 use shared_types::advances::{Advance, AdvanceId, AdvanceStatus};
@@ -76,7 +77,7 @@ pub async fn create(
         amount: request.amount.value(),
         currency,
         installments: request.installments.value(),
-        status: advances_store::status_str(AdvanceStatus::Disbursing).to_owned(),
+        status: Stored(AdvanceStatus::Disbursing),
         interval_ms: i64::try_from(interval.as_millis()).unwrap_or(i64::MAX),
         disbursement_transaction_id: None,
         disburse_attempts: 1,
@@ -157,7 +158,7 @@ pub async fn disburse(
                 Ok(advances_store::mark_disbursed(
                     conn,
                     id,
-                    transaction.transaction_id.0,
+                    transaction.transaction_id,
                     &currency,
                 )?)
             })
@@ -245,7 +246,7 @@ pub async fn list(
             page.limit,
             page.offset(),
         )?;
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let ids: Vec<AdvanceId> = rows.iter().map(AdvanceRow::id).collect();
         let payments = payments_store::of_advances(conn, &ids)?;
         let items = rows
             .iter()

@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 
 use diesel::Connection;
-use shared_types::advances::{PaymentJob, PaymentStatus};
-use uuid::Uuid;
+use shared_types::accounts::TransactionId;
+use shared_types::advances::{AdvanceId, PaymentId, PaymentJob, PaymentStatus};
 
 use super::run_job;
 use crate::clients::accounts::{Movement, Withdrawal};
@@ -65,13 +65,13 @@ pub async fn collect_all(ctx: &Context, jobs: &[Job]) -> Result<Vec<Outcome>, Jo
     let lease = ctx.settings.payment_lease;
     let (claimed, others, advances) = run_job(&ctx.pool, move |conn| {
         let claimed = payments_store::claim_all(conn, &wanted, lease)?;
-        let unclaimed: Vec<Uuid> = wanted
+        let unclaimed: Vec<PaymentId> = wanted
             .iter()
-            .map(|job| job.payment_id.0)
-            .filter(|id| !claimed.iter().any(|p| p.id == *id))
+            .map(|job| job.payment_id)
+            .filter(|id| !claimed.iter().any(|p| p.id() == *id))
             .collect();
         let others = payments_store::find_all(conn, &unclaimed)?;
-        let advance_ids: Vec<Uuid> = claimed.iter().map(|p| p.advance_id).collect();
+        let advance_ids: Vec<AdvanceId> = claimed.iter().map(PaymentRow::advance).collect();
         let advances = advances_store::find_all(conn, &advance_ids)?;
         Ok((claimed, others, advances))
     })
@@ -115,9 +115,11 @@ pub async fn collect_all(ctx: &Context, jobs: &[Job]) -> Result<Vec<Outcome>, Jo
     for ((i, payment, advance), answer) in collecting.into_iter().zip(answers) {
         outcomes[i] = Some(match answer {
             Ok(Withdrawal::Collected(transaction)) => {
-                record
-                    .paid
-                    .push((payment.id, transaction.transaction_id.0, payment.advance_id));
+                record.paid.push(Paid {
+                    payment: payment.id(),
+                    transaction: transaction.transaction_id,
+                    advance: payment.advance(),
+                });
                 Outcome::Collected
             }
             Ok(Withdrawal::Refused(transaction)) => {
@@ -172,11 +174,17 @@ async fn withdraw(
     ctx.accounts.withdraw(&movement).await
 }
 
+/// A payment collected by an accounts-manager transaction.
+struct Paid {
+    payment: PaymentId,
+    transaction: TransactionId,
+    advance: AdvanceId,
+}
+
 /// What a batch's withdrawals came to, stored in one transaction.
 #[derive(Default)]
 struct Outcomes {
-    /// `(payment, accounts-manager transaction, advance)`.
-    paid: Vec<(Uuid, Uuid, Uuid)>,
+    paid: Vec<Paid>,
     /// `(payment, reason, the advance's interval)`.
     refused: Vec<(PaymentRow, String, std::time::Duration)>,
     /// `(payment, wait before it is published again)`.
@@ -192,15 +200,16 @@ impl Outcomes {
     /// advance's payments does), then stores every outcome and marks the
     /// advances whose last payment this was as repaid.
     fn store(&self, conn: &mut diesel::PgConnection) -> Result<(), JobError> {
-        let mut advances: Vec<Uuid> = self.refused.iter().map(|(p, _, _)| p.advance_id).collect();
-        advances.extend(self.paid.iter().map(|(_, _, advance)| *advance));
-        advances.sort_unstable();
+        let mut advances: Vec<AdvanceId> =
+            self.refused.iter().map(|(p, _, _)| p.advance()).collect();
+        advances.extend(self.paid.iter().map(|paid| paid.advance));
+        advances.sort_unstable_by_key(|id| id.0);
         advances.dedup();
         advances_store::lock_all(conn, &advances)?;
-        let paid: Vec<(Uuid, Uuid)> = self
+        let paid: Vec<(PaymentId, TransactionId)> = self
             .paid
             .iter()
-            .map(|(payment, transaction, _)| (*payment, *transaction))
+            .map(|paid| (paid.payment, paid.transaction))
             .collect();
         payments_store::mark_all_paid(conn, &paid)?;
         for (payment, reason, interval) in &self.refused {

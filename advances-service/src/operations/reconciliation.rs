@@ -8,7 +8,9 @@ use chrono::Utc;
 use rust_decimal::Decimal;
 use service_kit::error::ApiError;
 use shared_types::accounts::AccountId;
-use shared_types::advances::{AdvanceId, Mismatch, ReconciliationCheck, ReconciliationReport};
+use shared_types::advances::{
+    AdvanceId, AdvanceStatus, Mismatch, ReconciliationCheck, ReconciliationReport,
+};
 
 use super::{run, run_job};
 use crate::context::Context;
@@ -32,7 +34,10 @@ pub async fn reconcile(ctx: &Context) -> Result<ReconciliationReport, JobError> 
     }
     // One read of each account's withdrawals serves all its advances.
     let mut by_account: BTreeMap<uuid::Uuid, Vec<&store::AdvanceSums>> = BTreeMap::new();
-    for advance in advances.iter().filter(|a| a.status != "disbursing") {
+    for advance in advances
+        .iter()
+        .filter(|a| a.status.0 != AdvanceStatus::Disbursing)
+    {
         by_account
             .entry(advance.account_id)
             .or_default()

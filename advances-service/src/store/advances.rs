@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::payments::PaymentRow;
 use super::schema::{advances, payments};
-use shared_types::accounts::AccountId;
+use service_kit::stored::Stored;
+use shared_types::accounts::{AccountId, TransactionId};
 use shared_types::advances::{Advance, AdvanceId, AdvanceStatus, Payment, PaymentStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, QueryableByName)]
@@ -23,21 +24,13 @@ pub struct AdvanceRow {
     pub amount: Decimal,
     pub currency: String,
     pub installments: i32,
-    pub status: String,
+    pub status: Stored<AdvanceStatus>,
     pub interval_ms: i64,
     pub disbursement_transaction_id: Option<Uuid>,
     pub disburse_attempts: i32,
     pub disburse_after: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-pub fn status_str(status: AdvanceStatus) -> &'static str {
-    match status {
-        AdvanceStatus::Disbursing => "disbursing",
-        AdvanceStatus::Active => "active",
-        AdvanceStatus::Repaid => "repaid",
-    }
 }
 
 impl AdvanceRow {
@@ -50,12 +43,7 @@ impl AdvanceRow {
     }
 
     pub fn status(&self) -> AdvanceStatus {
-        match self.status.as_str() {
-            "active" => AdvanceStatus::Active,
-            "repaid" => AdvanceStatus::Repaid,
-            // The column's CHECK admits nothing else.
-            _ => AdvanceStatus::Disbursing,
-        }
+        self.status.0
     }
 
     pub fn interval(&self) -> Duration {
@@ -109,9 +97,9 @@ pub fn find(conn: &mut PgConnection, id: AdvanceId) -> QueryResult<Option<Advanc
         .optional()
 }
 
-pub fn find_all(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<AdvanceRow>> {
+pub fn find_all(conn: &mut PgConnection, ids: &[AdvanceId]) -> QueryResult<Vec<AdvanceRow>> {
     advances::table
-        .filter(advances::id.eq_any(ids))
+        .filter(advances::id.eq_any(ids.iter().map(|id| id.0)))
         .select(AdvanceRow::as_select())
         .load(conn)
 }
@@ -120,9 +108,9 @@ pub fn find_all(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<Advanc
 /// two transactions locking several never deadlock. Everything that finishes
 /// a payment takes its advance's lock first, so "is it repaid now?" is
 /// decided by one of them at a time.
-pub fn lock_all(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<()> {
+pub fn lock_all(conn: &mut PgConnection, ids: &[AdvanceId]) -> QueryResult<()> {
     advances::table
-        .filter(advances::id.eq_any(ids))
+        .filter(advances::id.eq_any(ids.iter().map(|id| id.0)))
         .order(advances::id)
         .select(advances::id)
         .for_update()
@@ -179,14 +167,14 @@ pub fn list_for_account(
 pub fn mark_disbursed(
     conn: &mut PgConnection,
     id: AdvanceId,
-    transaction_id: Uuid,
+    transaction_id: TransactionId,
     currency: &str,
 ) -> QueryResult<Option<AdvanceRow>> {
     diesel::update(advances::table.find(id.0))
-        .filter(advances::status.eq(status_str(AdvanceStatus::Disbursing)))
+        .filter(advances::status.eq(Stored(AdvanceStatus::Disbursing)))
         .set((
-            advances::status.eq(status_str(AdvanceStatus::Active)),
-            advances::disbursement_transaction_id.eq(transaction_id),
+            advances::status.eq(Stored(AdvanceStatus::Active)),
+            advances::disbursement_transaction_id.eq(transaction_id.0),
             advances::currency.eq(currency),
             advances::updated_at.eq(diesel::dsl::now),
         ))
@@ -233,8 +221,8 @@ pub fn retry_disbursement_after(
 /// settled and whose paid payments add up to the advance; returns them.
 pub fn mark_repaid_if_complete_all(
     conn: &mut PgConnection,
-    ids: &[Uuid],
-) -> QueryResult<Vec<Uuid>> {
+    ids: &[AdvanceId],
+) -> QueryResult<Vec<AdvanceId>> {
     #[derive(QueryableByName)]
     struct Repaid {
         #[diesel(sql_type = diesel::sql_types::Uuid)]
@@ -247,7 +235,9 @@ pub fn mark_repaid_if_complete_all(
            AND a.amount = (SELECT COALESCE(sum(p.amount), 0) FROM payments p WHERE p.advance_id = a.id AND p.status = 'paid') \
          RETURNING a.id",
     )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(
+        ids.iter().map(|id| id.0).collect::<Vec<_>>(),
+    )
     .load(conn)?;
-    Ok(repaid.into_iter().map(|r| r.id).collect())
+    Ok(repaid.into_iter().map(|r| AdvanceId(r.id)).collect())
 }

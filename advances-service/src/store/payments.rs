@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::schema::payments;
+use service_kit::stored::Stored;
 use shared_types::accounts::TransactionId;
 use shared_types::advances::{AdvanceId, Payment, PaymentId, PaymentJob, PaymentStatus};
 
@@ -22,7 +23,7 @@ pub struct PaymentRow {
     pub seq: i32,
     pub amount: Decimal,
     pub due_at: DateTime<Utc>,
-    pub status: String,
+    pub status: Stored<PaymentStatus>,
     pub attempts: i32,
     pub lease_until: Option<DateTime<Utc>>,
     pub published_at: Option<DateTime<Utc>>,
@@ -30,15 +31,6 @@ pub struct PaymentRow {
     pub paid_at: Option<DateTime<Utc>>,
     pub transaction_id: Option<Uuid>,
     pub failure_reason: Option<String>,
-}
-
-pub fn status_str(status: PaymentStatus) -> &'static str {
-    match status {
-        PaymentStatus::Scheduled => "scheduled",
-        PaymentStatus::Processing => "processing",
-        PaymentStatus::Paid => "paid",
-        PaymentStatus::Failed => "failed",
-    }
 }
 
 impl PaymentRow {
@@ -50,7 +42,7 @@ impl PaymentRow {
             seq,
             amount,
             due_at,
-            status: status_str(PaymentStatus::Scheduled).to_owned(),
+            status: Stored(PaymentStatus::Scheduled),
             attempts: 0,
             lease_until: None,
             published_at: None,
@@ -70,13 +62,7 @@ impl PaymentRow {
     }
 
     pub fn status(&self) -> PaymentStatus {
-        match self.status.as_str() {
-            "processing" => PaymentStatus::Processing,
-            "paid" => PaymentStatus::Paid,
-            "failed" => PaymentStatus::Failed,
-            // The column's CHECK admits nothing else.
-            _ => PaymentStatus::Scheduled,
-        }
+        self.status.0
     }
 
     pub fn to_wire(&self) -> Payment {
@@ -109,9 +95,12 @@ pub fn of_advance(conn: &mut PgConnection, advance: AdvanceId) -> QueryResult<Ve
         .load(conn)
 }
 
-pub fn of_advances(conn: &mut PgConnection, advances: &[Uuid]) -> QueryResult<Vec<PaymentRow>> {
+pub fn of_advances(
+    conn: &mut PgConnection,
+    advances: &[AdvanceId],
+) -> QueryResult<Vec<PaymentRow>> {
     payments::table
-        .filter(payments::advance_id.eq_any(advances))
+        .filter(payments::advance_id.eq_any(advances.iter().map(|id| id.0)))
         .order((payments::advance_id, payments::seq))
         .select(PaymentRow::as_select())
         .load(conn)
@@ -145,9 +134,9 @@ pub fn claim_all(
     .load(conn)
 }
 
-pub fn find_all(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<PaymentRow>> {
+pub fn find_all(conn: &mut PgConnection, ids: &[PaymentId]) -> QueryResult<Vec<PaymentRow>> {
     payments::table
-        .filter(payments::id.eq_any(ids))
+        .filter(payments::id.eq_any(ids.iter().map(|id| id.0)))
         .select(PaymentRow::as_select())
         .load(conn)
 }
@@ -155,11 +144,17 @@ pub fn find_all(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<Paymen
 /// Records collected payments, each with its accounts-manager transaction; a
 /// payment no longer `processing` (another claimant, after our lease ran out,
 /// recorded the same withdrawal) is left as it is.
-pub fn mark_all_paid(conn: &mut PgConnection, paid: &[(Uuid, Uuid)]) -> QueryResult<()> {
+pub fn mark_all_paid(
+    conn: &mut PgConnection,
+    paid: &[(PaymentId, TransactionId)],
+) -> QueryResult<()> {
     if paid.is_empty() {
         return Ok(());
     }
-    let (payments, transactions): (Vec<Uuid>, Vec<Uuid>) = paid.iter().copied().unzip();
+    let (payments, transactions): (Vec<Uuid>, Vec<Uuid>) = paid
+        .iter()
+        .map(|(payment, transaction)| (payment.0, transaction.0))
+        .unzip();
     diesel::sql_query(
         "UPDATE payments p SET status = 'paid', paid_at = now(), transaction_id = j.transaction_id, \
                                lease_until = NULL, failure_reason = NULL \
@@ -182,9 +177,9 @@ pub fn mark_failed_and_roll_over(
     interval: Duration,
 ) -> QueryResult<bool> {
     let failed = diesel::update(payments::table.find(payment.id))
-        .filter(payments::status.eq(status_str(PaymentStatus::Processing)))
+        .filter(payments::status.eq(Stored(PaymentStatus::Processing)))
         .set((
-            payments::status.eq(status_str(PaymentStatus::Failed)),
+            payments::status.eq(Stored(PaymentStatus::Failed)),
             payments::failure_reason.eq(reason),
             payments::lease_until.eq(None::<DateTime<Utc>>),
         ))
@@ -194,7 +189,7 @@ pub fn mark_failed_and_roll_over(
     }
     let next: Option<Uuid> = payments::table
         .filter(payments::advance_id.eq(payment.advance_id))
-        .filter(payments::status.eq(status_str(PaymentStatus::Scheduled)))
+        .filter(payments::status.eq(Stored(PaymentStatus::Scheduled)))
         .filter(payments::seq.gt(payment.seq))
         .order(payments::seq)
         .select(payments::id)
@@ -276,9 +271,9 @@ pub fn lock_due_for_publishing(
 }
 
 /// Notes that the broker confirmed jobs for these payments.
-pub fn mark_published(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<()> {
+pub fn mark_published(conn: &mut PgConnection, ids: &[PaymentId]) -> QueryResult<()> {
     diesel::sql_query("UPDATE payments SET published_at = now() WHERE id = ANY($1)")
-        .bind::<Array<SqlUuid>, _>(ids)
+        .bind::<Array<SqlUuid>, _>(ids.iter().map(|id| id.0).collect::<Vec<_>>())
         .execute(conn)
         .map(|_| ())
 }

@@ -8,7 +8,8 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::schema::reconciliation_reports;
-use shared_types::advances::{Mismatch, ReconciliationReport};
+use service_kit::stored::Stored;
+use shared_types::advances::{AdvanceStatus, Mismatch, ReconciliationReport};
 
 /// An advance's amount and its payments summed by status.
 #[derive(Debug, Clone, QueryableByName)]
@@ -18,7 +19,7 @@ pub struct AdvanceSums {
     #[diesel(sql_type = SqlUuid)]
     pub account_id: Uuid,
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: Stored<AdvanceStatus>,
     #[diesel(sql_type = Numeric)]
     pub amount: Decimal,
     /// paid + scheduled + processing

@@ -5,13 +5,11 @@
 use std::time::Duration;
 
 use e2e::{eventually, rabbitmqctl, Environment, Process, MACHINE};
-use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use shared_types::accounts::{AccountId, OpenAccountRequest};
+use test_support::payment_job;
 
 struct Advance {
     id: String,
@@ -75,28 +73,30 @@ async fn assert_each_collected_once(
 ) {
     for advance in advances {
         let id = &advance.id;
-        let withdrawn = Environment::number(
-            &env.am_db,
-            &format!("SELECT (COALESCE(sum(amount), 0) * 100)::bigint AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{id}:payment:%'"),
-        )
-        .await;
-        let withdrawals = Environment::number(
-            &env.am_db,
-            &format!("SELECT count(*) AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{id}:payment:%'"),
-        )
-        .await;
-        let deposits = Environment::number(
-            &env.am_db,
-            &format!("SELECT count(*) AS n FROM transactions WHERE kind = 'deposit' AND reference = 'advance:{id}'"),
-        )
-        .await;
-        let paid = Environment::number(
-            &env.adv_db,
-            &format!(
+        let withdrawn = env
+            .am_db
+            .number(&format!(
+                "SELECT (COALESCE(sum(amount), 0) * 100)::bigint AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{id}:payment:%'"
+            ))
+            .await;
+        let withdrawals = env
+            .am_db
+            .number(&format!(
+                "SELECT count(*) AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{id}:payment:%'"
+            ))
+            .await;
+        let deposits = env
+            .am_db
+            .number(&format!(
+                "SELECT count(*) AS n FROM transactions WHERE kind = 'deposit' AND reference = 'advance:{id}'"
+            ))
+            .await;
+        let paid = env
+            .adv_db
+            .number(&format!(
                 "SELECT count(*) AS n FROM payments WHERE advance_id = '{id}' AND status = 'paid'"
-            ),
-        )
-        .await;
+            ))
+            .await;
         assert_eq!(
             withdrawn, advance.cents,
             "advance {id}: the account was debited exactly its amount"
@@ -109,11 +109,10 @@ async fn assert_each_collected_once(
         let account = env.accounts(am).account(advance.account).await.unwrap();
         assert_eq!(account.balance, Decimal::ZERO, "{account:?}");
     }
-    let stuck = Environment::number(
-        &env.adv_db,
-        "SELECT count(*) AS n FROM payments WHERE status = 'processing'",
-    )
-    .await;
+    let stuck = env
+        .adv_db
+        .number("SELECT count(*) AS n FROM payments WHERE status = 'processing'")
+        .await;
     assert_eq!(stuck, 0, "no payment left in processing");
     let (status, report) = env
         .post(
@@ -124,52 +123,6 @@ async fn assert_each_collected_once(
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["mismatches"], json!([]), "{report}");
     env.assert_audit_clean(am).await;
-}
-
-async fn publish(env: &Environment, bodies: &[Vec<u8>]) {
-    let connection = Connection::connect(&env.vhost.amqp_url(), ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    channel.confirm_select(Default::default()).await.unwrap();
-    for body in bodies {
-        // Straight to the queue through the default exchange, as an outside producer may.
-        channel
-            .basic_publish(
-                "".into(),
-                "advances.payments".into(),
-                BasicPublishOptions::default(),
-                body,
-                BasicProperties::default().with_delivery_mode(2),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-    }
-    let _ = connection.close(200, "done".into()).await;
-}
-
-async fn dead_letters(env: &Environment) -> u32 {
-    let connection = Connection::connect(&env.vhost.amqp_url(), ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..QueueDeclareOptions::default()
-    };
-    let count = channel
-        .queue_declare(
-            "advances.payments.dead".into(),
-            passive,
-            FieldTable::default(),
-        )
-        .await
-        .map(|q| q.message_count())
-        .unwrap_or(0);
-    let _ = connection.close(200, "done".into()).await;
-    count
 }
 
 async fn payment_ids(env: &Environment, api: &Process, advance: &Advance) -> Vec<String> {
@@ -222,14 +175,16 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
     let mut duplicates = Vec::new();
     for advance in &advances[..3] {
         for payment in payment_ids(&env, &api, advance).await {
-            let job = serde_json::to_vec(&json!({"payment_id": payment, "advance_id": advance.id}))
-                .unwrap();
+            let job = payment_job(&payment, &advance.id);
             duplicates.push(job.clone());
             duplicates.push(job);
         }
     }
     duplicates.push(b"{\"payment_id\": 42}".to_vec());
-    publish(&env, &duplicates).await;
+    // Straight to the queue through the default exchange, as an outside producer may.
+    env.vhost
+        .publish("", "advances.payments", &duplicates)
+        .await;
     second.kill();
     pause(1000).await;
     second.restart();
@@ -239,7 +194,7 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
     eventually(
         "the malformed job is dead-lettered",
         Duration::from_secs(20),
-        || async { dead_letters(&env).await == 1 },
+        || async { env.vhost.queue_depth("advances.payments.dead").await == 1 },
     )
     .await;
 }
@@ -264,11 +219,10 @@ async fn two_schedulers_and_three_workers_collect_each_payment_once() {
 
     all_repaid(&env, &schedulers[1], &advances, Duration::from_secs(90)).await;
     assert_each_collected_once(&env, &am, &schedulers[1], &advances).await;
-    let attempts = Environment::number(
-        &env.adv_db,
-        "SELECT count(*) AS n FROM payments WHERE attempts <> 1",
-    )
-    .await;
+    let attempts = env
+        .adv_db
+        .number("SELECT count(*) AS n FROM payments WHERE attempts <> 1")
+        .await;
     assert_eq!(attempts, 0, "no payment was claimed twice");
 }
 

@@ -100,11 +100,12 @@ async fn finish(
         env.get(&url).await.1["status"] == "repaid"
     })
     .await;
-    let withdrawn = Environment::number(
-        &env.am_db,
-        &format!("SELECT (sum(amount) * 100)::bigint AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{advance}:%'"),
-    )
-    .await;
+    let withdrawn = env
+        .am_db
+        .number(&format!(
+            "SELECT (sum(amount) * 100)::bigint AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{advance}:%'"
+        ))
+        .await;
     assert_eq!(withdrawn, 3000, "collected once");
     env.assert_audit_clean(am).await;
 }

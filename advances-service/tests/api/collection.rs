@@ -6,9 +6,9 @@ use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use test_support::eventually;
+use test_support::{eventually, payment_job};
 
-use crate::helpers::{job, spawn_system, start_advances, Options};
+use crate::helpers::{spawn_system, start_advances, Options};
 
 fn payments(advance: &Value) -> &Vec<Value> {
     advance["payments"].as_array().unwrap()
@@ -144,7 +144,9 @@ async fn duplicate_jobs_for_one_payment_on_two_workers_collect_it_once() {
     .await;
     let _second = start_advances(&system.db, &system.vhost, &system.accounts_url, workers).await;
 
-    system.publish_raw(&vec![job(&payment, &id); 20]).await;
+    system
+        .publish_raw(&vec![payment_job(&payment, &id); 20])
+        .await;
     system
         .wait_for(&id, Duration::from_secs(30), |a| a["status"] == "repaid")
         .await;
@@ -185,9 +187,9 @@ async fn malformed_jobs_are_dead_lettered_and_the_worker_carries_on() {
         .publish_raw(&[
             b"not json at all".to_vec(),
             br#"{"payment_id": "x"}"#.to_vec(),
-            job(&uuid::Uuid::new_v4().to_string(), &id),
-            job(&payment, &uuid::Uuid::new_v4().to_string()),
-            job(&payment, &id),
+            payment_job(&uuid::Uuid::new_v4().to_string(), &id),
+            payment_job(&payment, &uuid::Uuid::new_v4().to_string()),
+            payment_job(&payment, &id),
         ])
         .await;
     system
@@ -223,7 +225,7 @@ async fn a_job_for_a_payment_not_yet_due_is_acknowledged_with_no_effect() {
         .unwrap()
         .to_owned();
 
-    system.publish_raw(&[job(&payment, &id)]).await;
+    system.publish_raw(&[payment_job(&payment, &id)]).await;
     // The worker counts the job as skipped when it acknowledges it.
     let metrics_url = format!("{}/metrics", system.advances.address);
     eventually(
@@ -277,7 +279,7 @@ async fn jobs_that_arrive_together_are_collected_together_each_once() {
     // batches hold many payments, and some hold a payment twice.
     let jobs: Vec<_> = advances
         .iter()
-        .flat_map(|(_, id, payment)| [job(payment, id), job(payment, id)])
+        .flat_map(|(_, id, payment)| [payment_job(payment, id), payment_job(payment, id)])
         .collect();
     system.publish_raw(&jobs).await;
     let _worker = start_advances(

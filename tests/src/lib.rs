@@ -135,6 +135,12 @@ impl Process {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// How often `needle` occurs in the process's log (JSON lines), over
+    /// all its starts: a test waits for it to grow to know work happened.
+    pub fn logged(&self, needle: &str) -> usize {
+        self.log().matches(needle).count()
+    }
+
     /// SIGKILL: no chance to finish anything.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -11,6 +11,28 @@ use serde_json::{json, Value};
 use shared_types::accounts::{AccountId, OpenAccountRequest};
 use test_support::payment_job;
 
+/// What a worker logs for a job it collected, for any job it finished, for a
+/// payment it deferred, and when its RabbitMQ connection broke.
+const COLLECTED: &str = r#""outcome":"collected""#;
+const JOB_DONE: &str = "job done";
+const DEFERRED: &str = "payment deferred";
+const LOST_RABBITMQ: &str = "worker lost RabbitMQ";
+const QUEUE: &str = "advances.payments";
+const DEAD_QUEUE: &str = "advances.payments.dead";
+
+/// Payments still to collect.
+async fn unpaid(env: &Environment) -> i64 {
+    env.adv_db
+        .number("SELECT count(*) AS n FROM payments WHERE status IN ('scheduled', 'processing')")
+        .await
+}
+
+async fn paid(env: &Environment) -> i64 {
+    env.adv_db
+        .number("SELECT count(*) AS n FROM payments WHERE status = 'paid'")
+        .await
+}
+
 struct Advance {
     id: String,
     account: AccountId,
@@ -150,18 +172,43 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
     for process in [&api, &first, &second] {
         process.ready().await;
     }
-    let advances = create_advances(&env, &am, &api, 6, 4).await;
+    // Six payments each, two seconds apart: collection goes on for twelve
+    // seconds, long enough for every fault below to land in the middle of it.
+    let advances = create_advances(&env, &am, &api, 6, 6).await;
+    let deadline = Duration::from_secs(60);
 
-    let pause = |ms: u64| tokio::time::sleep(Duration::from_millis(ms));
-    pause(1500).await;
-    first.kill(); // SIGKILL mid-collection
-    pause(700).await;
+    // SIGKILL a worker mid-collection: once it has collected, with more to come.
+    eventually("the first worker is collecting", deadline, || async {
+        first.logged(COLLECTED) > 0 && unpaid(&env).await > 0
+    })
+    .await;
+    first.kill();
+    let paid_before = paid(&env).await;
+    eventually(
+        "the second worker collects while the first is down",
+        deadline,
+        || async { paid(&env).await > paid_before },
+    )
+    .await;
     first.restart();
-    pause(800).await;
-    am.kill(); // accounts-manager gone for three seconds
-    pause(3000).await;
+    first.ready().await;
+
+    // accounts-manager goes away until a payment falls due and is deferred.
+    let deferred =
+        |first: &Process, second: &Process| first.logged(DEFERRED) + second.logged(DEFERRED);
+    let deferred_before = deferred(&first, &second);
+    am.kill();
+    eventually(
+        "a payment is deferred while accounts-manager is away",
+        deadline,
+        || async { deferred(&first, &second) > deferred_before },
+    )
+    .await;
     am.restart();
     am.ready().await;
+
+    // RabbitMQ drops every connection: both workers notice and consume again.
+    let lost_before = [first.logged(LOST_RABBITMQ), second.logged(LOST_RABBITMQ)];
     assert!(
         rabbitmqctl(&[
             "close_all_connections",
@@ -171,7 +218,19 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
         ]),
         "close_all_connections"
     );
-    pause(500).await;
+    eventually(
+        "both workers reconnect and consume again",
+        deadline,
+        || async {
+            let reconnected = first.logged(LOST_RABBITMQ) > lost_before[0]
+                && second.logged(LOST_RABBITMQ) > lost_before[1];
+            reconnected && env.vhost.queue(QUEUE).await.1 == 2
+        },
+    )
+    .await;
+
+    // Duplicates of every job of three advances, and a malformed one, while a
+    // worker is killed in the middle of taking them.
     let mut duplicates = Vec::new();
     for advance in &advances[..3] {
         for payment in payment_ids(&env, &api, advance).await {
@@ -181,12 +240,14 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
         }
     }
     duplicates.push(b"{\"payment_id\": 42}".to_vec());
+    let taken_before = second.logged(JOB_DONE);
     // Straight to the queue through the default exchange, as an outside producer may.
-    env.vhost
-        .publish("", "advances.payments", &duplicates)
-        .await;
+    env.vhost.publish("", QUEUE, &duplicates).await;
+    eventually("the second worker takes duplicates", deadline, || async {
+        second.logged(JOB_DONE) > taken_before
+    })
+    .await;
     second.kill();
-    pause(1000).await;
     second.restart();
 
     all_repaid(&env, &api, &advances, Duration::from_secs(120)).await;
@@ -194,7 +255,7 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
     eventually(
         "the malformed job is dead-lettered",
         Duration::from_secs(20),
-        || async { env.vhost.queue_depth("advances.payments.dead").await == 1 },
+        || async { env.vhost.queue_depth(DEAD_QUEUE).await == 1 },
     )
     .await;
 }
@@ -239,7 +300,14 @@ async fn sigterm_during_load_loses_nothing_and_leaves_nothing_processing() {
         process.ready().await;
     }
     let advances = create_advances(&env, &am, &api, 8, 6).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // SIGTERM in the middle of the load: once the leaving worker has
+    // collected payments, with more still to collect.
+    eventually(
+        "the leaving worker is collecting, with payments still to come",
+        Duration::from_secs(60),
+        || async { leaving.logged(COLLECTED) > 0 && unpaid(&env).await > 0 },
+    )
+    .await;
 
     let status = tokio::task::spawn_blocking(move || {
         let status = leaving.terminate();

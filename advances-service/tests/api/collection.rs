@@ -275,6 +275,17 @@ async fn jobs_that_arrive_together_are_collected_together_each_once() {
     system
         .sql("UPDATE payments SET due_at = now() - interval '1 second'")
         .await;
+    // Every claim of a payment (its attempts go up) is noted with the id of
+    // the database transaction that made it.
+    for statement in [
+        "CREATE TABLE test_claims (payment_id uuid NOT NULL, claim_xact text NOT NULL)",
+        "CREATE FUNCTION test_note_claim() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           INSERT INTO test_claims VALUES (NEW.id, pg_current_xact_id()::text); RETURN NEW; END $$",
+        "CREATE TRIGGER test_note_claim AFTER UPDATE ON payments FOR EACH ROW \
+           WHEN (NEW.attempts > OLD.attempts) EXECUTE FUNCTION test_note_claim()",
+    ] {
+        system.sql(statement).await;
+    }
     // Every job twice, all queued before a worker takes the first: the worker's
     // batches hold many payments, and some hold a payment twice.
     let jobs: Vec<_> = advances
@@ -306,5 +317,17 @@ async fn jobs_that_arrive_together_are_collected_together_each_once() {
         system.queue_depth(QUEUE).await == 0
     })
     .await;
+    let claims = system.count("SELECT count(*) AS n FROM test_claims").await;
+    let claiming_transactions = system
+        .count("SELECT count(DISTINCT claim_xact) AS n FROM test_claims")
+        .await;
+    assert_eq!(claims, 30, "each payment was claimed once");
+    // One worker with four batches in flight at most: the first batches may
+    // be small, the next takes every job that arrived meanwhile.
+    assert!(
+        claiming_transactions * 3 <= claims,
+        "the payments were claimed together, not one database transaction each: \
+         {claiming_transactions} transactions for {claims} claims"
+    );
     assert_eq!(system.queue_depth(DEAD_QUEUE).await, 0);
 }

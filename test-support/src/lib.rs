@@ -1,13 +1,24 @@
 //! Fresh, throw-away resources for tests on the machine's real Postgres and
 //! RabbitMQ: each test gets its own database and vhost, so tests run in
-//! parallel and in any order, and everything is dropped afterwards.
+//! parallel and in any order, and everything is dropped afterwards. And the
+//! helpers the tests of every crate share: reading answers, querying a test
+//! database, the audit assertion, settings for a service under test.
 #![allow(clippy::expect_used)] // a test resource that cannot be made should stop the test
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use diesel::pg::PgConnection;
-use diesel::{Connection, RunQueryDsl};
+use diesel::sql_types::{BigInt, Numeric, Text};
+use diesel::{Connection, QueryableByName, RunQueryDsl};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, ConnectionProperties};
+use reqwest::StatusCode;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use shared_types::accounts::AuditReport;
+use shared_types::advances::{AdvanceId, PaymentId, PaymentJob};
 
 /// An HTTP client for tests. reqwest is built here without a default TLS
 /// crypto provider (advances-service installs ring), so one is installed first.
@@ -34,6 +45,99 @@ where
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// A loopback port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// An answer's status and JSON body; a body that is not JSON fails the test.
+pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("the answer's body");
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("a JSON body, got {status} {text:?}"));
+    (status, body)
+}
+
+/// Asserts accounts-manager's double-entry audit is clean: every currency
+/// sums to zero, no user account is below zero, no balance differs from its
+/// entries.
+pub fn assert_audit_clean(report: &AuditReport) {
+    for currency in &report.currencies {
+        assert_eq!(currency.total, Decimal::ZERO, "{report:?}");
+        assert_eq!(currency.negative_accounts, 0, "{report:?}");
+        assert_eq!(currency.entry_mismatches, 0, "{report:?}");
+    }
+}
+
+/// The body of a payment job, as a producer publishes it (ids that are not
+/// UUIDs fail the test; malformed bodies are written by hand).
+pub fn payment_job(payment_id: &str, advance_id: &str) -> Vec<u8> {
+    let id = |text: &str| uuid::Uuid::parse_str(text).expect("a UUID");
+    serde_json::to_vec(&PaymentJob {
+        payment_id: PaymentId(id(payment_id)),
+        advance_id: AdvanceId(id(advance_id)),
+    })
+    .expect("a job serializes")
+}
+
+/// The settings of a service under test, as the environment variables it
+/// reads: `Settings::from_lookup(|name| env.get(name))`, or a process's
+/// environment.
+#[derive(Debug, Clone, Default)]
+pub struct Env(Vec<(String, String)>);
+
+impl Env {
+    /// Sets `name`, replacing an earlier value.
+    pub fn set(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.0.retain(|(n, _)| n != name);
+        self.0.push((name.to_owned(), value.into()));
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.clone())
+    }
+
+    pub fn vars(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
+/// accounts-manager on `db`, any port, accepting `api_tokens`.
+pub fn accounts_manager_env(db: &TestDb, api_tokens: &str) -> Env {
+    Env::default()
+        .set("DATABASE_URL", db.url())
+        .set("BIND_ADDR", "127.0.0.1:0")
+        .set("API_TOKENS", api_tokens)
+        .set("DATABASE_POOL_SIZE", "4")
+        .set("HTTP_WORKERS", "2")
+}
+
+#[derive(QueryableByName)]
+struct Number {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Sum {
+    #[diesel(sql_type = Numeric)]
+    s: Decimal,
+}
+
+#[derive(QueryableByName)]
+struct Word {
+    #[diesel(sql_type = Text)]
+    t: String,
 }
 
 /// The Postgres server the tests create their databases on
@@ -79,6 +183,67 @@ impl TestDb {
 
     pub fn connect(&self) -> PgConnection {
         PgConnection::establish(&self.url()).expect("connect to the test database")
+    }
+
+    /// Runs `work` on a connection of its own in a blocking task.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut PgConnection) -> T + Send + 'static,
+    ) -> T {
+        let url = self.url();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = PgConnection::establish(&url).expect("connect to the test database");
+            work(&mut conn)
+        })
+        .await
+        .expect("the query task finishes")
+    }
+
+    /// The number a `SELECT <bigint> AS n ...` returns.
+    pub async fn number(&self, sql: &str) -> i64 {
+        let sql = sql.to_owned();
+        self.blocking(move |conn| {
+            diesel::sql_query(&sql)
+                .get_result::<Number>(conn)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .n
+        })
+        .await
+    }
+
+    /// The amount a `SELECT <numeric> AS s ...` returns.
+    pub async fn decimal(&self, sql: &str) -> Decimal {
+        let sql = sql.to_owned();
+        self.blocking(move |conn| {
+            diesel::sql_query(&sql)
+                .get_result::<Sum>(conn)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .s
+        })
+        .await
+    }
+
+    /// The text a `SELECT <text> AS t ...` returns.
+    pub async fn text(&self, sql: &str) -> String {
+        let sql = sql.to_owned();
+        self.blocking(move |conn| {
+            diesel::sql_query(&sql)
+                .get_result::<Word>(conn)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .t
+        })
+        .await
+    }
+
+    /// Runs a statement; the number of rows it touched.
+    pub async fn execute(&self, sql: &str) -> usize {
+        let sql = sql.to_owned();
+        self.blocking(move |conn| {
+            diesel::sql_query(&sql)
+                .execute(conn)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        })
+        .await
     }
 
     /// Drops the database now, cutting off every connection to it.
@@ -129,6 +294,64 @@ impl TestVhost {
 
     pub fn amqp_url(&self) -> String {
         format!("amqp://guest:guest@127.0.0.1:5672/{}", self.name)
+    }
+
+    async fn channel(&self) -> (lapin::Connection, lapin::Channel) {
+        let connection =
+            lapin::Connection::connect(&self.amqp_url(), ConnectionProperties::default())
+                .await
+                .expect("connect to the test vhost");
+        let channel = connection
+            .create_channel()
+            .await
+            .expect("a channel on the test vhost");
+        (connection, channel)
+    }
+
+    /// Publishes persistent messages with these bodies, each confirmed by
+    /// the broker, as an outside producer would (`""` is the default exchange,
+    /// whose routing keys are queue names).
+    pub async fn publish(&self, exchange: &str, routing_key: &str, bodies: &[Vec<u8>]) {
+        let (connection, channel) = self.channel().await;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirms");
+        for body in bodies {
+            channel
+                .basic_publish(
+                    exchange.into(),
+                    routing_key.into(),
+                    BasicPublishOptions::default(),
+                    body,
+                    BasicProperties::default().with_delivery_mode(2),
+                )
+                .await
+                .expect("publish")
+                .await
+                .expect("the broker confirms");
+        }
+        let _ = connection.close(200, "published".into()).await;
+    }
+
+    /// `(messages ready, consumers)` of a queue that exists.
+    pub async fn queue(&self, queue: &str) -> (u32, u32) {
+        let (connection, channel) = self.channel().await;
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let state = channel
+            .queue_declare(queue.into(), passive, FieldTable::default())
+            .await
+            .unwrap_or_else(|e| panic!("queue {queue}: {e}"));
+        let _ = connection.close(200, "looked".into()).await;
+        (state.message_count(), state.consumer_count())
+    }
+
+    /// Messages waiting in a queue that exists.
+    pub async fn queue_depth(&self, queue: &str) -> u32 {
+        self.queue(queue).await.0
     }
 }
 

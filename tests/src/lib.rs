@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
-pub use test_support::{eventually, TestDb, TestVhost};
+pub use test_support::{eventually, read, TestDb, TestVhost};
 use tokio::sync::RwLock;
 
 pub const TOKEN: &str = "e2e-token";
@@ -47,14 +47,6 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// One service process, with what it takes to start it again.
 pub struct Process {
     pub name: String,
@@ -68,7 +60,7 @@ pub struct Process {
 
 impl Process {
     pub fn start(name: &str, binary_name: &str, env: &[(&str, String)]) -> Self {
-        let port = free_port();
+        let port = test_support::free_port();
         let mut env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
@@ -143,6 +135,12 @@ impl Process {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// How often `needle` occurs in the process's log (JSON lines), over
+    /// all its starts: a test waits for it to grow to know work happened.
+    pub fn logged(&self, needle: &str) -> usize {
+        self.log().matches(needle).count()
+    }
+
     /// SIGKILL: no chance to finish anything.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -212,14 +210,13 @@ impl Environment {
     }
 
     pub fn accounts_manager(&self, name: &str) -> Process {
-        Process::start(
-            name,
-            "accounts-manager",
-            &[
-                ("DATABASE_URL", self.am_db.url()),
-                ("API_TOKENS", TOKEN.into()),
-            ],
-        )
+        let env = test_support::accounts_manager_env(&self.am_db, TOKEN);
+        let env: Vec<(&str, String)> = env
+            .vars()
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.clone()))
+            .collect();
+        Process::start(name, "accounts-manager", &env)
     }
 
     /// advances-service with `roles`, talking to accounts-manager at `accounts_url`.
@@ -276,30 +273,6 @@ impl Environment {
         .await
     }
 
-    /// Runs a query returning one number (`SELECT ... AS n`) on a database.
-    pub fn number(
-        db: &Arc<TestDb>,
-        query: &str,
-    ) -> impl std::future::Future<Output = i64> + 'static {
-        #[derive(diesel::QueryableByName)]
-        struct N {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let (db, query) = (db.clone(), query.to_owned());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                use diesel::RunQueryDsl;
-                diesel::sql_query(query)
-                    .get_result::<N>(&mut db.connect())
-                    .unwrap()
-                    .n
-            })
-            .await
-            .unwrap()
-        }
-    }
-
     /// accounts-manager at `am`, through its typed client.
     pub fn accounts(&self, am: &Process) -> accounts_client::Client {
         accounts_client::Client::new(&am.url(), TOKEN).unwrap()
@@ -307,22 +280,8 @@ impl Environment {
 
     /// Asserts accounts-manager's double-entry audit is clean.
     pub async fn assert_audit_clean(&self, am: &Process) {
-        let report = self.accounts(am).audit().await.unwrap();
-        for currency in &report.currencies {
-            assert_eq!(currency.total, rust_decimal::Decimal::ZERO, "{report:?}");
-            assert_eq!(currency.negative_accounts, 0, "{report:?}");
-            assert_eq!(currency.entry_mismatches, 0, "{report:?}");
-        }
+        test_support::assert_audit_clean(&self.accounts(am).audit().await.unwrap());
     }
-}
-
-pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 /// Runs `rabbitmqctl` with these arguments.

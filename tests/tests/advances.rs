@@ -5,13 +5,33 @@
 use std::time::Duration;
 
 use e2e::{eventually, rabbitmqctl, Environment, Process, MACHINE};
-use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use shared_types::accounts::{AccountId, OpenAccountRequest};
+use test_support::payment_job;
+
+/// What a worker logs for a job it collected, for any job it finished, for a
+/// payment it deferred, and when its RabbitMQ connection broke.
+const COLLECTED: &str = r#""outcome":"collected""#;
+const JOB_DONE: &str = "job done";
+const DEFERRED: &str = "payment deferred";
+const LOST_RABBITMQ: &str = "worker lost RabbitMQ";
+const QUEUE: &str = "advances.payments";
+const DEAD_QUEUE: &str = "advances.payments.dead";
+
+/// Payments still to collect.
+async fn unpaid(env: &Environment) -> i64 {
+    env.adv_db
+        .number("SELECT count(*) AS n FROM payments WHERE status IN ('scheduled', 'processing')")
+        .await
+}
+
+async fn paid(env: &Environment) -> i64 {
+    env.adv_db
+        .number("SELECT count(*) AS n FROM payments WHERE status = 'paid'")
+        .await
+}
 
 struct Advance {
     id: String,
@@ -75,28 +95,30 @@ async fn assert_each_collected_once(
 ) {
     for advance in advances {
         let id = &advance.id;
-        let withdrawn = Environment::number(
-            &env.am_db,
-            &format!("SELECT (COALESCE(sum(amount), 0) * 100)::bigint AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{id}:payment:%'"),
-        )
-        .await;
-        let withdrawals = Environment::number(
-            &env.am_db,
-            &format!("SELECT count(*) AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{id}:payment:%'"),
-        )
-        .await;
-        let deposits = Environment::number(
-            &env.am_db,
-            &format!("SELECT count(*) AS n FROM transactions WHERE kind = 'deposit' AND reference = 'advance:{id}'"),
-        )
-        .await;
-        let paid = Environment::number(
-            &env.adv_db,
-            &format!(
+        let withdrawn = env
+            .am_db
+            .number(&format!(
+                "SELECT (COALESCE(sum(amount), 0) * 100)::bigint AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{id}:payment:%'"
+            ))
+            .await;
+        let withdrawals = env
+            .am_db
+            .number(&format!(
+                "SELECT count(*) AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{id}:payment:%'"
+            ))
+            .await;
+        let deposits = env
+            .am_db
+            .number(&format!(
+                "SELECT count(*) AS n FROM transactions WHERE kind = 'deposit' AND reference = 'advance:{id}'"
+            ))
+            .await;
+        let paid = env
+            .adv_db
+            .number(&format!(
                 "SELECT count(*) AS n FROM payments WHERE advance_id = '{id}' AND status = 'paid'"
-            ),
-        )
-        .await;
+            ))
+            .await;
         assert_eq!(
             withdrawn, advance.cents,
             "advance {id}: the account was debited exactly its amount"
@@ -109,11 +131,10 @@ async fn assert_each_collected_once(
         let account = env.accounts(am).account(advance.account).await.unwrap();
         assert_eq!(account.balance, Decimal::ZERO, "{account:?}");
     }
-    let stuck = Environment::number(
-        &env.adv_db,
-        "SELECT count(*) AS n FROM payments WHERE status = 'processing'",
-    )
-    .await;
+    let stuck = env
+        .adv_db
+        .number("SELECT count(*) AS n FROM payments WHERE status = 'processing'")
+        .await;
     assert_eq!(stuck, 0, "no payment left in processing");
     let (status, report) = env
         .post(
@@ -124,52 +145,6 @@ async fn assert_each_collected_once(
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["mismatches"], json!([]), "{report}");
     env.assert_audit_clean(am).await;
-}
-
-async fn publish(env: &Environment, bodies: &[Vec<u8>]) {
-    let connection = Connection::connect(&env.vhost.amqp_url(), ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    channel.confirm_select(Default::default()).await.unwrap();
-    for body in bodies {
-        // Straight to the queue through the default exchange, as an outside producer may.
-        channel
-            .basic_publish(
-                "".into(),
-                "advances.payments".into(),
-                BasicPublishOptions::default(),
-                body,
-                BasicProperties::default().with_delivery_mode(2),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-    }
-    let _ = connection.close(200, "done".into()).await;
-}
-
-async fn dead_letters(env: &Environment) -> u32 {
-    let connection = Connection::connect(&env.vhost.amqp_url(), ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..QueueDeclareOptions::default()
-    };
-    let count = channel
-        .queue_declare(
-            "advances.payments.dead".into(),
-            passive,
-            FieldTable::default(),
-        )
-        .await
-        .map(|q| q.message_count())
-        .unwrap_or(0);
-    let _ = connection.close(200, "done".into()).await;
-    count
 }
 
 async fn payment_ids(env: &Environment, api: &Process, advance: &Advance) -> Vec<String> {
@@ -197,18 +172,43 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
     for process in [&api, &first, &second] {
         process.ready().await;
     }
-    let advances = create_advances(&env, &am, &api, 6, 4).await;
+    // Six payments each, two seconds apart: collection goes on for twelve
+    // seconds, long enough for every fault below to land in the middle of it.
+    let advances = create_advances(&env, &am, &api, 6, 6).await;
+    let deadline = Duration::from_secs(60);
 
-    let pause = |ms: u64| tokio::time::sleep(Duration::from_millis(ms));
-    pause(1500).await;
-    first.kill(); // SIGKILL mid-collection
-    pause(700).await;
+    // SIGKILL a worker mid-collection: once it has collected, with more to come.
+    eventually("the first worker is collecting", deadline, || async {
+        first.logged(COLLECTED) > 0 && unpaid(&env).await > 0
+    })
+    .await;
+    first.kill();
+    let paid_before = paid(&env).await;
+    eventually(
+        "the second worker collects while the first is down",
+        deadline,
+        || async { paid(&env).await > paid_before },
+    )
+    .await;
     first.restart();
-    pause(800).await;
-    am.kill(); // accounts-manager gone for three seconds
-    pause(3000).await;
+    first.ready().await;
+
+    // accounts-manager goes away until a payment falls due and is deferred.
+    let deferred =
+        |first: &Process, second: &Process| first.logged(DEFERRED) + second.logged(DEFERRED);
+    let deferred_before = deferred(&first, &second);
+    am.kill();
+    eventually(
+        "a payment is deferred while accounts-manager is away",
+        deadline,
+        || async { deferred(&first, &second) > deferred_before },
+    )
+    .await;
     am.restart();
     am.ready().await;
+
+    // RabbitMQ drops every connection: both workers notice and consume again.
+    let lost_before = [first.logged(LOST_RABBITMQ), second.logged(LOST_RABBITMQ)];
     assert!(
         rabbitmqctl(&[
             "close_all_connections",
@@ -218,20 +218,36 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
         ]),
         "close_all_connections"
     );
-    pause(500).await;
+    eventually(
+        "both workers reconnect and consume again",
+        deadline,
+        || async {
+            let reconnected = first.logged(LOST_RABBITMQ) > lost_before[0]
+                && second.logged(LOST_RABBITMQ) > lost_before[1];
+            reconnected && env.vhost.queue(QUEUE).await.1 == 2
+        },
+    )
+    .await;
+
+    // Duplicates of every job of three advances, and a malformed one, while a
+    // worker is killed in the middle of taking them.
     let mut duplicates = Vec::new();
     for advance in &advances[..3] {
         for payment in payment_ids(&env, &api, advance).await {
-            let job = serde_json::to_vec(&json!({"payment_id": payment, "advance_id": advance.id}))
-                .unwrap();
+            let job = payment_job(&payment, &advance.id);
             duplicates.push(job.clone());
             duplicates.push(job);
         }
     }
     duplicates.push(b"{\"payment_id\": 42}".to_vec());
-    publish(&env, &duplicates).await;
+    let taken_before = second.logged(JOB_DONE);
+    // Straight to the queue through the default exchange, as an outside producer may.
+    env.vhost.publish("", QUEUE, &duplicates).await;
+    eventually("the second worker takes duplicates", deadline, || async {
+        second.logged(JOB_DONE) > taken_before
+    })
+    .await;
     second.kill();
-    pause(1000).await;
     second.restart();
 
     all_repaid(&env, &api, &advances, Duration::from_secs(120)).await;
@@ -239,7 +255,7 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
     eventually(
         "the malformed job is dead-lettered",
         Duration::from_secs(20),
-        || async { dead_letters(&env).await == 1 },
+        || async { env.vhost.queue_depth(DEAD_QUEUE).await == 1 },
     )
     .await;
 }
@@ -264,11 +280,10 @@ async fn two_schedulers_and_three_workers_collect_each_payment_once() {
 
     all_repaid(&env, &schedulers[1], &advances, Duration::from_secs(90)).await;
     assert_each_collected_once(&env, &am, &schedulers[1], &advances).await;
-    let attempts = Environment::number(
-        &env.adv_db,
-        "SELECT count(*) AS n FROM payments WHERE attempts <> 1",
-    )
-    .await;
+    let attempts = env
+        .adv_db
+        .number("SELECT count(*) AS n FROM payments WHERE attempts <> 1")
+        .await;
     assert_eq!(attempts, 0, "no payment was claimed twice");
 }
 
@@ -285,7 +300,14 @@ async fn sigterm_during_load_loses_nothing_and_leaves_nothing_processing() {
         process.ready().await;
     }
     let advances = create_advances(&env, &am, &api, 8, 6).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // SIGTERM in the middle of the load: once the leaving worker has
+    // collected payments, with more still to collect.
+    eventually(
+        "the leaving worker is collecting, with payments still to come",
+        Duration::from_secs(60),
+        || async { leaving.logged(COLLECTED) > 0 && unpaid(&env).await > 0 },
+    )
+    .await;
 
     let status = tokio::task::spawn_blocking(move || {
         let status = leaving.terminate();

@@ -157,7 +157,7 @@ async fn two_ledger_processes_under_concurrent_transfers_and_orders_conserve_mon
         }
     }
     let db = &env.am_db;
-    let count = |q: &'static str| Environment::number(db, q);
+    let count = |q: &'static str| db.number(q);
     assert_eq!(
         tally.transfers_ok
             + tally.transfers_refused

@@ -31,6 +31,9 @@ fn postgres(action: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// What advances-service logs when a scheduler round fails.
+const TICK_FAILED: &str = "scheduler tick failed";
+
 /// Brings the servers back even if the test fails half-way.
 struct Restore;
 
@@ -100,11 +103,12 @@ async fn finish(
         env.get(&url).await.1["status"] == "repaid"
     })
     .await;
-    let withdrawn = Environment::number(
-        &env.am_db,
-        &format!("SELECT (sum(amount) * 100)::bigint AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{advance}:%'"),
-    )
-    .await;
+    let withdrawn = env
+        .am_db
+        .number(&format!(
+            "SELECT (sum(amount) * 100)::bigint AS n FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE 'advance:{advance}:%'"
+        ))
+        .await;
     assert_eq!(withdrawn, 3000, "collected once");
     env.assert_audit_clean(am).await;
 }
@@ -156,7 +160,21 @@ async fn advances_service_rides_out_a_rabbitmq_restart() {
         || async { readiness(&env, &advances).await == StatusCode::SERVICE_UNAVAILABLE },
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // RabbitMQ stays away until a payment falls due that the scheduler
+    // cannot publish: the job waits in the database, not lost.
+    let failed_before = advances.logged(TICK_FAILED);
+    eventually(
+        "a payment is due and the scheduler fails to publish it",
+        Duration::from_secs(30),
+        || async {
+            let due = env
+                .adv_db
+                .number("SELECT count(*) AS n FROM payments WHERE status = 'scheduled' AND due_at <= now()")
+                .await;
+            due > 0 && advances.logged(TICK_FAILED) > failed_before
+        },
+    )
+    .await;
     assert!(rabbitmqctl(&["start_app"]), "start RabbitMQ");
     advances.ready().await;
 

@@ -1,15 +1,14 @@
 //! Starts the real application on port 0 against a fresh database of its own.
 
 use accounts_manager::{Application, Settings};
-use diesel::sql_types::{BigInt, Numeric, Text};
-use diesel::{QueryableByName, RunQueryDsl};
-use reqwest::{RequestBuilder, Response, StatusCode};
+use reqwest::{RequestBuilder, StatusCode};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
+use shared_types::accounts::AuditReport;
 
 pub const TOKEN: &str = "test-token";
 
-pub use test_support::TestDb;
+pub use test_support::{read, TestDb};
 
 pub struct TestApp {
     pub address: String,
@@ -19,21 +18,12 @@ pub struct TestApp {
 
 /// The test settings with some of them replaced.
 pub fn settings_with(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
-    let url = db.url();
-    Settings::from_lookup(|name| {
-        if let Some((_, value)) = overrides.iter().find(|(n, _)| *n == name) {
-            return Some((*value).to_owned());
-        }
-        match name {
-            "DATABASE_URL" => Some(url.clone()),
-            "BIND_ADDR" => Some("127.0.0.1:0".into()),
-            "API_TOKENS" => Some(format!("{TOKEN},second-token")),
-            "DATABASE_POOL_SIZE" => Some("6".into()),
-            "HTTP_WORKERS" => Some("2".into()),
-            _ => None,
-        }
-    })
-    .expect("test settings are valid")
+    let env = overrides.iter().fold(
+        test_support::accounts_manager_env(db, &format!("{TOKEN},second-token"))
+            .set("DATABASE_POOL_SIZE", "6"),
+        |env, (name, value)| env.set(name, *value),
+    );
+    Settings::from_lookup(|name| env.get(name)).expect("test settings are valid")
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -66,24 +56,6 @@ async fn start(settings: Settings, db: std::sync::Arc<TestDb>) -> TestApp {
         client: test_support::http_client(),
         db,
     }
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
-struct Sum {
-    #[diesel(sql_type = Numeric)]
-    s: Decimal,
-}
-
-#[derive(QueryableByName)]
-struct One {
-    #[diesel(sql_type = Text)]
-    t: String,
 }
 
 impl TestApp {
@@ -153,59 +125,24 @@ impl TestApp {
     pub async fn assert_audit_clean(&self) {
         let (status, body) = self.get_json("/api/v1/admin/audit").await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        for currency in body["currencies"].as_array().expect("currencies") {
-            assert_eq!(currency["total"], "0.00", "{body}");
-            assert_eq!(currency["negative_accounts"], 0, "{body}");
-            assert_eq!(currency["entry_mismatches"], 0, "{body}");
-        }
+        let report: AuditReport = serde_json::from_value(body).expect("an audit report");
+        test_support::assert_audit_clean(&report);
     }
 
-    /// Runs a `SELECT count(*) ...` on the test database.
+    /// Runs a `SELECT count(*) AS n ...` on the test database.
     pub async fn count(&self, sql: &str) -> i64 {
-        let (db, sql) = (self.db.clone(), sql.to_owned());
-        tokio::task::spawn_blocking(move || {
-            diesel::sql_query(sql)
-                .get_result::<Count>(&mut db.connect())
-                .expect("count query")
-                .n
-        })
-        .await
-        .expect("count")
+        self.db.number(sql).await
     }
 
     /// Runs a `SELECT <numeric> AS s ...` on the test database.
     pub async fn sum(&self, sql: &str) -> Decimal {
-        let (db, sql) = (self.db.clone(), sql.to_owned());
-        tokio::task::spawn_blocking(move || {
-            diesel::sql_query(sql)
-                .get_result::<Sum>(&mut db.connect())
-                .expect("sum query")
-                .s
-        })
-        .await
-        .expect("sum")
+        self.db.decimal(sql).await
     }
 
     /// Runs a `SELECT <text> AS t ...` on the test database.
     pub async fn text(&self, sql: &str) -> String {
-        let (db, sql) = (self.db.clone(), sql.to_owned());
-        tokio::task::spawn_blocking(move || {
-            diesel::sql_query(sql)
-                .get_result::<One>(&mut db.connect())
-                .expect("text query")
-                .t
-        })
-        .await
-        .expect("text")
+        self.db.text(sql).await
     }
-}
-
-pub async fn read(response: Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text)
-        .unwrap_or_else(|_| panic!("a JSON body, got {status} {text:?}"));
-    (status, body)
 }
 
 /// Asserts an error body of the contract's shape with this code.

@@ -6,9 +6,9 @@ use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use test_support::eventually;
+use test_support::{eventually, payment_job};
 
-use crate::helpers::{job, spawn_system, start_advances, Options};
+use crate::helpers::{spawn_system, start_advances, Options};
 
 fn payments(advance: &Value) -> &Vec<Value> {
     advance["payments"].as_array().unwrap()
@@ -144,7 +144,9 @@ async fn duplicate_jobs_for_one_payment_on_two_workers_collect_it_once() {
     .await;
     let _second = start_advances(&system.db, &system.vhost, &system.accounts_url, workers).await;
 
-    system.publish_raw(&vec![job(&payment, &id); 20]).await;
+    system
+        .publish_raw(&vec![payment_job(&payment, &id); 20])
+        .await;
     system
         .wait_for(&id, Duration::from_secs(30), |a| a["status"] == "repaid")
         .await;
@@ -185,9 +187,9 @@ async fn malformed_jobs_are_dead_lettered_and_the_worker_carries_on() {
         .publish_raw(&[
             b"not json at all".to_vec(),
             br#"{"payment_id": "x"}"#.to_vec(),
-            job(&uuid::Uuid::new_v4().to_string(), &id),
-            job(&payment, &uuid::Uuid::new_v4().to_string()),
-            job(&payment, &id),
+            payment_job(&uuid::Uuid::new_v4().to_string(), &id),
+            payment_job(&payment, &uuid::Uuid::new_v4().to_string()),
+            payment_job(&payment, &id),
         ])
         .await;
     system
@@ -223,7 +225,7 @@ async fn a_job_for_a_payment_not_yet_due_is_acknowledged_with_no_effect() {
         .unwrap()
         .to_owned();
 
-    system.publish_raw(&[job(&payment, &id)]).await;
+    system.publish_raw(&[payment_job(&payment, &id)]).await;
     // The worker counts the job as skipped when it acknowledges it.
     let metrics_url = format!("{}/metrics", system.advances.address);
     eventually(
@@ -273,11 +275,22 @@ async fn jobs_that_arrive_together_are_collected_together_each_once() {
     system
         .sql("UPDATE payments SET due_at = now() - interval '1 second'")
         .await;
+    // Every claim of a payment (its attempts go up) is noted with the id of
+    // the database transaction that made it.
+    for statement in [
+        "CREATE TABLE test_claims (payment_id uuid NOT NULL, claim_xact text NOT NULL)",
+        "CREATE FUNCTION test_note_claim() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           INSERT INTO test_claims VALUES (NEW.id, pg_current_xact_id()::text); RETURN NEW; END $$",
+        "CREATE TRIGGER test_note_claim AFTER UPDATE ON payments FOR EACH ROW \
+           WHEN (NEW.attempts > OLD.attempts) EXECUTE FUNCTION test_note_claim()",
+    ] {
+        system.sql(statement).await;
+    }
     // Every job twice, all queued before a worker takes the first: the worker's
     // batches hold many payments, and some hold a payment twice.
     let jobs: Vec<_> = advances
         .iter()
-        .flat_map(|(_, id, payment)| [job(payment, id), job(payment, id)])
+        .flat_map(|(_, id, payment)| [payment_job(payment, id), payment_job(payment, id)])
         .collect();
     system.publish_raw(&jobs).await;
     let _worker = start_advances(
@@ -304,5 +317,17 @@ async fn jobs_that_arrive_together_are_collected_together_each_once() {
         system.queue_depth(QUEUE).await == 0
     })
     .await;
+    let claims = system.count("SELECT count(*) AS n FROM test_claims").await;
+    let claiming_transactions = system
+        .count("SELECT count(DISTINCT claim_xact) AS n FROM test_claims")
+        .await;
+    assert_eq!(claims, 30, "each payment was claimed once");
+    // One worker with four batches in flight at most: the first batches may
+    // be small, the next takes every job that arrived meanwhile.
+    assert!(
+        claiming_transactions * 3 <= claims,
+        "the payments were claimed together, not one database transaction each: \
+         {claiming_transactions} transactions for {claims} claims"
+    );
     assert_eq!(system.queue_depth(DEAD_QUEUE).await, 0);
 }

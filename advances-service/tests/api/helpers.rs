@@ -6,17 +6,14 @@ use std::time::{Duration, Instant};
 
 use accounts_client::HistoryQuery;
 use advances_service::clients::broker;
-use diesel::sql_types::{BigInt, Numeric};
-use diesel::{QueryableByName, RunQueryDsl};
-use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::{Connection, ConnectionProperties};
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use shared_types::accounts::{
     AccountId, DepositRequest, OpenAccountRequest, Transaction, WithdrawalRequest,
 };
+pub use test_support::{free_port, read};
 use test_support::{TestDb, TestVhost};
 
 pub const TOKEN: &str = "adv-token";
@@ -50,17 +47,8 @@ pub struct AccountsManager {
 
 /// Starts accounts-manager on `addr` (`127.0.0.1:0` for any port) on `db`.
 pub async fn start_accounts_manager(db: Arc<TestDb>, addr: &str) -> AccountsManager {
-    let url = db.url();
-    let addr = addr.to_owned();
-    let settings = accounts_manager::Settings::from_lookup(|name| match name {
-        "DATABASE_URL" => Some(url.clone()),
-        "BIND_ADDR" => Some(addr.clone()),
-        "API_TOKENS" => Some(AM_TOKEN.into()),
-        "DATABASE_POOL_SIZE" => Some("4".into()),
-        "HTTP_WORKERS" => Some("2".into()),
-        _ => None,
-    })
-    .unwrap();
+    let env = test_support::accounts_manager_env(&db, AM_TOKEN).set("BIND_ADDR", addr);
+    let settings = accounts_manager::Settings::from_lookup(|name| env.get(name)).unwrap();
     let app = accounts_manager::Application::build(settings)
         .await
         .expect("accounts-manager starts");
@@ -156,28 +144,6 @@ pub async fn start_advances(
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     Advances { address }
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
-struct Sum {
-    #[diesel(sql_type = Numeric)]
-    s: Decimal,
-}
-
-pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("a JSON body, got {status} {text:?}")),
-    )
 }
 
 impl TestSystem {
@@ -280,52 +246,28 @@ impl TestSystem {
 
     /// accounts-manager's successful withdrawals whose reference starts with `prefix`: (count, sum).
     pub async fn collected(&self, prefix: &str) -> (i64, Decimal) {
-        let db = self.am.db.clone();
-        let prefix = prefix.to_owned();
-        blocking(move || {
-            let mut conn = db.connect();
-            let filter = format!(
-                "FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE '{prefix}%'"
-            );
-            let n = diesel::sql_query(format!("SELECT count(*) AS n {filter}")).get_result::<Count>(&mut conn).unwrap().n;
-            let s = diesel::sql_query(format!("SELECT COALESCE(sum(amount), 0) AS s {filter}"))
-                .get_result::<Sum>(&mut conn)
-                .unwrap()
-                .s;
-            (n, s)
-        })
-        .await
+        let filter = format!(
+            "FROM transactions WHERE kind = 'withdrawal' AND status = 'success' AND reference LIKE '{prefix}%'"
+        );
+        let db = &self.am.db;
+        (
+            db.number(&format!("SELECT count(*) AS n {filter}")).await,
+            db.decimal(&format!("SELECT COALESCE(sum(amount), 0) AS s {filter}"))
+                .await,
+        )
     }
 
     pub async fn assert_ledger_audit_clean(&self) {
-        let report = self.accounts.audit().await.unwrap();
-        for currency in &report.currencies {
-            assert_eq!(currency.total, Decimal::ZERO, "{report:?}");
-            assert_eq!(currency.negative_accounts, 0, "{report:?}");
-            assert_eq!(currency.entry_mismatches, 0, "{report:?}");
-        }
+        test_support::assert_audit_clean(&self.accounts.audit().await.unwrap());
     }
 
     /// Runs SQL on advances-service's database.
     pub async fn sql(&self, statement: &str) -> usize {
-        let (db, statement) = (self.db.clone(), statement.to_owned());
-        blocking(move || {
-            diesel::sql_query(statement)
-                .execute(&mut db.connect())
-                .unwrap()
-        })
-        .await
+        self.db.execute(statement).await
     }
 
     pub async fn count(&self, query: &str) -> i64 {
-        let (db, query) = (self.db.clone(), query.to_owned());
-        blocking(move || {
-            diesel::sql_query(query)
-                .get_result::<Count>(&mut db.connect())
-                .unwrap()
-                .n
-        })
-        .await
+        self.db.number(query).await
     }
 
     pub async fn reconcile(&self) -> Value {
@@ -340,7 +282,8 @@ impl TestSystem {
         body
     }
 
-    /// Publishes raw bodies to the payments exchange, as an outside producer would.
+    /// Publishes raw bodies to the payments exchange, as an outside producer
+    /// would (declaring the topology first, as the service does).
     pub async fn publish_raw(&self, bodies: &[Vec<u8>]) {
         let connection =
             Connection::connect(&self.vhost.amqp_url(), ConnectionProperties::default())
@@ -348,53 +291,14 @@ impl TestSystem {
                 .unwrap();
         let channel = connection.create_channel().await.unwrap();
         broker::declare_topology(&channel).await.unwrap();
-        channel.confirm_select(Default::default()).await.unwrap();
-        for body in bodies {
-            channel
-                .basic_publish(
-                    broker::EXCHANGE.into(),
-                    broker::ROUTING_KEY.into(),
-                    BasicPublishOptions::default(),
-                    body,
-                    BasicProperties::default().with_delivery_mode(2),
-                )
-                .await
-                .unwrap()
-                .await
-                .unwrap();
-        }
-        let _ = connection.close(200, "done".into()).await;
+        let _ = connection.close(200, "declared".into()).await;
+        self.vhost
+            .publish(broker::EXCHANGE, broker::ROUTING_KEY, bodies)
+            .await;
     }
 
     /// Messages waiting in a queue of the test's vhost.
     pub async fn queue_depth(&self, queue: &str) -> u32 {
-        let connection =
-            Connection::connect(&self.vhost.amqp_url(), ConnectionProperties::default())
-                .await
-                .unwrap();
-        let channel = connection.create_channel().await.unwrap();
-        let options = QueueDeclareOptions {
-            passive: true,
-            ..QueueDeclareOptions::default()
-        };
-        let queue = channel
-            .queue_declare(queue.into(), options, FieldTable::default())
-            .await
-            .unwrap();
-        let _ = connection.close(200, "done".into()).await;
-        queue.message_count()
+        self.vhost.queue_depth(queue).await
     }
-}
-
-pub fn job(payment: &str, advance: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({"payment_id": payment, "advance_id": advance})).unwrap()
-}
-
-/// A loopback port nothing listens on (yet).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

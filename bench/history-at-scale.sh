@@ -19,7 +19,7 @@ INSERT INTO accounts (id, kind, user_id, currency, balance)
   FROM generate_series(1, 100000) g;
 -- Transfers, failures, reservations and captures spread over the last 30 days.
 INSERT INTO transactions (id, kind, status, reason, amount, currency, from_account_id, to_account_id,
-                          order_id, service_id, service_name, description, created_at)
+                          order_id, service_id, service_name, description, created_at, created_by)
   SELECT gen_random_uuid(),
          CASE WHEN g % 10 = 0 THEN 'capture' ELSE 'transfer' END,
          CASE WHEN g % 17 = 0 THEN 'failed' ELSE 'success' END,
@@ -33,7 +33,8 @@ INSERT INTO transactions (id, kind, status, reason, amount, currency, from_accou
          CASE WHEN g % 10 = 0 THEN 1 + (g / 10) % 50 END,
          CASE WHEN g % 10 = 0 THEN 'service ' || (1 + (g / 10) % 50) END,
          'generated',
-         now() - (g::float / $ROWS) * interval '30 days'
+         now() - (g::float / $ROWS) * interval '30 days',
+         'generator'
   FROM generate_series(1, $ROWS) g;
 VACUUM ANALYZE;
 SQL

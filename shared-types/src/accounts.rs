@@ -253,6 +253,16 @@ pub struct Transaction {
     pub service_id: Option<i64>,
     pub reference: Option<String>,
     pub description: String,
+    /// The transaction a `reversal` reverses; `null` for every other type.
+    pub reverses: Option<TransactionId>,
+    /// The sum of this transaction's successful reversals.
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0.00"))]
+    pub reversed_amount: Decimal,
+    /// The name of the API key that made the request; `accounts-manager` for
+    /// what the service does by itself.
+    #[cfg_attr(feature = "openapi", schema(example = "checkout-service"))]
+    pub created_by: String,
     #[serde(with = "crate::time")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2022-11-17T01:44:22.083065Z"))]
     pub created_at: DateTime<Utc>,

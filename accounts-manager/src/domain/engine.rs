@@ -133,6 +133,8 @@ pub struct Record {
     pub order: Option<OrderRef>,
     pub reference: Option<String>,
     pub description: String,
+    /// The name of the key that asked for it.
+    pub created_by: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -155,6 +157,9 @@ impl Record {
             service_id: self.order.as_ref().map(|o| o.service_id.value()),
             reference: self.reference.clone(),
             description: self.description.clone(),
+            reverses: None,
+            reversed_amount: Decimal::ZERO,
+            created_by: self.created_by.clone(),
             created_at: self.created_at,
             from_balance_after: None,
             to_balance_after: None,
@@ -218,6 +223,14 @@ pub enum Lock {
     /// The batch's system account of this kind and currency (for an account
     /// that does not exist yet).
     System(AccountKind, Currency),
+}
+
+/// Who asks for a command, and where the ids of what it records come from.
+pub struct Maker<'a> {
+    /// The name of the API key of the request (`accounts-manager` for what
+    /// the service does by itself).
+    pub created_by: &'a str,
+    pub new_id: &'a mut dyn FnMut() -> Uuid,
 }
 
 /// Everything a batch writes, decided.
@@ -359,11 +372,7 @@ impl Books {
 
     /// Decides one command against the books as the earlier ones left them,
     /// and records what it changes. A refusal changes nothing.
-    pub fn apply(
-        &mut self,
-        command: &Command,
-        new_id: &mut dyn FnMut() -> Uuid,
-    ) -> Result<Outcome, Refusal> {
+    pub fn apply(&mut self, command: &Command, maker: &mut Maker<'_>) -> Result<Outcome, Refusal> {
         match command {
             Command::Open { user, currency, id } => Ok(Outcome::Opened(
                 self.open(*user, currency, *id).to_wire_account(),
@@ -395,7 +404,7 @@ impl Books {
                     notes: Some(notes),
                     order: None,
                 };
-                let record = self.decide(&movement)?.post(self, new_id);
+                let record = self.decide(&movement)?.post(self, maker);
                 Ok(moved(record, None))
             }
             Command::Withdrawal {
@@ -414,7 +423,7 @@ impl Books {
                     notes: Some(notes),
                     order: None,
                 };
-                let record = self.decide(&movement)?.post(self, new_id);
+                let record = self.decide(&movement)?.post(self, maker);
                 Ok(moved(record, None))
             }
             Command::Transfer {
@@ -433,7 +442,7 @@ impl Books {
                     notes: Some(notes),
                     order: None,
                 };
-                let record = self.decide(&movement)?.post(self, new_id);
+                let record = self.decide(&movement)?.post(self, maker);
                 let balances = (self.balance(from)?, self.balance(to)?);
                 Ok(moved(record, Some(balances)))
             }
@@ -441,9 +450,9 @@ impl Books {
                 account,
                 order,
                 amount,
-            } => self.reserve(*account, order, *amount, new_id),
-            Command::Capture { order } => self.finish(*order, ReservationStatus::Captured, new_id),
-            Command::Release { order } => self.finish(*order, ReservationStatus::Released, new_id),
+            } => self.reserve(*account, order, *amount, maker),
+            Command::Capture { order } => self.finish(*order, ReservationStatus::Captured, maker),
+            Command::Release { order } => self.finish(*order, ReservationStatus::Released, maker),
         }
     }
 
@@ -529,7 +538,7 @@ impl Books {
         account: AccountId,
         order: &OrderRef,
         amount: Amount,
-        new_id: &mut dyn FnMut() -> Uuid,
+        maker: &mut Maker<'_>,
     ) -> Result<Outcome, Refusal> {
         if self
             .orders
@@ -549,7 +558,7 @@ impl Books {
             notes: None,
             order: Some(order),
         };
-        let record = self.decide(&movement)?.post(self, new_id);
+        let record = self.decide(&movement)?.post(self, maker);
         if record.failure.is_some() {
             // Recorded as failed; the order id stays free for a later attempt.
             return Ok(moved(record, None));
@@ -576,7 +585,7 @@ impl Books {
         &mut self,
         order_id: OrderId,
         target: ReservationStatus,
-        new_id: &mut dyn FnMut() -> Uuid,
+        maker: &mut Maker<'_>,
     ) -> Result<Outcome, Refusal> {
         let order = self
             .orders
@@ -622,7 +631,7 @@ impl Books {
                 order.amount
             )));
         }
-        decided.post(self, new_id);
+        decided.post(self, maker);
         let finished = Order {
             status: target,
             updated_at: self.now,
@@ -687,6 +696,7 @@ impl Books {
                     .and_then(|n| n.reference.as_ref())
                     .map(|r| r.as_str().to_owned()),
                 description,
+                created_by: String::new(),
                 created_at: self.now,
             },
         })
@@ -714,8 +724,8 @@ struct Decided {
 
 impl Decided {
     /// Applies the postings to the books and records the transaction.
-    fn post(self, books: &mut Books, new_id: &mut dyn FnMut() -> Uuid) -> Record {
-        let id = TransactionId(new_id());
+    fn post(self, books: &mut Books, maker: &mut Maker<'_>) -> Record {
+        let id = TransactionId((maker.new_id)());
         for posting in self.postings {
             let delta = books.deltas.entry(posting.account).or_default();
             if let Some(account) = books.accounts.get_mut(&posting.account) {
@@ -732,7 +742,11 @@ impl Decided {
             }
             books.postings.push((id, posting));
         }
-        let record = Record { id, ..self.record };
+        let record = Record {
+            id,
+            created_by: maker.created_by.to_owned(),
+            ..self.record
+        };
         books.records.push(record.clone());
         record
     }
@@ -806,6 +820,13 @@ mod tests {
     use super::*;
     use shared_types::AmountInput;
 
+    fn test_maker() -> Maker<'static> {
+        Maker {
+            created_by: "test",
+            new_id: Box::leak(Box::new(Uuid::now_v7)),
+        }
+    }
+
     fn amount(s: &str) -> Amount {
         Amount::parse(&AmountInput::from(s)).unwrap()
     }
@@ -868,7 +889,7 @@ mod tests {
         books.lock(Utc::now(), vec![account(AccountKind::External, 0)]);
         for opens in [a, b] {
             let Outcome::Moved { record, .. } =
-                books.apply(&deposit(opens), &mut Uuid::now_v7).unwrap()
+                books.apply(&deposit(opens), &mut test_maker()).unwrap()
             else {
                 panic!("a deposit moves money");
             };
@@ -905,20 +926,20 @@ mod tests {
             .contains(&Lock::SystemOf(AccountKind::Revenue, payer.id)));
 
         assert!(matches!(
-            books.apply(&reserve, &mut Uuid::now_v7),
+            books.apply(&reserve, &mut test_maker()),
             Ok(Outcome::Order { created: true, .. })
         ));
         assert_eq!(
-            books.apply(&reserve, &mut Uuid::now_v7).unwrap_err(),
+            books.apply(&reserve, &mut test_maker()).unwrap_err(),
             Refusal::OrderTaken(id)
         );
         assert!(matches!(
-            books.apply(&capture, &mut Uuid::now_v7),
+            books.apply(&capture, &mut test_maker()),
             Ok(Outcome::Order { created: false, .. })
         ));
         assert_eq!(
             books
-                .apply(&Command::Release { order: id }, &mut Uuid::now_v7)
+                .apply(&Command::Release { order: id }, &mut test_maker())
                 .unwrap_err(),
             Refusal::NotReserved {
                 order: id,
@@ -950,13 +971,13 @@ mod tests {
             order: order_ref(8),
             amount: amount(amount_text),
         };
-        let Ok(Outcome::Moved { record, .. }) = books.apply(&reserve("11"), &mut Uuid::now_v7)
+        let Ok(Outcome::Moved { record, .. }) = books.apply(&reserve("11"), &mut test_maker())
         else {
             panic!("a refusal for funds is recorded");
         };
         assert_eq!(record.failure, Some(FailureReason::InsufficientFunds));
         assert!(matches!(
-            books.apply(&reserve("10"), &mut Uuid::now_v7),
+            books.apply(&reserve("10"), &mut test_maker()),
             Ok(Outcome::Order { created: true, .. })
         ));
     }
@@ -973,7 +994,7 @@ mod tests {
             notes: Notes::default(),
         };
         assert_eq!(
-            books.apply(&transfer, &mut Uuid::now_v7).unwrap_err(),
+            books.apply(&transfer, &mut test_maker()).unwrap_err(),
             Refusal::NoAccount(missing)
         );
         let changes = books.into_changes();
@@ -999,7 +1020,7 @@ mod tests {
         };
         let mut books = books_with(&payer, HashMap::from([(id, Some(order))]));
         assert!(matches!(
-            books.apply(&Command::Capture { order: id }, &mut Uuid::now_v7),
+            books.apply(&Command::Capture { order: id }, &mut test_maker()),
             Err(Refusal::Inconsistent(_))
         ));
         assert!(books.into_changes().records.is_empty());

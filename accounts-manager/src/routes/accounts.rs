@@ -1,6 +1,7 @@
 //! Accounts: open, get, list a user's.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use service_kit::auth::Caller;
 use shared_types::accounts::{Account, AccountId, AccountList, OpenAccountRequest};
 use shared_types::ErrorBody;
 use uuid::Uuid;
@@ -38,7 +39,10 @@ pub async fn open_account(
         currency: Currency::parse_or_default(request.currency.as_deref())?,
         id: AccountId(Uuid::now_v7()),
     };
-    let reply = state.ledger.submit(command, idempotency).await?;
+    let reply = state
+        .ledger
+        .submit(command, idempotency, Caller::of(&req).name)
+        .await?;
     Ok(respond(&state, reply))
 }
 

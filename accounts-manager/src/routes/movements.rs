@@ -1,6 +1,7 @@
 //! Moving money: deposits, withdrawals, transfers.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use service_kit::auth::Caller;
 use shared_types::accounts::{
     AccountId, DepositRequest, Direction, Transaction, TransferRequest, WithdrawalRequest,
 };
@@ -68,7 +69,10 @@ pub async fn create_deposit(
         }
     };
     let command = Command::Deposit { to, amount, notes };
-    let reply = state.ledger.submit(command, idempotency).await?;
+    let reply = state
+        .ledger
+        .submit(command, idempotency, Caller::of(&req).name)
+        .await?;
     Ok(respond(&state, reply))
 }
 
@@ -101,7 +105,10 @@ pub async fn create_withdrawal(
         amount,
         notes,
     };
-    let reply = state.ledger.submit(command, idempotency).await?;
+    let reply = state
+        .ledger
+        .submit(command, idempotency, Caller::of(&req).name)
+        .await?;
     Ok(respond(&state, reply))
 }
 
@@ -147,6 +154,9 @@ pub async fn create_transfer(
         amount,
         notes,
     };
-    let reply = state.ledger.submit(command, idempotency).await?;
+    let reply = state
+        .ledger
+        .submit(command, idempotency, Caller::of(&req).name)
+        .await?;
     Ok(respond(&state, reply))
 }

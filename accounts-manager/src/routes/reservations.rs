@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use service_kit::auth::Caller;
 use shared_types::accounts::{Reservation, ReservationRequest, Transaction};
 use shared_types::ErrorBody;
 
@@ -58,7 +59,10 @@ pub async fn reserve(
         order,
         amount,
     };
-    let reply = state.ledger.submit(command, idempotency).await?;
+    let reply = state
+        .ledger
+        .submit(command, idempotency, Caller::of(&req).name)
+        .await?;
     Ok(respond(&state, reply))
 }
 
@@ -92,7 +96,11 @@ pub async fn capture(
     let idempotency = parse_action(&req, &body)?;
     let reply = state
         .ledger
-        .submit(Command::Capture { order }, idempotency)
+        .submit(
+            Command::Capture { order },
+            idempotency,
+            Caller::of(&req).name,
+        )
         .await?;
     Ok(respond(&state, reply))
 }
@@ -126,7 +134,11 @@ pub async fn release(
     let idempotency = parse_action(&req, &body)?;
     let reply = state
         .ledger
-        .submit(Command::Release { order }, idempotency)
+        .submit(
+            Command::Release { order },
+            idempotency,
+            Caller::of(&req).name,
+        )
         .await?;
     Ok(respond(&state, reply))
 }

@@ -206,6 +206,7 @@ pub fn write(conn: &mut PgConnection, changes: Changes, keys: Vec<NewKey>) -> Qu
         w.references.push(record.reference);
         w.descriptions.push(record.description);
         w.created_at.push(record.created_at);
+        w.created_by.push(record.created_by);
     }
     for (transaction, posting) in changes.postings {
         w.entry_transactions.push(transaction.0);
@@ -259,6 +260,7 @@ service_kit::prepared_statement!(
         references: Array<Nullable<Text>> => Vec<Option<String>>,
         descriptions: Array<Text> => Vec<String>,
         created_at: Array<Timestamptz> => Vec<DateTime<Utc>>,
+        created_by: Array<Text> => Vec<String>,
         entry_transactions: Array<SqlUuid> => Vec<Uuid>,
         entry_accounts: Array<SqlUuid> => Vec<Uuid>,
         entry_buckets: Array<Text> => Vec<&'static str>,
@@ -302,7 +304,7 @@ mod tests {
         assert!(lock.contains("unnest($5::text[], $6::text[])"), "{lock}");
         let write = diesel::debug_query::<diesel::pg::Pg, _>(&WriteBatch::default()).to_string();
         assert!(
-            write.contains("unnest($37::text[], $38::bytea[], $39::int2[], $40::text[])"),
+            write.contains("unnest($38::text[], $39::bytea[], $40::int2[], $41::text[])"),
             "{write}"
         );
         let names = diesel::debug_query::<diesel::pg::Pg, _>(&LockNames {

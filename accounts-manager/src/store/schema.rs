@@ -64,6 +64,7 @@ diesel::table! {
         created_at -> Timestamptz,
         xid -> Int8,
         service_name -> Nullable<Text>,
+        created_by -> Text,
     }
 }
 

@@ -31,6 +31,7 @@ pub struct TransactionRow {
     pub reference: Option<String>,
     pub description: String,
     pub created_at: DateTime<Utc>,
+    pub created_by: String,
 }
 
 impl TransactionRow {
@@ -48,6 +49,10 @@ impl TransactionRow {
             service_id: self.service_id,
             reference: self.reference.clone(),
             description: self.description.clone(),
+            // No reversals exist yet: nothing reverses, nothing is reversed.
+            reverses: None,
+            reversed_amount: Decimal::ZERO,
+            created_by: self.created_by.clone(),
             created_at: self.created_at,
             from_balance_after: None,
             to_balance_after: None,
@@ -58,7 +63,7 @@ impl TransactionRow {
 /// The columns of `TransactionRow`, for the hand-written listing queries.
 const COLUMNS: &str =
     "id, kind, status, reason, amount, currency, from_account_id, to_account_id, \
-                       order_id, service_id, reference, description, created_at";
+                       order_id, service_id, reference, description, created_at, created_by";
 
 /// True for rows whose writer had committed when the snapshot `$2` was taken.
 /// Unlike "id <= max id at the first page", this is right when writers commit

@@ -251,8 +251,8 @@ async fn a_snapshot_hides_a_transaction_that_commits_later_even_if_it_was_create
         let mut conn = db.connect();
         diesel::sql_query("BEGIN").execute(&mut conn).unwrap();
         diesel::sql_query(format!(
-            "INSERT INTO transactions (id, kind, status, reason, amount, currency, from_account_id, description, created_at) \
-             VALUES (gen_random_uuid(), 'withdrawal', 'failed', 'insufficient_funds', 500, 'USD', '{account}', 'slow', now() - interval '1 second')"
+            "INSERT INTO transactions (id, kind, status, reason, amount, currency, from_account_id, description, created_at, created_by) \
+             VALUES (gen_random_uuid(), 'withdrawal', 'failed', 'insufficient_funds', 500, 'USD', '{account}', 'slow', now() - interval '1 second', 'test')"
         ))
         .execute(&mut conn)
         .unwrap();

@@ -25,6 +25,9 @@ async fn a_deposit_moves_money_in_from_the_external_account() {
     assert_eq!(body["from_account_id"], serde_json::Value::Null);
     assert_eq!(body["to_account_id"], account.as_str());
     assert_eq!(body["reference"], "pay-1");
+    assert_eq!(body["reverses"], serde_json::Value::Null);
+    assert_eq!(body["reversed_amount"], "0.00");
+    assert_eq!(body["created_by"], "token-1", "the bootstrap key's name");
     let description = body["description"].as_str().unwrap();
     assert!(
         description.contains("199.99 USD deposited into account") && description.contains("salary"),

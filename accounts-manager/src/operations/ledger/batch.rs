@@ -13,7 +13,7 @@ use diesel::Connection;
 use uuid::Uuid;
 
 use super::{answers, keys, Answer, Request};
-use crate::domain::engine::{Books, Lock};
+use crate::domain::engine::{Books, Lock, Maker};
 use crate::domain::Currency;
 use crate::error::ApiError;
 use crate::store;
@@ -153,7 +153,12 @@ fn decide_and_write(
             continue;
         }
         // A reply that cannot be made fails the batch: its changes are in the books.
-        let reply = match books.apply(&request.command, &mut Uuid::now_v7) {
+        let mut new_id = Uuid::now_v7;
+        let mut maker = Maker {
+            created_by: &request.created_by,
+            new_id: &mut new_id,
+        };
+        let reply = match books.apply(&request.command, &mut maker) {
             Ok(outcome) => Ok(answers::reply_to(outcome)?),
             Err(refusal) => Err(answers::error(refusal)),
         };

@@ -42,6 +42,8 @@ type Answer = Result<Reply, ApiError>;
 pub struct Request {
     pub command: Command,
     pub idempotency: Option<Idempotency>,
+    /// The name of the key that asked (recorded as `created_by`).
+    pub created_by: String,
 }
 
 struct Job {
@@ -117,11 +119,17 @@ impl Ledger {
     }
 
     /// Applies the command with the next batch and answers with its outcome.
-    pub async fn submit(&self, command: Command, idempotency: Option<Idempotency>) -> Answer {
+    pub async fn submit(
+        &self,
+        command: Command,
+        idempotency: Option<Idempotency>,
+        created_by: String,
+    ) -> Answer {
         let (answer, answered) = oneshot::channel();
         let request = Request {
             command,
             idempotency,
+            created_by,
         };
         self.metrics.queued.inc();
         if self.queue.send(Job { request, answer }).await.is_err() {

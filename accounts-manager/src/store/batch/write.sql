@@ -17,10 +17,11 @@ opened AS (
 ),
 transactions_written AS (
     INSERT INTO transactions (id, kind, status, reason, amount, currency, from_account_id, to_account_id,
-                              order_id, service_id, service_name, reference, description, created_at)
+                              order_id, service_id, service_name, reference, description, created_at,
+                              created_by)
     SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::text[],
                          ?::uuid[], ?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::text[],
-                         ?::text[], ?::timestamptz[])
+                         ?::text[], ?::timestamptz[], ?::text[])
 ),
 entries_written AS (
     INSERT INTO entries (transaction_id, account_id, bucket, amount)

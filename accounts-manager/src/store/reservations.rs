@@ -16,7 +16,7 @@ use crate::domain::engine::Order;
 use crate::domain::{Amount, Currency, OrderId, OrderRef, ServiceId};
 use shared_types::accounts::{AccountId, ReservationStatus};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = reservations)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 struct ReservationRow {
@@ -65,13 +65,19 @@ pub fn find_all(
     orders: &[OrderId],
 ) -> QueryResult<HashMap<OrderId, Option<Order>>> {
     let mut found: HashMap<OrderId, Option<Order>> = orders.iter().map(|id| (*id, None)).collect();
-    let rows = reservations::table
-        .filter(reservations::order_id.eq_any(orders.iter().map(|id| id.value())))
-        .select(ReservationRow::as_select())
-        .load(conn)?;
+    let rows: Vec<ReservationRow> = FindOrders {
+        orders: orders.iter().map(|id| id.value()).collect(),
+    }
+    .load(conn)?;
     for row in rows {
         let order = row.into_order()?;
         found.insert(order.order.order_id, Some(order));
     }
     Ok(found)
 }
+
+// Prepared once per connection: the engine reads a batch's orders with it.
+service_kit::prepared_statement!(FindOrders {
+    orders: diesel::sql_types::Array<diesel::sql_types::BigInt> => Vec<i64>,
+} = "SELECT order_id, account_id, service_id, service_name, amount, currency, status, created_at, updated_at \
+     FROM reservations WHERE order_id = ANY(?::bigint[])");

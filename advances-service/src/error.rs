@@ -62,11 +62,22 @@ impl From<JobError> for ApiError {
     fn from(error: JobError) -> Self {
         match error {
             JobError::Database(error) => Self::from(error),
-            JobError::DatabaseUnavailable(_)
-            | JobError::Broker(_)
-            | JobError::Accounts(AccountsError::Unavailable(_)) => Self::Unavailable(error.into()),
-            JobError::Accounts(AccountsError::Unexpected { .. }) | JobError::Task(_) => {
-                Self::internal(error)
+            JobError::Accounts(error) => Self::from(error),
+            JobError::DatabaseUnavailable(_) | JobError::Broker(_) => {
+                Self::Unavailable(error.into())
+            }
+            JobError::Task(_) => Self::internal(error),
+        }
+    }
+}
+
+/// The one place accounts-manager's failures become an HTTP status: either
+/// way the dependency failed, not the request, so `503`.
+impl From<AccountsError> for ApiError {
+    fn from(error: AccountsError) -> Self {
+        match error {
+            AccountsError::Unavailable(_) | AccountsError::Unexpected { .. } => {
+                Self::Unavailable(error.into())
             }
         }
     }

@@ -63,9 +63,7 @@ pub async fn create(
             tracing::warn!(account = %request.account, why, "accounts-manager unreachable; the advance will be disbursed later");
             "USD".to_owned()
         }
-        Err(error @ AccountsError::Unexpected { .. }) => {
-            return Err(ApiError::Unavailable(error.into()))
-        }
+        Err(error @ AccountsError::Unexpected { .. }) => return Err(error.into()),
     };
     let created_at = Utc::now();
     let id = AdvanceId(Uuid::now_v7());

@@ -42,15 +42,11 @@ impl AccountRow {
 
 /// Creates the currency's external and revenue accounts if they do not exist yet.
 pub fn ensure_system_accounts(conn: &mut PgConnection, currency: &str) -> QueryResult<()> {
-    diesel::sql_query(
-        "INSERT INTO accounts (id, kind, currency, shard) \
-         SELECT gen_random_uuid(), k, $1, s FROM unnest(ARRAY['external', 'revenue']) k, generate_series(0, $2 - 1) s \
-         ON CONFLICT (kind, currency, shard) WHERE kind <> 'user' DO NOTHING",
-    )
-    .bind::<Text, _>(currency)
-    .bind::<SmallInt, _>(SYSTEM_SHARDS)
-    .execute(conn)
-    .map(|_| ())
+    diesel::sql_query(include_str!("accounts/ensure_system_accounts.sql"))
+        .bind::<Text, _>(currency)
+        .bind::<SmallInt, _>(SYSTEM_SHARDS)
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn find_user_account(

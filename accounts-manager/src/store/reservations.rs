@@ -79,5 +79,4 @@ pub fn find_all(
 // Prepared once per connection: the engine reads a batch's orders with it.
 service_kit::prepared_statement!(FindOrders {
     orders: diesel::sql_types::Array<diesel::sql_types::BigInt> => Vec<i64>,
-} = "SELECT order_id, account_id, service_id, service_name, amount, currency, status, created_at, updated_at \
-     FROM reservations WHERE order_id = ANY(?::bigint[])");
+} = include_str!("reservations/find_orders.sql"));

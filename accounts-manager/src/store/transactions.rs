@@ -61,6 +61,10 @@ impl TransactionRow {
 }
 
 /// The columns of `TransactionRow`, for the hand-written listing queries.
+/// History and the report are assembled from these fragments (four sort
+/// orders, with or without a status) rather than kept as a `.sql` file per
+/// variant; every other hand-written statement is a `.sql` file beside its
+/// store module.
 const COLUMNS: &str =
     "id, kind, status, reason, amount, currency, from_account_id, to_account_id, \
                        order_id, service_id, reference, description, created_at, created_by";
@@ -193,18 +197,11 @@ pub fn revenue_by_service(
     to: DateTime<Utc>,
     mut each: impl FnMut(RevenueRow) -> bool,
 ) -> QueryResult<()> {
-    let rows = diesel::sql_query(
-        "SELECT service_id, \
-                (array_agg(service_name ORDER BY created_at DESC) FILTER (WHERE service_name IS NOT NULL))[1] AS service_name, \
-                sum(amount) AS revenue \
-         FROM transactions \
-         WHERE kind = 'capture' AND status = 'success' AND currency = $1 AND created_at >= $2 AND created_at < $3 \
-         GROUP BY service_id ORDER BY service_id",
-    )
-    .bind::<Text, _>(currency)
-    .bind::<Timestamptz, _>(from)
-    .bind::<Timestamptz, _>(to)
-    .load_iter::<RevenueRow, PgRowByRowLoadingMode>(conn)?;
+    let rows = diesel::sql_query(include_str!("transactions/revenue_by_service.sql"))
+        .bind::<Text, _>(currency)
+        .bind::<Timestamptz, _>(from)
+        .bind::<Timestamptz, _>(to)
+        .load_iter::<RevenueRow, PgRowByRowLoadingMode>(conn)?;
     for row in rows {
         if !each(row?) {
             break;

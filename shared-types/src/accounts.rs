@@ -125,12 +125,19 @@ impl DepositRequest {
     }
 }
 
-/// Money out to the outside world.
+/// Money out to the outside world. From `account_id`, or from `user_id`'s
+/// oldest account of `currency` (`USD` when absent).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawalRequest {
-    pub account_id: AccountId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<AccountId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    /// With `user_id` only: which of the user's accounts (`USD` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.00"))]
     pub amount: AmountInput,
     #[serde(default)]
@@ -142,7 +149,9 @@ pub struct WithdrawalRequest {
 impl WithdrawalRequest {
     pub fn new(account_id: AccountId, amount: impl Into<AmountInput>) -> Self {
         Self {
-            account_id,
+            account_id: Some(account_id),
+            user_id: None,
+            currency: None,
             amount: amount.into(),
             description: None,
             reference: None,
@@ -166,8 +175,19 @@ pub enum Direction {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TransferRequest {
-    pub from_account_id: AccountId,
-    pub to_account_id: AccountId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_account_id: Option<AccountId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_account_id: Option<AccountId>,
+    /// Instead of `from_account_id`: the user's oldest account of `currency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_user_id: Option<i64>,
+    /// Instead of `to_account_id`: the user's oldest account of `currency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_user_id: Option<i64>,
+    /// With a side named by user only (`USD` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "500"))]
     pub amount: AmountInput,
     #[serde(default)]
@@ -186,8 +206,11 @@ impl TransferRequest {
         amount: impl Into<AmountInput>,
     ) -> Self {
         Self {
-            from_account_id,
-            to_account_id,
+            from_account_id: Some(from_account_id),
+            to_account_id: Some(to_account_id),
+            from_user_id: None,
+            to_user_id: None,
+            currency: None,
             amount: amount.into(),
             direction: None,
             description: None,
@@ -313,7 +336,14 @@ pub struct CurrencyAudit {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReservationRequest {
-    pub account_id: AccountId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<AccountId>,
+    /// Instead of `account_id`: the user's oldest account of `currency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    /// With `user_id` only (`USD` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     #[cfg_attr(feature = "openapi", schema(example = 7))]
     pub order_id: i64,
     #[cfg_attr(feature = "openapi", schema(example = 3))]
@@ -333,7 +363,9 @@ impl ReservationRequest {
         amount: impl Into<AmountInput>,
     ) -> Self {
         Self {
-            account_id,
+            account_id: Some(account_id),
+            user_id: None,
+            currency: None,
             order_id,
             service_id,
             amount: amount.into(),

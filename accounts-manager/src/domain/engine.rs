@@ -31,17 +31,12 @@ pub struct Notes {
     pub reference: Option<CallerText>,
 }
 
-/// The account a deposit goes to.
+/// An account a request names: by id, or as the user's oldest account of a
+/// currency (only a deposit opens one when the user has none).
 #[derive(Debug, Clone)]
 pub enum Target {
     Account(AccountId),
-    /// The user's oldest account of the currency; a deposit opens one (with
-    /// the id `opens`) when the user has none.
-    User {
-        user: UserId,
-        currency: Currency,
-        opens: AccountId,
-    },
+    User(UserId, Currency),
 }
 
 /// One request to the ledger.
@@ -52,25 +47,27 @@ pub enum Command {
         currency: Currency,
         id: AccountId,
     },
+    /// `opens` is the id of the account opened for a user who has none.
     Deposit {
         to: Target,
+        opens: AccountId,
         amount: Amount,
         notes: Notes,
     },
     Withdrawal {
-        from: AccountId,
+        from: Target,
         amount: Amount,
         notes: Notes,
     },
     /// `from` is where the money leaves (a `credit` direction already turned around).
     Transfer {
-        from: AccountId,
-        to: AccountId,
+        from: Target,
+        to: Target,
         amount: Amount,
         notes: Notes,
     },
     Reserve {
-        account: AccountId,
+        account: Target,
         order: OrderRef,
         amount: Amount,
     },
@@ -197,6 +194,11 @@ pub enum Outcome {
 pub enum Refusal {
     #[error("account {0} does not exist")]
     NoAccount(AccountId),
+    #[error("user {0} has no {1} account")]
+    NoUserAccount(UserId, Currency),
+    /// A transfer whose two sides are one account.
+    #[error("a transfer needs two different accounts")]
+    SameAccount,
     #[error("order {0} already has a reservation")]
     OrderTaken(OrderId),
     #[error("order {0} has no reservation")]
@@ -313,38 +315,25 @@ impl Books {
                 self.planned_new.insert(*id);
                 Vec::new()
             }
-            Command::Deposit { to, .. } => match to {
-                Target::Account(id) => user_account(*id, Some(AccountKind::External)),
-                Target::User {
-                    user,
-                    currency,
-                    opens,
-                } => {
-                    let key = (*user, currency.clone());
-                    match self.planned_users.get(&key).copied().flatten() {
-                        Some(id) if !self.planned_new.contains(&id) => {
-                            user_account(id, Some(AccountKind::External))
-                        }
-                        planned => {
-                            if planned.is_none() {
-                                self.planned_users.insert(key, Some(*opens));
-                                self.planned_new.insert(*opens);
-                            }
-                            // An account opened in this batch is not in the
-                            // table yet: its system account is found by currency.
-                            vec![Lock::System(AccountKind::External, currency.clone())]
-                        }
-                    }
-                }
-            },
-            Command::Withdrawal { from, .. } => user_account(*from, Some(AccountKind::External)),
-            Command::Transfer { from, to, .. } => vec![Lock::Account(*from), Lock::Account(*to)],
+            Command::Deposit { to, opens, .. } => {
+                self.plan_target(to, Some(AccountKind::External), Some(*opens))
+                    .1
+            }
+            Command::Withdrawal { from, .. } => {
+                self.plan_target(from, Some(AccountKind::External), None).1
+            }
+            Command::Transfer { from, to, .. } => {
+                let mut locks = self.plan_target(from, None, None).1;
+                locks.extend(self.plan_target(to, None, None).1);
+                locks
+            }
             Command::Reserve { account, order, .. } => {
+                let (planned_account, locks) = self.plan_target(account, None, None);
                 let planned = self.planned_orders.entry(order.order_id).or_insert(None);
                 if planned.is_none() {
-                    *planned = Some(*account);
+                    *planned = planned_account;
                 }
-                user_account(*account, None)
+                locks
             }
             Command::Capture { order } => match self.planned_orders.get(order).copied().flatten() {
                 Some(account) => user_account(account, Some(AccountKind::Revenue)),
@@ -355,6 +344,47 @@ impl Books {
                 None => Vec::new(),
             },
         }
+    }
+
+    /// The account a target will name, if any, and what to lock for it and
+    /// for its system account of `system`. `opens` is the account a deposit
+    /// opens for a user who has none.
+    fn plan_target(
+        &mut self,
+        target: &Target,
+        system: Option<AccountKind>,
+        opens: Option<AccountId>,
+    ) -> (Option<AccountId>, Vec<Lock>) {
+        let existing = |account: AccountId| {
+            let mut locks = vec![Lock::Account(account)];
+            locks.extend(system.map(|kind| Lock::SystemOf(kind, account)));
+            (Some(account), locks)
+        };
+        let (user, currency) = match target {
+            Target::Account(id) => return existing(*id),
+            Target::User(user, currency) => (*user, currency),
+        };
+        let key = (user, currency.clone());
+        let account = match self.planned_users.get(&key).copied().flatten() {
+            Some(id) if !self.planned_new.contains(&id) => return existing(id),
+            Some(id) => id,
+            None => match opens {
+                Some(opens) => {
+                    self.planned_users.insert(key, Some(opens));
+                    self.planned_new.insert(opens);
+                    opens
+                }
+                // Refused when applied: the user has no such account.
+                None => return (None, Vec::new()),
+            },
+        };
+        // An account opened in this batch is not in the table yet: its
+        // system account is found by currency.
+        let locks = system
+            .map(|kind| Lock::System(kind, currency.clone()))
+            .into_iter()
+            .collect();
+        (Some(account), locks)
     }
 
     /// Takes the accounts locked for the batch (system accounts of the
@@ -377,23 +407,13 @@ impl Books {
             Command::Open { user, currency, id } => Ok(Outcome::Opened(
                 self.open(*user, currency, *id).to_wire_account(),
             )),
-            Command::Deposit { to, amount, notes } => {
-                let to = match to {
-                    Target::Account(id) => self.user_account(*id)?.id,
-                    Target::User {
-                        user,
-                        currency,
-                        opens,
-                    } => match self
-                        .users
-                        .get(&(*user, currency.clone()))
-                        .copied()
-                        .flatten()
-                    {
-                        Some(id) => id,
-                        None => self.open(*user, currency, *opens).id,
-                    },
-                };
+            Command::Deposit {
+                to,
+                opens,
+                amount,
+                notes,
+            } => {
+                let to = self.resolve(to, Some(*opens))?;
                 let external = self.system_of(AccountKind::External, to)?;
                 let movement = Movement {
                     kind: TransactionType::Deposit,
@@ -412,7 +432,7 @@ impl Books {
                 amount,
                 notes,
             } => {
-                let from = self.user_account(*from)?.id;
+                let from = self.resolve(from, None)?;
                 let external = self.system_of(AccountKind::External, from)?;
                 let movement = Movement {
                     kind: TransactionType::Withdrawal,
@@ -432,7 +452,10 @@ impl Books {
                 amount,
                 notes,
             } => {
-                let (from, to) = (self.user_account(*from)?.id, self.user_account(*to)?.id);
+                let (from, to) = (self.resolve(from, None)?, self.resolve(to, None)?);
+                if from == to {
+                    return Err(Refusal::SameAccount);
+                }
                 let movement = Movement {
                     kind: TransactionType::Transfer,
                     source: (from, Bucket::Balance),
@@ -450,7 +473,10 @@ impl Books {
                 account,
                 order,
                 amount,
-            } => self.reserve(*account, order, *amount, maker),
+            } => {
+                let account = self.resolve(account, None)?;
+                self.reserve(account, order, *amount, maker)
+            }
             Command::Capture { order } => self.finish(*order, ReservationStatus::Captured, maker),
             Command::Release { order } => self.finish(*order, ReservationStatus::Released, maker),
         }
@@ -482,6 +508,28 @@ impl Books {
             records: self.records,
             postings: self.postings,
             orders,
+        }
+    }
+
+    /// The account a target names: the user's oldest of the currency, or
+    /// the one `opens` opens for a user who has none (a deposit).
+    fn resolve(&mut self, target: &Target, opens: Option<AccountId>) -> Result<AccountId, Refusal> {
+        match target {
+            Target::Account(id) => Ok(self.user_account(*id)?.id),
+            Target::User(user, currency) => {
+                match self
+                    .users
+                    .get(&(*user, currency.clone()))
+                    .copied()
+                    .flatten()
+                {
+                    Some(id) => Ok(self.user_account(id)?.id),
+                    None => match opens {
+                        Some(opens) => Ok(self.open(*user, currency, opens).id),
+                        None => Err(Refusal::NoUserAccount(*user, currency.clone())),
+                    },
+                }
+            }
         }
     }
 
@@ -801,16 +849,20 @@ impl Command {
         }
     }
 
-    /// The user and currency whose oldest account the command looks for, to
-    /// be locked and read before planning.
-    pub fn user(&self) -> Option<(UserId, Currency)> {
+    /// The users and currencies whose oldest accounts the command looks
+    /// for, to be locked and read before planning.
+    pub fn users(&self) -> Vec<(UserId, Currency)> {
+        let user = |target: &Target| match target {
+            Target::User(user, currency) => Some((*user, currency.clone())),
+            Target::Account(_) => None,
+        };
         match self {
-            Self::Open { user, currency, .. }
-            | Self::Deposit {
-                to: Target::User { user, currency, .. },
-                ..
-            } => Some((*user, currency.clone())),
-            _ => None,
+            Self::Open { user, currency, .. } => vec![(*user, currency.clone())],
+            Self::Deposit { to, .. } => user(to).into_iter().collect(),
+            Self::Withdrawal { from, .. } => user(from).into_iter().collect(),
+            Self::Transfer { from, to, .. } => user(from).into_iter().chain(user(to)).collect(),
+            Self::Reserve { account, .. } => user(account).into_iter().collect(),
+            Self::Capture { .. } | Self::Release { .. } => Vec::new(),
         }
     }
 }
@@ -872,11 +924,8 @@ mod tests {
             HashMap::from([((UserId::parse(7).unwrap(), usd()), None)]),
         );
         let deposit = |opens: AccountId| Command::Deposit {
-            to: Target::User {
-                user: UserId::parse(7).unwrap(),
-                currency: usd(),
-                opens,
-            },
+            to: Target::User(UserId::parse(7).unwrap(), usd()),
+            opens,
             amount: amount("5"),
             notes: Notes::default(),
         };
@@ -915,7 +964,7 @@ mod tests {
         let id = OrderId::parse(7).unwrap();
         let mut books = books_with(&payer, HashMap::from([(id, None)]));
         let reserve = Command::Reserve {
-            account: payer.id,
+            account: Target::Account(payer.id),
             order: order_ref(7),
             amount: amount("40"),
         };
@@ -967,7 +1016,7 @@ mod tests {
         let id = OrderId::parse(8).unwrap();
         let mut books = books_with(&payer, HashMap::from([(id, None)]));
         let reserve = |amount_text: &str| Command::Reserve {
-            account: payer.id,
+            account: Target::Account(payer.id),
             order: order_ref(8),
             amount: amount(amount_text),
         };
@@ -988,8 +1037,8 @@ mod tests {
         let mut books = books_with(&payer, HashMap::new());
         let missing = AccountId(Uuid::now_v7());
         let transfer = Command::Transfer {
-            from: payer.id,
-            to: missing,
+            from: Target::Account(payer.id),
+            to: Target::Account(missing),
             amount: amount("1"),
             notes: Notes::default(),
         };

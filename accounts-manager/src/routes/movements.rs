@@ -14,6 +14,47 @@ use crate::domain::{Amount, CallerText, Currency, RuleViolation, UserId};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
+/// The currency of a request's sides named by user (`USD` unless it names
+/// one); a currency with no side named by user is `422 invalid_target`, as
+/// an account's currency is its own.
+pub struct ByUser(Currency);
+
+impl ByUser {
+    pub fn parse<const N: usize>(
+        currency: Option<&str>,
+        users: [Option<i64>; N],
+    ) -> Result<Self, ApiError> {
+        if currency.is_some() && users.iter().all(Option::is_none) {
+            return Err(RuleViolation::new(
+                "invalid_target",
+                "currency goes with a side named by user; an account's currency is its own",
+            )
+            .into());
+        }
+        Ok(Self(Currency::parse_or_default(currency)?))
+    }
+
+    /// One side of a request: an account, or a user's oldest account of the
+    /// currency; exactly one of the two.
+    pub fn target(
+        &self,
+        account_field: &str,
+        user_field: &str,
+        account: Option<AccountId>,
+        user: Option<i64>,
+    ) -> Result<Target, ApiError> {
+        match (account, user) {
+            (Some(account), None) => Ok(Target::Account(account)),
+            (None, Some(user)) => Ok(Target::User(UserId::parse(user)?, self.0.clone())),
+            _ => Err(RuleViolation::new(
+                "invalid_target",
+                format!("give exactly one of {account_field} and {user_field}"),
+            )
+            .into()),
+        }
+    }
+}
+
 fn notes(description: Option<&str>, reference: Option<&str>) -> Result<Notes, RuleViolation> {
     Ok(Notes {
         description: CallerText::parse("description", description)?,
@@ -46,29 +87,14 @@ pub async fn create_deposit(
     let (request, idempotency) = parse_post::<DepositRequest>(&req, &body)?;
     let amount = Amount::parse(&request.amount)?;
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
-    let to = match (request.account_id, request.user_id) {
-        (Some(to), None) if request.currency.is_none() => Target::Account(to),
-        (Some(_), None) => {
-            return Err(RuleViolation::new(
-                "invalid_target",
-                "currency goes with user_id; an account's currency is its own",
-            )
-            .into())
-        }
-        (None, Some(user)) => Target::User {
-            user: UserId::parse(user)?,
-            currency: Currency::parse_or_default(request.currency.as_deref())?,
-            opens: AccountId(Uuid::now_v7()),
-        },
-        _ => {
-            return Err(RuleViolation::new(
-                "invalid_target",
-                "give exactly one of account_id and user_id",
-            )
-            .into());
-        }
+    let by_user = ByUser::parse(request.currency.as_deref(), [request.user_id])?;
+    let to = by_user.target("account_id", "user_id", request.account_id, request.user_id)?;
+    let command = Command::Deposit {
+        to,
+        opens: AccountId(Uuid::now_v7()),
+        amount,
+        notes,
     };
-    let command = Command::Deposit { to, amount, notes };
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)
@@ -100,8 +126,10 @@ pub async fn create_withdrawal(
     let (request, idempotency) = parse_post::<WithdrawalRequest>(&req, &body)?;
     let amount = Amount::parse(&request.amount)?;
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
+    let by_user = ByUser::parse(request.currency.as_deref(), [request.user_id])?;
+    let from = by_user.target("account_id", "user_id", request.account_id, request.user_id)?;
     let command = Command::Withdrawal {
-        from: request.account_id,
+        from,
         amount,
         notes,
     };
@@ -138,14 +166,34 @@ pub async fn create_transfer(
 ) -> Result<HttpResponse, ApiError> {
     let (request, idempotency) = parse_post::<TransferRequest>(&req, &body)?;
     let amount = Amount::parse(&request.amount)?;
-    if request.from_account_id == request.to_account_id {
-        return Err(
-            RuleViolation::new("same_account", "a transfer needs two different accounts").into(),
-        );
+    let by_user = ByUser::parse(
+        request.currency.as_deref(),
+        [request.from_user_id, request.to_user_id],
+    )?;
+    let from = by_user.target(
+        "from_account_id",
+        "from_user_id",
+        request.from_account_id,
+        request.from_user_id,
+    )?;
+    let to = by_user.target(
+        "to_account_id",
+        "to_user_id",
+        request.to_account_id,
+        request.to_user_id,
+    )?;
+    if let (Target::Account(a), Target::Account(b)) = (&from, &to) {
+        if a == b {
+            return Err(RuleViolation::new(
+                "same_account",
+                "a transfer needs two different accounts",
+            )
+            .into());
+        }
     }
     let (from, to) = match request.direction.unwrap_or_default() {
-        Direction::Debit => (request.from_account_id, request.to_account_id),
-        Direction::Credit => (request.to_account_id, request.from_account_id),
+        Direction::Debit => (from, to),
+        Direction::Credit => (to, from),
     };
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
     let command = Command::Transfer {

@@ -6,6 +6,7 @@ use service_kit::auth::Caller;
 use shared_types::accounts::{Reservation, ReservationRequest, Transaction};
 use shared_types::ErrorBody;
 
+use super::movements::ByUser;
 use super::{parse_post, respond};
 use crate::domain::engine::Command;
 use crate::domain::{Amount, CallerText, OrderId, OrderRef, ServiceId};
@@ -54,8 +55,10 @@ pub async fn reserve(
         service_name: CallerText::parse("service_name", request.service_name.as_deref())?
             .map(CallerText::into_string),
     };
+    let by_user = ByUser::parse(request.currency.as_deref(), [request.user_id])?;
+    let account = by_user.target("account_id", "user_id", request.account_id, request.user_id)?;
     let command = Command::Reserve {
-        account: request.account_id,
+        account,
         order,
         amount,
     };

@@ -4,6 +4,7 @@ use shared_types::accounts::{ReservationStatus, TransactionStatus, TransactionTy
 use shared_types::Named;
 
 use crate::domain::engine::{Outcome, Refusal};
+use crate::domain::RuleViolation;
 use crate::error::ApiError;
 use crate::operations::{reply, Reply};
 
@@ -42,7 +43,10 @@ pub fn reply_to(outcome: Outcome) -> Result<Reply, ApiError> {
 /// The error a refusal answers with.
 pub fn error(refusal: Refusal) -> ApiError {
     match refusal {
-        Refusal::NoAccount(_) | Refusal::NoOrder(_) => ApiError::NotFound(refusal.to_string()),
+        Refusal::NoAccount(_) | Refusal::NoUserAccount(..) | Refusal::NoOrder(_) => {
+            ApiError::NotFound(refusal.to_string())
+        }
+        Refusal::SameAccount => RuleViolation::new("same_account", refusal.to_string()).into(),
         Refusal::OrderTaken(_) => ApiError::Conflict {
             code: "order_already_reserved",
             message: refusal.to_string(),

@@ -13,7 +13,7 @@ use diesel::Connection;
 use uuid::Uuid;
 
 use super::{answers, keys, Answer, Request};
-use crate::domain::engine::{Books, Lock, Maker};
+use crate::domain::engine::{Books, Command, Lock, Maker};
 use crate::domain::Currency;
 use crate::error::ApiError;
 use crate::store;
@@ -38,7 +38,12 @@ impl KnownCurrencies {
     /// creating them never wait on each other while holding account locks).
     fn ensure(&self, conn: &mut PgConnection, requests: &[Request]) -> Result<(), ApiError> {
         for request in requests {
-            let Some((_, currency)) = request.command.user() else {
+            // Only opening an account can bring a new currency.
+            let opens = matches!(
+                request.command,
+                Command::Open { .. } | Command::Deposit { .. }
+            );
+            let Some((_, currency)) = request.command.users().pop().filter(|_| opens) else {
                 continue;
             };
             if self.known(&currency) {
@@ -104,7 +109,7 @@ fn decide_and_write(
         .map(|(request, _)| request)
         .collect();
     let mut orders: Vec<_> = pending.iter().filter_map(|r| r.command.order()).collect();
-    let mut users: Vec<_> = pending.iter().filter_map(|r| r.command.user()).collect();
+    let mut users: Vec<_> = pending.iter().flat_map(|r| r.command.users()).collect();
     orders.sort_unstable_by_key(|o| o.value());
     orders.dedup();
     users.sort_unstable_by(|a, b| (a.0.value(), a.1.as_str()).cmp(&(b.0.value(), b.1.as_str())));

@@ -58,6 +58,7 @@ In Transactions, `from_account_id` and `to_account_id` name user accounts; `null
         shared_types::accounts::TransactionType,
         shared_types::accounts::TransactionStatus,
         shared_types::accounts::ReservationRequest,
+        shared_types::accounts::CaptureRequest,
         shared_types::accounts::Reservation,
         shared_types::accounts::ReservationStatus,
         shared_types::accounts::Page<shared_types::accounts::Transaction>,

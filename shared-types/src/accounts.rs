@@ -374,6 +374,17 @@ impl ReservationRequest {
     }
 }
 
+/// Capture an order's hold: all of it, or `amount` of it (the rest goes back
+/// to the account's balance).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CaptureRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "100.00"))]
+    pub amount: Option<AmountInput>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -398,6 +409,11 @@ pub struct Reservation {
     #[serde(with = "crate::money")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "170000.00"))]
     pub amount: Decimal,
+    /// What the capture took (the rest went back to `balance`); `null`
+    /// until the order is captured.
+    #[serde(with = "crate::money::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "100.00"))]
+    pub captured_amount: Option<Decimal>,
     pub currency: String,
     pub status: ReservationStatus,
     #[serde(with = "crate::time")]

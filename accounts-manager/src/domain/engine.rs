@@ -71,8 +71,10 @@ pub enum Command {
         order: OrderRef,
         amount: Amount,
     },
+    /// All of the hold, or `amount` of it (the rest is released).
     Capture {
         order: OrderId,
+        amount: Option<Amount>,
     },
     Release {
         order: OrderId,
@@ -85,6 +87,8 @@ pub struct Order {
     pub order: OrderRef,
     pub account: AccountId,
     pub amount: Amount,
+    /// What the capture took; `None` until captured.
+    pub captured: Option<Amount>,
     pub currency: Currency,
     pub status: ReservationStatus,
     pub created_at: DateTime<Utc>,
@@ -98,6 +102,7 @@ impl Order {
             account_id: self.account,
             service_id: self.order.service_id.value(),
             amount: self.amount.value(),
+            captured_amount: self.captured.map(Amount::value),
             currency: self.currency.as_str().to_owned(),
             status: self.status,
             created_at: self.created_at,
@@ -203,6 +208,12 @@ pub enum Refusal {
     OrderTaken(OrderId),
     #[error("order {0} has no reservation")]
     NoOrder(OrderId),
+    #[error("the capture of {asked} exceeds the {reserved} held for order {order}")]
+    CaptureExceedsReserved {
+        order: OrderId,
+        asked: Amount,
+        reserved: Amount,
+    },
     #[error("order {order} is already {status}")]
     NotReserved {
         order: OrderId,
@@ -335,10 +346,12 @@ impl Books {
                 }
                 locks
             }
-            Command::Capture { order } => match self.planned_orders.get(order).copied().flatten() {
-                Some(account) => user_account(account, Some(AccountKind::Revenue)),
-                None => Vec::new(),
-            },
+            Command::Capture { order, .. } => {
+                match self.planned_orders.get(order).copied().flatten() {
+                    Some(account) => user_account(account, Some(AccountKind::Revenue)),
+                    None => Vec::new(),
+                }
+            }
             Command::Release { order } => match self.planned_orders.get(order).copied().flatten() {
                 Some(account) => user_account(account, None),
                 None => Vec::new(),
@@ -477,8 +490,10 @@ impl Books {
                 let account = self.resolve(account, None)?;
                 self.reserve(account, order, *amount, maker)
             }
-            Command::Capture { order } => self.finish(*order, ReservationStatus::Captured, maker),
-            Command::Release { order } => self.finish(*order, ReservationStatus::Released, maker),
+            Command::Capture { order, amount } => {
+                self.finish(*order, Finish::Capture(*amount), maker)
+            }
+            Command::Release { order } => self.finish(*order, Finish::Release, maker),
         }
     }
 
@@ -615,6 +630,7 @@ impl Books {
             order: order.clone(),
             account: id,
             amount,
+            captured: None,
             currency: parse_currency(&currency)?,
             status: ReservationStatus::Reserved,
             created_at: self.now,
@@ -628,11 +644,12 @@ impl Books {
         })
     }
 
-    /// Captures or releases a `reserved` order.
+    /// Captures (all or part of it, the rest released) or releases a
+    /// `reserved` order.
     fn finish(
         &mut self,
         order_id: OrderId,
-        target: ReservationStatus,
+        how: Finish,
         maker: &mut Maker<'_>,
     ) -> Result<Outcome, Refusal> {
         let order = self
@@ -648,42 +665,65 @@ impl Books {
             });
         }
         let account = order.account;
-        let (kind, destination, shown) = match target {
-            ReservationStatus::Captured => (
-                TransactionType::Capture,
-                (
-                    self.system_of(AccountKind::Revenue, account)?,
-                    Bucket::Balance,
-                ),
-                (Some(account), None),
-            ),
-            ReservationStatus::Released | ReservationStatus::Reserved => (
-                TransactionType::Release,
-                (account, Bucket::Balance),
-                (None, Some(account)),
-            ),
-        };
-        let movement = Movement {
-            kind,
-            source: (account, Bucket::Reserved),
-            destination,
-            shown,
-            amount: order.amount,
-            notes: None,
-            order: Some(&order.order),
-        };
-        let decided = self.decide(&movement)?;
-        if decided.failure.is_some() {
+        let held = self
+            .accounts
+            .get(&account)
+            .map_or(Decimal::ZERO, |a| a.reserved);
+        if held < order.amount.value() {
             return Err(Refusal::Inconsistent(format!(
                 "order {order_id}: the reserved part of account {account} does not cover {}",
                 order.amount
             )));
         }
-        decided.post(self, maker);
-        let finished = Order {
-            status: target,
-            updated_at: self.now,
-            ..order
+        let release = |amount: Amount| Movement {
+            kind: TransactionType::Release,
+            source: (account, Bucket::Reserved),
+            destination: (account, Bucket::Balance),
+            shown: (None, Some(account)),
+            amount,
+            notes: None,
+            order: Some(&order.order),
+        };
+        let finished = match how {
+            Finish::Release => {
+                self.decide(&release(order.amount))?.post(self, maker);
+                Order {
+                    status: ReservationStatus::Released,
+                    updated_at: self.now,
+                    ..order.clone()
+                }
+            }
+            Finish::Capture(asked) => {
+                let captured = asked.unwrap_or(order.amount);
+                if captured > order.amount {
+                    return Err(Refusal::CaptureExceedsReserved {
+                        order: order_id,
+                        asked: captured,
+                        reserved: order.amount,
+                    });
+                }
+                let revenue = self.system_of(AccountKind::Revenue, account)?;
+                let capture = Movement {
+                    kind: TransactionType::Capture,
+                    source: (account, Bucket::Reserved),
+                    destination: (revenue, Bucket::Balance),
+                    shown: (Some(account), None),
+                    amount: captured,
+                    notes: None,
+                    order: Some(&order.order),
+                };
+                self.decide(&capture)?.post(self, maker);
+                // The rest of the hold goes back, in the same transaction.
+                if let Ok(rest) = Amount::try_from(order.amount.value() - captured.value()) {
+                    self.decide(&release(rest))?.post(self, maker);
+                }
+                Order {
+                    status: ReservationStatus::Captured,
+                    captured: Some(captured),
+                    updated_at: self.now,
+                    ..order.clone()
+                }
+            }
         };
         self.orders.insert(order_id, Some(finished.clone()));
         if !self.touched_orders.contains(&order_id) {
@@ -729,7 +769,6 @@ impl Books {
                 Decision::Post(postings) => postings,
                 Decision::Refuse(_) => Vec::new(),
             },
-            failure,
             record: Record {
                 id: TransactionId(Uuid::nil()),
                 kind: m.kind,
@@ -751,6 +790,14 @@ impl Books {
     }
 }
 
+/// How a `reserved` order ends.
+#[derive(Debug, Clone, Copy)]
+enum Finish {
+    /// All of the hold, or this much of it.
+    Capture(Option<Amount>),
+    Release,
+}
+
 /// One movement between two accounts' buckets.
 struct Movement<'a> {
     kind: TransactionType,
@@ -766,7 +813,6 @@ struct Movement<'a> {
 /// A movement decided and not yet posted.
 struct Decided {
     postings: Vec<Posting>,
-    failure: Option<FailureReason>,
     record: Record,
 }
 
@@ -844,7 +890,7 @@ impl Command {
     pub fn order(&self) -> Option<OrderId> {
         match self {
             Self::Reserve { order, .. } => Some(order.order_id),
-            Self::Capture { order } | Self::Release { order } => Some(*order),
+            Self::Capture { order, .. } | Self::Release { order } => Some(*order),
             _ => None,
         }
     }
@@ -968,7 +1014,10 @@ mod tests {
             order: order_ref(7),
             amount: amount("40"),
         };
-        let capture = Command::Capture { order: id };
+        let capture = Command::Capture {
+            order: id,
+            amount: None,
+        };
         assert!(books.plan(&reserve).contains(&Lock::Account(payer.id)));
         assert!(books
             .plan(&capture)
@@ -1062,6 +1111,7 @@ mod tests {
             order: order_ref(9),
             account: payer.id,
             amount: amount("5"),
+            captured: None,
             currency: usd(),
             status: ReservationStatus::Reserved,
             created_at: Utc::now(),
@@ -1069,7 +1119,13 @@ mod tests {
         };
         let mut books = books_with(&payer, HashMap::from([(id, Some(order))]));
         assert!(matches!(
-            books.apply(&Command::Capture { order: id }, &mut test_maker()),
+            books.apply(
+                &Command::Capture {
+                    order: id,
+                    amount: None
+                },
+                &mut test_maker()
+            ),
             Err(Refusal::Inconsistent(_))
         ));
         assert!(books.into_changes().records.is_empty());

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use service_kit::auth::Caller;
-use shared_types::accounts::{Reservation, ReservationRequest, Transaction};
+use shared_types::accounts::{CaptureRequest, Reservation, ReservationRequest, Transaction};
 use shared_types::ErrorBody;
 
 use super::movements::ByUser;
@@ -73,18 +73,18 @@ pub async fn reserve(
 /// counts as revenue of the order's service now.
 #[utoipa::path(
     post, path = "/api/v1/reservations/{order_id}/capture", tag = "orders",
-    request_body(content = Option<String>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
+    request_body(content = Option<CaptureRequest>, description = "Optional: `{\"amount\": \"100.00\"}` captures that much of the hold and releases the rest; an empty body or `{}` captures all of it", content_type = "application/json"),
     params(
         ("order_id" = i64, Path, description = "A positive 64-bit integer"),
         ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer"),
     ),
     responses(
-        (status = 200, description = "Captured", body = Reservation),
+        (status = 200, description = "Captured (`captured_amount` is what was taken)", body = Reservation),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, description = "The order has no reservation", body = ErrorBody),
         (status = 409, description = "The order is no longer reserved (reservation_not_reserved), or the key is in flight", body = ErrorBody),
-        (status = 422, body = ErrorBody),
+        (status = 422, description = "A bad amount, or more than is held (capture_exceeds_reserved)", body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -96,11 +96,12 @@ pub async fn capture(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let order = order_id(&path)?;
-    let idempotency = parse_action(&req, &body)?;
+    let (request, idempotency) = parse_action::<CaptureRequest>(&req, &body)?;
+    let amount = request.amount.as_ref().map(Amount::parse).transpose()?;
     let reply = state
         .ledger
         .submit(
-            Command::Capture { order },
+            Command::Capture { order, amount },
             idempotency,
             Caller::of(&req).name,
         )
@@ -134,7 +135,7 @@ pub async fn release(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let order = order_id(&path)?;
-    let idempotency = parse_action(&req, &body)?;
+    let (NoFields {}, idempotency) = parse_action(&req, &body)?;
     let reply = state
         .ledger
         .submit(
@@ -167,15 +168,15 @@ pub async fn get_reservation(
     Ok(HttpResponse::Ok().json(reservations::get(&state.pool, order).await?))
 }
 
-/// A POST with no fields: an empty body is `{}`.
-fn parse_action(
+/// A POST whose fields are all optional: an empty body is `{}`.
+fn parse_action<T: serde::de::DeserializeOwned + Serialize>(
     req: &HttpRequest,
     body: &[u8],
-) -> Result<Option<crate::operations::Idempotency>, ApiError> {
+) -> Result<(T, Option<crate::operations::Idempotency>), ApiError> {
     let body: &[u8] = if body.trim_ascii().is_empty() {
         b"{}"
     } else {
         body
     };
-    Ok(parse_post::<NoFields>(req, body)?.1)
+    parse_post::<T>(req, body)
 }

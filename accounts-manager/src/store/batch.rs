@@ -224,6 +224,7 @@ pub fn write(conn: &mut PgConnection, changes: Changes, keys: Vec<NewKey>) -> Qu
         w.order_statuses.push(order.status.name());
         w.order_created.push(order.created_at);
         w.order_updated.push(order.updated_at);
+        w.order_captured.push(order.captured.map(|a| a.value()));
     }
     for key in keys {
         w.keys.push(key.key);
@@ -274,6 +275,7 @@ service_kit::prepared_statement!(
         order_statuses: Array<Text> => Vec<&'static str>,
         order_created: Array<Timestamptz> => Vec<DateTime<Utc>>,
         order_updated: Array<Timestamptz> => Vec<DateTime<Utc>>,
+        order_captured: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
         keys: Array<Text> => Vec<String>,
         request_hashes: Array<Bytea> => Vec<Vec<u8>>,
         stored_statuses: Array<SmallInt> => Vec<i16>,
@@ -304,7 +306,7 @@ mod tests {
         assert!(lock.contains("unnest($5::text[], $6::text[])"), "{lock}");
         let write = diesel::debug_query::<diesel::pg::Pg, _>(&WriteBatch::default()).to_string();
         assert!(
-            write.contains("unnest($38::text[], $39::bytea[], $40::int2[], $41::text[])"),
+            write.contains("unnest($39::text[], $40::bytea[], $41::int2[], $42::text[])"),
             "{write}"
         );
         let names = diesel::debug_query::<diesel::pg::Pg, _>(&LockNames {

@@ -29,6 +29,7 @@ struct ReservationRow {
     status: Stored<ReservationStatus>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    captured_amount: Option<Decimal>,
 }
 
 impl ReservationRow {
@@ -41,6 +42,11 @@ impl ReservationRow {
             },
             account: AccountId(self.account_id),
             amount: Amount::try_from(self.amount).map_err(corrupt)?,
+            captured: self
+                .captured_amount
+                .map(Amount::try_from)
+                .transpose()
+                .map_err(corrupt)?,
             currency: Currency::parse(&self.currency).map_err(corrupt)?,
             status: self.status.0,
             created_at: self.created_at,

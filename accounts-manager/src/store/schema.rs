@@ -44,6 +44,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        captured_amount -> Nullable<Numeric>,
     }
 }
 

@@ -350,3 +350,100 @@ async fn concurrent_reservations_of_one_order_reserve_it_once() {
     );
     app.assert_audit_clean().await;
 }
+
+async fn capture_part(app: &TestApp, order: i64, amount: Value) -> (StatusCode, Value) {
+    app.post_json(
+        &format!("/api/v1/reservations/{order}/capture"),
+        json!({ "amount": amount }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_partial_capture_takes_that_much_as_revenue_and_releases_the_rest_at_once() {
+    let app = spawn_app().await;
+    let account = app.funded_account(1, "500").await;
+    reserve(&app, &account, 7, "100").await;
+
+    let (status, body) = capture_part(&app, 7, json!("60.00")).await;
+
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "captured");
+    assert_eq!(body["amount"], "100.00");
+    assert_eq!(body["captured_amount"], "60.00");
+    assert_eq!(
+        parts(&app, &account).await,
+        ("440.00".into(), "0.00".into())
+    );
+    assert_eq!(revenue_balance(&app).await, Decimal::from(60));
+    assert_eq!(
+        app.text(
+            "SELECT string_agg(kind || ':' || amount, ',' ORDER BY kind) AS t \
+             FROM transactions WHERE order_id = 7 AND kind <> 'reservation'"
+        )
+        .await,
+        "capture:60.00,release:40.00"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(DISTINCT xid) AS n FROM transactions WHERE order_id = 7 AND kind <> 'reservation'"
+        )
+        .await,
+        1,
+        "the capture and the release of the rest are one database transaction"
+    );
+    let (_, stored) = app.get_json("/api/v1/reservations/7").await;
+    assert_eq!(stored["captured_amount"], "60.00");
+    // The service's revenue is what was captured.
+    let month = chrono::Utc::now().format("%Y-%m");
+    let csv = app
+        .get(&format!("/api/v1/reports/revenue?month={month}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv, "service_id,service_name,revenue\n3,delivery,60.00\n");
+    app.assert_audit_clean().await;
+}
+
+#[tokio::test]
+async fn a_capture_of_more_than_is_held_or_a_bad_amount_changes_nothing() {
+    let app = spawn_app().await;
+    let account = app.funded_account(1, "500").await;
+    reserve(&app, &account, 7, "100").await;
+
+    let (status, body) = capture_part(&app, 7, json!("100.01")).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "capture_exceeds_reserved",
+    );
+    let (status, body) = capture_part(&app, 7, json!("0")).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_amount",
+    );
+
+    let (_, order) = app.get_json("/api/v1/reservations/7").await;
+    assert_eq!(order["status"], "reserved");
+    assert_eq!(order["captured_amount"], Value::Null);
+    assert_eq!(
+        parts(&app, &account).await,
+        ("400.00".into(), "100.00".into())
+    );
+    // All of it, by giving the whole amount: nothing is released.
+    let (status, body) = capture_part(&app, 7, json!(100)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["captured_amount"], "100.00");
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM transactions WHERE kind = 'release'")
+            .await,
+        0
+    );
+    app.assert_audit_clean().await;
+}

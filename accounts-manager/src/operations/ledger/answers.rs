@@ -47,6 +47,9 @@ pub fn error(refusal: Refusal) -> ApiError {
             ApiError::NotFound(refusal.to_string())
         }
         Refusal::SameAccount => RuleViolation::new("same_account", refusal.to_string()).into(),
+        Refusal::CaptureExceedsReserved { .. } => {
+            RuleViolation::new("capture_exceeds_reserved", refusal.to_string()).into()
+        }
         Refusal::OrderTaken(_) => ApiError::Conflict {
             code: "order_already_reserved",
             message: refusal.to_string(),

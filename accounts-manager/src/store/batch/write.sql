@@ -29,10 +29,12 @@ entries_written AS (
 ),
 orders_written AS (
     INSERT INTO reservations (order_id, account_id, service_id, service_name, amount, currency,
-                              status, created_at, updated_at)
+                              status, created_at, updated_at, captured_amount)
     SELECT * FROM unnest(?::bigint[], ?::uuid[], ?::bigint[], ?::text[], ?::numeric[], ?::text[],
-                         ?::text[], ?::timestamptz[], ?::timestamptz[])
-    ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at
+                         ?::text[], ?::timestamptz[], ?::timestamptz[], ?::numeric[])
+    ON CONFLICT (order_id) DO UPDATE
+        SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
+            captured_amount = EXCLUDED.captured_amount
 ),
 keys_written AS (
     INSERT INTO idempotency_keys (key, request_hash, response_status, response_body)

@@ -229,6 +229,9 @@ pub enum TransactionType {
     Reservation,
     Release,
     Capture,
+    /// Money moved back the way a deposit, withdrawal, transfer or capture
+    /// (a refund) came; `reverses` names it.
+    Reversal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +249,7 @@ crate::named!(TransactionType {
     Reservation => "reservation",
     Release => "release",
     Capture => "capture",
+    Reversal => "reversal",
 });
 
 crate::named!(TransactionStatus {
@@ -372,6 +376,20 @@ impl ReservationRequest {
             service_name: None,
         }
     }
+}
+
+/// Reverse a transaction: all that is not reversed yet, or `amount` of it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReversalRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "25.00"))]
+    pub amount: Option<AmountInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// Capture an order's hold: all of it, or `amount` of it (the rest goes back

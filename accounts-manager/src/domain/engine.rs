@@ -79,6 +79,28 @@ pub enum Command {
     Release {
         order: OrderId,
     },
+    /// Moves money back the way `original` moved it: all that is not
+    /// reversed yet, or `amount`.
+    Reverse {
+        original: TransactionId,
+        amount: Option<Amount>,
+        notes: Notes,
+    },
+}
+
+/// A transaction as a reversal finds it, locked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Original {
+    pub id: TransactionId,
+    pub kind: TransactionType,
+    pub status: TransactionStatus,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub from: Option<AccountId>,
+    pub to: Option<AccountId>,
+    pub order: Option<OrderRef>,
+    /// The sum of its successful reversals so far.
+    pub reversed: Decimal,
 }
 
 /// An order's hold, as the `reservations` table keeps it.
@@ -133,6 +155,8 @@ pub struct Record {
     pub from: Option<AccountId>,
     pub to: Option<AccountId>,
     pub order: Option<OrderRef>,
+    /// The transaction a reversal reverses.
+    pub reverses: Option<TransactionId>,
     pub reference: Option<String>,
     pub description: String,
     /// The name of the key that asked for it.
@@ -159,7 +183,8 @@ impl Record {
             service_id: self.order.as_ref().map(|o| o.service_id.value()),
             reference: self.reference.clone(),
             description: self.description.clone(),
-            reverses: None,
+            reverses: self.reverses,
+            // Nothing reverses a transaction in the batch that makes it.
             reversed_amount: Decimal::ZERO,
             created_by: self.created_by.clone(),
             created_at: self.created_at,
@@ -214,6 +239,20 @@ pub enum Refusal {
         asked: Amount,
         reserved: Amount,
     },
+    #[error("transaction {0} does not exist")]
+    NoTransaction(TransactionId),
+    #[error("transaction {id} cannot be reversed: {why}")]
+    NotReversible {
+        id: TransactionId,
+        why: &'static str,
+    },
+    #[error("transaction {id} of {amount} has {reversed} reversed already; {asked} more would exceed it")]
+    ReversalExceedsOriginal {
+        id: TransactionId,
+        amount: Amount,
+        reversed: Decimal,
+        asked: Decimal,
+    },
     #[error("order {order} is already {status}")]
     NotReserved {
         order: OrderId,
@@ -258,6 +297,8 @@ pub struct Changes {
     pub postings: Vec<(TransactionId, Posting)>,
     /// Each order the batch reserved or moved, as it ends.
     pub orders: Vec<Order>,
+    /// What the batch's reversals add to each original's reversed amount.
+    pub reversed: Vec<(TransactionId, Decimal)>,
 }
 
 /// The locked state of everything a batch touches, as its commands leave it.
@@ -271,6 +312,9 @@ pub struct Books {
     users: HashMap<(UserId, Currency), Option<AccountId>>,
     /// Each order asked for, as it stands (`None`: no reservation).
     orders: HashMap<OrderId, Option<Order>>,
+    /// Each transaction a reversal names, as it stands (`None`: no such one).
+    originals: HashMap<TransactionId, Option<Original>>,
+    reversed: HashMap<TransactionId, Decimal>,
     /// The same two as `plan` foresees them, before anything is applied.
     planned_users: HashMap<(UserId, Currency), Option<AccountId>>,
     planned_orders: HashMap<OrderId, Option<AccountId>>,
@@ -284,11 +328,13 @@ pub struct Books {
 }
 
 impl Books {
-    /// Books over the orders and users' accounts the batch's commands name
-    /// ([`Command::orders`], [`Command::users`]), read under their locks.
+    /// Books over the orders, users' accounts and transactions the batch's
+    /// commands name ([`Command::order`], [`Command::users`],
+    /// [`Command::original`]), read under their locks.
     pub fn new(
         orders: HashMap<OrderId, Option<Order>>,
         users: HashMap<(UserId, Currency), Option<AccountId>>,
+        originals: HashMap<TransactionId, Option<Original>>,
     ) -> Self {
         let planned_orders = orders
             .iter()
@@ -301,6 +347,8 @@ impl Books {
             planned_users: users.clone(),
             users,
             orders,
+            originals,
+            reversed: HashMap::new(),
             planned_orders,
             planned_new: HashSet::new(),
             opened: Vec::new(),
@@ -356,6 +404,25 @@ impl Books {
                 Some(account) => user_account(account, None),
                 None => Vec::new(),
             },
+            Command::Reverse { original, .. } => {
+                let Some(original) = self.originals.get(original).cloned().flatten() else {
+                    return Vec::new();
+                };
+                let Ok(way) = Reversal::of(&original) else {
+                    return Vec::new();
+                };
+                let mut locks: Vec<Lock> = [way.source, way.destination]
+                    .into_iter()
+                    .filter_map(|side| match side {
+                        Side::User(id) => Some(Lock::Account(id)),
+                        Side::System(_) => None,
+                    })
+                    .collect();
+                if let Some(kind) = way.system() {
+                    locks.extend(way.user().map(|owner| Lock::SystemOf(kind, owner)));
+                }
+                locks
+            }
         }
     }
 
@@ -436,6 +503,7 @@ impl Books {
                     amount: *amount,
                     notes: Some(notes),
                     order: None,
+                    reverses: None,
                 };
                 let record = self.decide(&movement)?.post(self, maker);
                 Ok(moved(record, None))
@@ -455,6 +523,7 @@ impl Books {
                     amount: *amount,
                     notes: Some(notes),
                     order: None,
+                    reverses: None,
                 };
                 let record = self.decide(&movement)?.post(self, maker);
                 Ok(moved(record, None))
@@ -477,6 +546,7 @@ impl Books {
                     amount: *amount,
                     notes: Some(notes),
                     order: None,
+                    reverses: None,
                 };
                 let record = self.decide(&movement)?.post(self, maker);
                 let balances = (self.balance(from)?, self.balance(to)?);
@@ -494,7 +564,70 @@ impl Books {
                 self.finish(*order, Finish::Capture(*amount), maker)
             }
             Command::Release { order } => self.finish(*order, Finish::Release, maker),
+            Command::Reverse {
+                original,
+                amount,
+                notes,
+            } => self.reverse(*original, *amount, notes, maker),
         }
+    }
+
+    /// Moves money back the way a successful deposit, withdrawal, transfer
+    /// or capture moved it; refused for funds like any movement.
+    fn reverse(
+        &mut self,
+        id: TransactionId,
+        asked: Option<Amount>,
+        notes: &Notes,
+        maker: &mut Maker<'_>,
+    ) -> Result<Outcome, Refusal> {
+        let original = self
+            .originals
+            .get(&id)
+            .cloned()
+            .flatten()
+            .ok_or(Refusal::NoTransaction(id))?;
+        let way = Reversal::of(&original)?;
+        let reversed = original.reversed + self.reversed.get(&id).copied().unwrap_or_default();
+        let left = original.amount.value() - reversed;
+        let amount = match asked {
+            Some(asked) if asked.value() <= left => asked,
+            None if left > Decimal::ZERO => Amount::try_from(left).map_err(|e| {
+                Refusal::Inconsistent(format!("transaction {id} has {left} left: {e}"))
+            })?,
+            _ => {
+                return Err(Refusal::ReversalExceedsOriginal {
+                    id,
+                    amount: original.amount,
+                    reversed,
+                    asked: asked.map_or(Decimal::ZERO, Amount::value),
+                })
+            }
+        };
+        let owner = way.user().ok_or_else(|| {
+            Refusal::Inconsistent(format!("transaction {id} names no user account"))
+        })?;
+        let side = |books: &Self, side: Side| -> Result<(AccountId, Bucket), Refusal> {
+            match side {
+                Side::User(account) => Ok((books.user_account(account)?.id, Bucket::Balance)),
+                Side::System(kind) => Ok((books.system_of(kind, owner)?, Bucket::Balance)),
+            }
+        };
+        let movement = Movement {
+            kind: TransactionType::Reversal,
+            source: side(self, way.source)?,
+            destination: side(self, way.destination)?,
+            shown: (way.source.user(), way.destination.user()),
+            amount,
+            notes: Some(notes),
+            order: original.order.as_ref(),
+            reverses: Some(id),
+        };
+        let record = self.decide(&movement)?.post(self, maker);
+        if record.failure.is_none() {
+            *self.reversed.entry(id).or_default() += amount.value();
+        }
+        Ok(moved(record, None))
     }
 
     /// Everything the applied commands change, for the store to write.
@@ -523,6 +656,7 @@ impl Books {
             records: self.records,
             postings: self.postings,
             orders,
+            reversed: self.reversed.into_iter().collect(),
         }
     }
 
@@ -620,6 +754,7 @@ impl Books {
             amount,
             notes: None,
             order: Some(order),
+            reverses: None,
         };
         let record = self.decide(&movement)?.post(self, maker);
         if record.failure.is_some() {
@@ -683,6 +818,7 @@ impl Books {
             amount,
             notes: None,
             order: Some(&order.order),
+            reverses: None,
         };
         let finished = match how {
             Finish::Release => {
@@ -711,6 +847,7 @@ impl Books {
                     amount: captured,
                     notes: None,
                     order: Some(&order.order),
+                    reverses: None,
                 };
                 self.decide(&capture)?.post(self, maker);
                 // The rest of the hold goes back, in the same transaction.
@@ -757,6 +894,7 @@ impl Books {
                 from: m.shown.0,
                 to: m.shown.1,
                 order: m.order,
+                reverses: m.reverses,
                 caller_description: m
                     .notes
                     .and_then(|n| n.description.as_ref())
@@ -778,6 +916,7 @@ impl Books {
                 from: m.shown.0,
                 to: m.shown.1,
                 order: m.order.cloned(),
+                reverses: m.reverses,
                 reference: m
                     .notes
                     .and_then(|n| n.reference.as_ref())
@@ -808,6 +947,78 @@ struct Movement<'a> {
     amount: Amount,
     notes: Option<&'a Notes>,
     order: Option<&'a OrderRef>,
+    reverses: Option<TransactionId>,
+}
+
+/// One side of a reversal: a user account, or the system account of a kind
+/// in the user account's currency.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    User(AccountId),
+    System(AccountKind),
+}
+
+impl Side {
+    fn user(self) -> Option<AccountId> {
+        match self {
+            Self::User(id) => Some(id),
+            Self::System(_) => None,
+        }
+    }
+}
+
+/// Which way a reversal moves money: back the way the original came.
+#[derive(Debug, Clone, Copy)]
+struct Reversal {
+    source: Side,
+    destination: Side,
+}
+
+impl Reversal {
+    fn of(original: &Original) -> Result<Self, Refusal> {
+        let not = |why| Refusal::NotReversible {
+            id: original.id,
+            why,
+        };
+        if original.status != TransactionStatus::Success {
+            return Err(not("only successful transactions can be reversed"));
+        }
+        let user = |id: Option<AccountId>| {
+            id.map(Side::User).ok_or_else(|| {
+                Refusal::Inconsistent(format!("transaction {} names no account", original.id))
+            })
+        };
+        let (source, destination) = match original.kind {
+            TransactionType::Deposit => (user(original.to)?, Side::System(AccountKind::External)),
+            TransactionType::Withdrawal => {
+                (Side::System(AccountKind::External), user(original.from)?)
+            }
+            TransactionType::Transfer => (user(original.to)?, user(original.from)?),
+            // A refund: from revenue back into the account's balance.
+            TransactionType::Capture => (Side::System(AccountKind::Revenue), user(original.from)?),
+            TransactionType::Reservation | TransactionType::Release | TransactionType::Reversal => {
+                return Err(not(
+                    "only deposits, withdrawals, transfers and captures can be reversed",
+                ))
+            }
+        };
+        Ok(Self {
+            source,
+            destination,
+        })
+    }
+
+    /// The user account whose currency and shard the system side uses.
+    fn user(self) -> Option<AccountId> {
+        self.source.user().or(self.destination.user())
+    }
+
+    fn system(self) -> Option<AccountKind> {
+        match (self.source, self.destination) {
+            (Side::System(kind), _) | (_, Side::System(kind)) => Some(kind),
+            _ => None,
+        }
+    }
 }
 
 /// A movement decided and not yet posted.
@@ -895,6 +1106,15 @@ impl Command {
         }
     }
 
+    /// The transaction the command reverses, to be locked and read before
+    /// planning.
+    pub fn original(&self) -> Option<TransactionId> {
+        match self {
+            Self::Reverse { original, .. } => Some(*original),
+            _ => None,
+        }
+    }
+
     /// The users and currencies whose oldest accounts the command looks
     /// for, to be locked and read before planning.
     pub fn users(&self) -> Vec<(UserId, Currency)> {
@@ -908,7 +1128,7 @@ impl Command {
             Self::Withdrawal { from, .. } => user(from).into_iter().collect(),
             Self::Transfer { from, to, .. } => user(from).into_iter().chain(user(to)).collect(),
             Self::Reserve { account, .. } => user(account).into_iter().collect(),
-            Self::Capture { .. } | Self::Release { .. } => Vec::new(),
+            Self::Capture { .. } | Self::Release { .. } | Self::Reverse { .. } => Vec::new(),
         }
     }
 }
@@ -946,7 +1166,7 @@ mod tests {
     /// Books over one user account with `balance` and every system account
     /// of USD, as the engine would lock them.
     fn books_with(user: &AccountState, orders: HashMap<OrderId, Option<Order>>) -> Books {
-        let mut books = Books::new(orders, HashMap::new());
+        let mut books = Books::new(orders, HashMap::new(), HashMap::new());
         let mut locked = vec![user.clone()];
         for kind in [AccountKind::External, AccountKind::Revenue] {
             locked.push(account(kind, 0));
@@ -968,6 +1188,7 @@ mod tests {
         let mut books = Books::new(
             HashMap::new(),
             HashMap::from([((UserId::parse(7).unwrap(), usd()), None)]),
+            HashMap::new(),
         );
         let deposit = |opens: AccountId| Command::Deposit {
             to: Target::User(UserId::parse(7).unwrap(), usd()),

@@ -2,7 +2,7 @@
 //! and the sentence that describes it.
 
 use rust_decimal::Decimal;
-use shared_types::accounts::{AccountId, TransactionType};
+use shared_types::accounts::{AccountId, TransactionId, TransactionType};
 
 use super::order::OrderRef;
 use super::{Amount, Currency};
@@ -120,8 +120,11 @@ pub struct Movement<'a> {
     pub currency: &'a Currency,
     pub from: Option<AccountId>,
     pub to: Option<AccountId>,
-    /// The order a reservation, capture or release is about.
+    /// The order a reservation, capture or release (or a capture's
+    /// reversal) is about.
     pub order: Option<&'a OrderRef>,
+    /// The transaction a reversal reverses.
+    pub reverses: Option<TransactionId>,
     pub caller_description: Option<&'a str>,
 }
 
@@ -134,6 +137,7 @@ pub fn describe(movement: &Movement<'_>, failure: Option<FailureReason>) -> Stri
         from,
         to,
         order,
+        reverses,
         caller_description,
     } = movement;
     let account = |id: &Option<AccountId>| {
@@ -171,6 +175,25 @@ pub fn describe(movement: &Movement<'_>, failure: Option<FailureReason>) -> Stri
             account(from),
             for_order(*order)
         ),
+        TransactionType::Reversal => {
+            let side = |id: &Option<AccountId>, outside: &str| {
+                id.map_or_else(|| outside.to_owned(), |id| format!("account {id}"))
+            };
+            // A refund comes from revenue; any other reversal without a user
+            // account on a side moves money from or to the outside.
+            let system = if order.is_some() {
+                "revenue"
+            } else {
+                "outside"
+            };
+            format!(
+                "{amount} {currency} moved back from {} to {}, reversing transaction {}{}",
+                side(from, system),
+                side(to, system),
+                reverses.map_or_else(|| "?".to_owned(), |id| id.to_string()),
+                for_order(*order)
+            )
+        }
     };
     let mut sentence = match failure {
         None => what,
@@ -277,6 +300,7 @@ mod tests {
             from: Some(a),
             to: Some(b),
             order: None,
+            reverses: None,
             caller_description: Some("rent"),
         };
         assert_eq!(
@@ -306,6 +330,7 @@ mod tests {
             from: Some(a),
             to: None,
             order: Some(&order),
+            reverses: None,
             caller_description: None,
         };
         assert_eq!(

@@ -200,3 +200,16 @@ pub fn revenue_csv(
     });
     rx
 }
+
+/// One transaction, as it stands (with what has been reversed of it).
+pub async fn transaction(
+    pool: &crate::store::PgPool,
+    id: shared_types::accounts::TransactionId,
+) -> Result<Transaction, ApiError> {
+    run(pool, move |conn| {
+        crate::store::transactions::find(conn, id)?
+            .map(|row| row.to_wire())
+            .ok_or_else(|| ApiError::NotFound(format!("transaction {id} does not exist")))
+    })
+    .await
+}

@@ -8,7 +8,7 @@ pub mod reports;
 pub mod reservations;
 
 use actix_web::{web, HttpResponse};
-use shared_types::accounts::AccountId;
+use shared_types::accounts::{AccountId, TransactionId};
 
 use crate::error::ApiError;
 use crate::operations::Reply;
@@ -45,11 +45,24 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(reports::account_history)),
         )
         .service(web::resource("/transactions").route(web::get().to(reports::report)))
+        .service(
+            web::resource("/transactions/{transaction_id}")
+                .route(web::get().to(reports::get_transaction)),
+        )
+        .service(
+            web::resource("/transactions/{transaction_id}/reversals")
+                .route(web::post().to(movements::create_reversal)),
+        )
         .service(web::resource("/reports/revenue").route(web::get().to(reports::revenue)))
         .service(web::resource("/admin/audit").route(web::get().to(admin::audit)));
 }
 
 pub use service_kit::http::parse_post;
+
+/// A path segment that must be a transaction id.
+pub fn transaction_id(raw: &str) -> Result<TransactionId, ApiError> {
+    service_kit::http::uuid(raw, "a transaction id").map(TransactionId)
+}
 
 /// A path segment that must be an account id.
 pub fn account_id(raw: &str) -> Result<AccountId, ApiError> {

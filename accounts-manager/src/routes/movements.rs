@@ -3,7 +3,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use service_kit::auth::Caller;
 use shared_types::accounts::{
-    AccountId, DepositRequest, Direction, Transaction, TransferRequest, WithdrawalRequest,
+    AccountId, DepositRequest, Direction, ReversalRequest, Transaction, TransferRequest,
+    WithdrawalRequest,
 };
 use shared_types::ErrorBody;
 use uuid::Uuid;
@@ -199,6 +200,55 @@ pub async fn create_transfer(
     let command = Command::Transfer {
         from,
         to,
+        amount,
+        notes,
+    };
+    let reply = state
+        .ledger
+        .submit(command, idempotency, Caller::of(&req).name)
+        .await?;
+    Ok(respond(&state, reply))
+}
+
+/// Move money back the way a successful deposit, withdrawal, transfer or
+/// capture moved it: all that is not reversed yet, or `amount`. A capture's
+/// reversal is a refund: negative revenue of its service in the month of the
+/// refund.
+#[utoipa::path(
+    post, path = "/api/v1/transactions/{transaction_id}/reversals", tag = "money",
+    request_body(content = Option<ReversalRequest>, description = "Optional: `amount` (default: all that is not reversed yet), `description`, `reference`; an empty body reverses all", content_type = "application/json"),
+    params(
+        ("transaction_id" = String, Path, description = "The transaction to reverse"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer"),
+    ),
+    responses(
+        (status = 201, description = "The reversal (`type` reversal, `reverses` the original)", body = Transaction),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such transaction", body = ErrorBody),
+        (status = 409, description = "The Idempotency-Key is in flight", body = ErrorBody),
+        (status = 422, description = "Refused by the ledger (insufficient_funds on the side that pays back): the failed Transaction, which is recorded; or not_reversible, reversal_exceeds_original, a bad amount: an ErrorBody, nothing recorded", body = Transaction),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_reversal(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let original = super::transaction_id(&path)?;
+    let body: &[u8] = if body.trim_ascii().is_empty() {
+        b"{}"
+    } else {
+        &body
+    };
+    let (request, idempotency) = parse_post::<ReversalRequest>(&req, body)?;
+    let amount = request.amount.as_ref().map(Amount::parse).transpose()?;
+    let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
+    let command = Command::Reverse {
+        original,
         amount,
         notes,
     };

@@ -100,6 +100,26 @@ pub async fn account_history(
     Ok(HttpResponse::Ok().json(listing))
 }
 
+/// One transaction, with the sum of its successful reversals.
+#[utoipa::path(
+    get, path = "/api/v1/transactions/{transaction_id}", tag = "history",
+    params(("transaction_id" = String, Path, description = "The transaction's UUID")),
+    responses(
+        (status = 200, body = Transaction),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such transaction", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_transaction(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = super::transaction_id(&path)?;
+    Ok(HttpResponse::Ok().json(listings::transaction(&state.pool, id).await?))
+}
+
 /// The report of recent transactions of the whole ledger, oldest first, snapshot-stable.
 #[utoipa::path(
     get, path = "/api/v1/transactions", tag = "history",

@@ -16,7 +16,7 @@ use crate::domain::engine::Changes;
 use crate::domain::ledger::{AccountKind, AccountState};
 use crate::domain::{Currency, OrderId, UserId};
 use service_kit::stored::Stored;
-use shared_types::accounts::AccountId;
+use shared_types::accounts::{AccountId, TransactionId};
 use shared_types::Named;
 
 /// Takes the advisory locks of the orders and `(user, currency)` pairs a
@@ -25,11 +25,13 @@ pub fn lock_names(
     conn: &mut PgConnection,
     orders: &[OrderId],
     users: &[(UserId, Currency)],
+    transactions: &[TransactionId],
 ) -> QueryResult<()> {
     LockNames {
         orders: orders.iter().map(|o| o.value()).collect(),
         users: users.iter().map(|(u, _)| u.value()).collect(),
         currencies: users.iter().map(|(_, c)| c.as_str().to_owned()).collect(),
+        transactions: transactions.iter().map(|t| t.0).collect(),
     }
     .execute(conn)
     .map(|_| ())
@@ -39,6 +41,7 @@ service_kit::prepared_statement!(LockNames {
     orders: Array<BigInt> => Vec<i64>,
     users: Array<BigInt> => Vec<i64>,
     currencies: Array<Text> => Vec<String>,
+    transactions: Array<SqlUuid> => Vec<Uuid>,
 } = include_str!("batch/lock_names.sql"));
 
 #[derive(QueryableByName)]
@@ -207,6 +210,7 @@ pub fn write(conn: &mut PgConnection, changes: Changes, keys: Vec<NewKey>) -> Qu
         w.descriptions.push(record.description);
         w.created_at.push(record.created_at);
         w.created_by.push(record.created_by);
+        w.reverses.push(record.reverses.map(|t| t.0));
     }
     for (transaction, posting) in changes.postings {
         w.entry_transactions.push(transaction.0);
@@ -225,6 +229,10 @@ pub fn write(conn: &mut PgConnection, changes: Changes, keys: Vec<NewKey>) -> Qu
         w.order_created.push(order.created_at);
         w.order_updated.push(order.updated_at);
         w.order_captured.push(order.captured.map(|a| a.value()));
+    }
+    for (original, amount) in changes.reversed {
+        w.reversed_ids.push(original.0);
+        w.reversed_amounts.push(amount);
     }
     for key in keys {
         w.keys.push(key.key);
@@ -262,6 +270,7 @@ service_kit::prepared_statement!(
         descriptions: Array<Text> => Vec<String>,
         created_at: Array<Timestamptz> => Vec<DateTime<Utc>>,
         created_by: Array<Text> => Vec<String>,
+        reverses: Array<Nullable<SqlUuid>> => Vec<Option<Uuid>>,
         entry_transactions: Array<SqlUuid> => Vec<Uuid>,
         entry_accounts: Array<SqlUuid> => Vec<Uuid>,
         entry_buckets: Array<Text> => Vec<&'static str>,
@@ -276,6 +285,8 @@ service_kit::prepared_statement!(
         order_created: Array<Timestamptz> => Vec<DateTime<Utc>>,
         order_updated: Array<Timestamptz> => Vec<DateTime<Utc>>,
         order_captured: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
+        reversed_ids: Array<SqlUuid> => Vec<Uuid>,
+        reversed_amounts: Array<Numeric> => Vec<Decimal>,
         keys: Array<Text> => Vec<String>,
         request_hashes: Array<Bytea> => Vec<Vec<u8>>,
         stored_statuses: Array<SmallInt> => Vec<i16>,
@@ -306,13 +317,14 @@ mod tests {
         assert!(lock.contains("unnest($5::text[], $6::text[])"), "{lock}");
         let write = diesel::debug_query::<diesel::pg::Pg, _>(&WriteBatch::default()).to_string();
         assert!(
-            write.contains("unnest($39::text[], $40::bytea[], $41::int2[], $42::text[])"),
+            write.contains("unnest($42::text[], $43::bytea[], $44::int2[], $45::text[])"),
             "{write}"
         );
         let names = diesel::debug_query::<diesel::pg::Pg, _>(&LockNames {
             orders: vec![],
             users: vec![],
             currencies: vec![],
+            transactions: vec![],
         })
         .to_string();
         assert!(

@@ -8,7 +8,12 @@ use rust_decimal::Decimal;
 use service_kit::stored::Stored;
 use uuid::Uuid;
 
+use std::collections::HashMap;
+
+use super::batch::corrupt;
 use super::schema::transactions;
+use crate::domain::engine::Original;
+use crate::domain::{Amount, Currency, OrderId, OrderRef, ServiceId};
 use crate::domain::{PageRequest, SortKey, SortOrder};
 use shared_types::accounts::{
     AccountId, Transaction, TransactionId, TransactionStatus, TransactionType,
@@ -32,6 +37,8 @@ pub struct TransactionRow {
     pub description: String,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
+    pub reverses: Option<Uuid>,
+    pub reversed_amount: Decimal,
 }
 
 impl TransactionRow {
@@ -49,9 +56,8 @@ impl TransactionRow {
             service_id: self.service_id,
             reference: self.reference.clone(),
             description: self.description.clone(),
-            // No reversals exist yet: nothing reverses, nothing is reversed.
-            reverses: None,
-            reversed_amount: Decimal::ZERO,
+            reverses: self.reverses.map(TransactionId),
+            reversed_amount: self.reversed_amount,
             created_by: self.created_by.clone(),
             created_at: self.created_at,
             from_balance_after: None,
@@ -60,6 +66,55 @@ impl TransactionRow {
     }
 }
 
+/// One transaction, as it stands.
+pub fn find(conn: &mut PgConnection, id: TransactionId) -> QueryResult<Option<TransactionRow>> {
+    transactions::table
+        .find(id.0)
+        .select(TransactionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The transactions reversals name, as they stand: `None` for an unknown id.
+pub fn originals(
+    conn: &mut PgConnection,
+    ids: &[TransactionId],
+) -> QueryResult<HashMap<TransactionId, Option<Original>>> {
+    let mut found: HashMap<TransactionId, Option<Original>> =
+        ids.iter().map(|id| (*id, None)).collect();
+    let rows: Vec<TransactionRow> = FindTransactions {
+        ids: ids.iter().map(|id| id.0).collect(),
+    }
+    .load(conn)?;
+    for row in rows {
+        let order = match (row.order_id, row.service_id) {
+            (Some(order_id), Some(service_id)) => Some(OrderRef {
+                order_id: OrderId::parse(order_id).map_err(corrupt)?,
+                service_id: ServiceId::parse(service_id).map_err(corrupt)?,
+                service_name: None,
+            }),
+            _ => None,
+        };
+        let original = Original {
+            id: TransactionId(row.id),
+            kind: row.kind.0,
+            status: row.status.0,
+            amount: Amount::try_from(row.amount).map_err(corrupt)?,
+            currency: Currency::parse(&row.currency).map_err(corrupt)?,
+            from: row.from_account_id.map(AccountId),
+            to: row.to_account_id.map(AccountId),
+            order,
+            reversed: row.reversed_amount,
+        };
+        found.insert(original.id, Some(original));
+    }
+    Ok(found)
+}
+
+service_kit::prepared_statement!(FindTransactions {
+    ids: diesel::sql_types::Array<SqlUuid> => Vec<Uuid>,
+} = include_str!("transactions/find_transactions.sql"));
+
 /// The columns of `TransactionRow`, for the hand-written listing queries.
 /// History and the report are assembled from these fragments (four sort
 /// orders, with or without a status) rather than kept as a `.sql` file per
@@ -67,7 +122,8 @@ impl TransactionRow {
 /// store module.
 const COLUMNS: &str =
     "id, kind, status, reason, amount, currency, from_account_id, to_account_id, \
-                       order_id, service_id, reference, description, created_at, created_by";
+                       order_id, service_id, reference, description, created_at, created_by, \
+                       reverses, reversed_amount";
 
 /// True for rows whose writer had committed when the snapshot `$2` was taken.
 /// Unlike "id <= max id at the first page", this is right when writers commit

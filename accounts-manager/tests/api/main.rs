@@ -12,3 +12,4 @@ mod idempotency;
 mod movements;
 mod operations;
 mod reservations;
+mod reversals;

@@ -43,8 +43,15 @@ pub fn reply_to(outcome: Outcome) -> Result<Reply, ApiError> {
 /// The error a refusal answers with.
 pub fn error(refusal: Refusal) -> ApiError {
     match refusal {
-        Refusal::NoAccount(_) | Refusal::NoUserAccount(..) | Refusal::NoOrder(_) => {
-            ApiError::NotFound(refusal.to_string())
+        Refusal::NoAccount(_)
+        | Refusal::NoUserAccount(..)
+        | Refusal::NoOrder(_)
+        | Refusal::NoTransaction(_) => ApiError::NotFound(refusal.to_string()),
+        Refusal::NotReversible { .. } => {
+            RuleViolation::new("not_reversible", refusal.to_string()).into()
+        }
+        Refusal::ReversalExceedsOriginal { .. } => {
+            RuleViolation::new("reversal_exceeds_original", refusal.to_string()).into()
         }
         Refusal::SameAccount => RuleViolation::new("same_account", refusal.to_string()).into(),
         Refusal::CaptureExceedsReserved { .. } => {

@@ -114,8 +114,14 @@ fn decide_and_write(
     orders.dedup();
     users.sort_unstable_by(|a, b| (a.0.value(), a.1.as_str()).cmp(&(b.0.value(), b.1.as_str())));
     users.dedup();
-    if !orders.is_empty() || !users.is_empty() {
-        store::batch::lock_names(conn, &orders, &users)?;
+    let mut originals: Vec<_> = pending
+        .iter()
+        .filter_map(|r| r.command.original())
+        .collect();
+    originals.sort_unstable_by_key(|t| t.0);
+    originals.dedup();
+    if !orders.is_empty() || !users.is_empty() || !originals.is_empty() {
+        store::batch::lock_names(conn, &orders, &users, &originals)?;
     }
     let orders = if orders.is_empty() {
         Default::default()
@@ -128,7 +134,12 @@ fn decide_and_write(
             oldest.insert(key, Some(account));
         }
     }
-    let mut books = Books::new(orders, oldest);
+    let originals = if originals.is_empty() {
+        Default::default()
+    } else {
+        store::transactions::originals(conn, &originals)?
+    };
+    let mut books = Books::new(orders, oldest, originals);
     let mut locks = AccountLocks {
         shard,
         ..AccountLocks::default()

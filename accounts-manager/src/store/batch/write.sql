@@ -1,7 +1,7 @@
 -- Everything a batch changes, in one statement: the balances of the accounts
 -- it locked, the accounts it opened, its transactions and their entries, the
--- orders it reserved or moved (as each ends), and the stored answers of its
--- idempotency keys. The schema's CHECKs still have the last word on every
+-- orders it reserved or moved (as each ends), what its reversals add to the
+-- transactions they reverse, and the stored answers of its idempotency keys. The schema's CHECKs still have the last word on every
 -- balance; foreign keys are checked at the end of the statement, so a
 -- transaction may name an account opened in the same statement.
 WITH balances AS (
@@ -18,10 +18,10 @@ opened AS (
 transactions_written AS (
     INSERT INTO transactions (id, kind, status, reason, amount, currency, from_account_id, to_account_id,
                               order_id, service_id, service_name, reference, description, created_at,
-                              created_by)
+                              created_by, reverses)
     SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::text[],
                          ?::uuid[], ?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::text[],
-                         ?::text[], ?::timestamptz[], ?::text[])
+                         ?::text[], ?::timestamptz[], ?::text[], ?::uuid[])
 ),
 entries_written AS (
     INSERT INTO entries (transaction_id, account_id, bucket, amount)
@@ -35,6 +35,11 @@ orders_written AS (
     ON CONFLICT (order_id) DO UPDATE
         SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
             captured_amount = EXCLUDED.captured_amount
+),
+reversed AS (
+    UPDATE transactions AS t SET reversed_amount = t.reversed_amount + r.amount
+    FROM unnest(?::uuid[], ?::numeric[]) AS r(id, amount)
+    WHERE t.id = r.id
 ),
 keys_written AS (
     INSERT INTO idempotency_keys (key, request_hash, response_status, response_body)

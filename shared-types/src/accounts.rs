@@ -378,6 +378,25 @@ impl ReservationRequest {
     }
 }
 
+/// Transfers applied in order, all or nothing (`atomic`, the default) or
+/// each on its own. Each item has the fields and rules of a single transfer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TransferBatchRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atomic: Option<bool>,
+    /// 1 to 1000 transfers.
+    pub transfers: Vec<TransferRequest>,
+}
+
+/// The transactions of a transfer batch, in request order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TransferBatchAnswer {
+    pub items: Vec<Transaction>,
+}
+
 /// Reverse a transaction: all that is not reversed yet, or `amount` of it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

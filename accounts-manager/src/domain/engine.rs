@@ -79,6 +79,12 @@ pub enum Command {
     Release {
         order: OrderId,
     },
+    /// Transfers in order (a later one may spend what an earlier one
+    /// brought in): all or nothing when `atomic`, each on its own otherwise.
+    TransferBatch {
+        atomic: bool,
+        legs: Vec<Leg>,
+    },
     /// Moves money back the way `original` moved it: all that is not
     /// reversed yet, or `amount`.
     Reverse {
@@ -86,6 +92,15 @@ pub enum Command {
         amount: Option<Amount>,
         notes: Notes,
     },
+}
+
+/// One transfer of a batch; `from` is where the money leaves.
+#[derive(Debug, Clone)]
+pub struct Leg {
+    pub from: Target,
+    pub to: Target,
+    pub amount: Amount,
+    pub notes: Notes,
 }
 
 /// A transaction as a reversal finds it, locked.
@@ -217,6 +232,12 @@ pub enum Outcome {
         order: Order,
         created: bool,
     },
+    /// A transfer batch: each transfer, in order, with both balances after
+    /// it when it was made.
+    Batch {
+        atomic: bool,
+        items: Vec<(Record, Option<(Decimal, Decimal)>)>,
+    },
 }
 
 /// Why a command was not carried out at all: nothing of it is recorded.
@@ -241,6 +262,9 @@ pub enum Refusal {
     },
     #[error("transaction {0} does not exist")]
     NoTransaction(TransactionId),
+    /// A refusal of one transfer of a batch, which refuses the whole batch.
+    #[error("transfers[{index}]: {refusal}")]
+    InBatch { index: usize, refusal: Box<Refusal> },
     #[error("transaction {id} cannot be reversed: {why}")]
     NotReversible {
         id: TransactionId,
@@ -404,6 +428,14 @@ impl Books {
                 Some(account) => user_account(account, None),
                 None => Vec::new(),
             },
+            Command::TransferBatch { legs, .. } => {
+                let mut locks = Vec::new();
+                for leg in legs {
+                    locks.extend(self.plan_target(&leg.from, None, None).1);
+                    locks.extend(self.plan_target(&leg.to, None, None).1);
+                }
+                locks
+            }
             Command::Reverse { original, .. } => {
                 let Some(original) = self.originals.get(original).cloned().flatten() else {
                     return Vec::new();
@@ -564,12 +596,100 @@ impl Books {
                 self.finish(*order, Finish::Capture(*amount), maker)
             }
             Command::Release { order } => self.finish(*order, Finish::Release, maker),
+            Command::TransferBatch { atomic, legs } => self.transfer_batch(*atomic, legs, maker),
             Command::Reverse {
                 original,
                 amount,
                 notes,
             } => self.reverse(*original, *amount, notes, maker),
         }
+    }
+
+    /// Transfers in order. An atomic batch is first decided on a copy of its
+    /// accounts: if any transfer is refused, none is made and each is
+    /// recorded as failed (with its own reason, or `linked_transfer_failed`).
+    fn transfer_batch(
+        &mut self,
+        atomic: bool,
+        legs: &[Leg],
+        maker: &mut Maker<'_>,
+    ) -> Result<Outcome, Refusal> {
+        let in_batch = |index: usize| {
+            move |refusal: Refusal| Refusal::InBatch {
+                index,
+                refusal: Box::new(refusal),
+            }
+        };
+        let mut sides = Vec::with_capacity(legs.len());
+        for (index, leg) in legs.iter().enumerate() {
+            let from = self.resolve(&leg.from, None).map_err(in_batch(index))?;
+            let to = self.resolve(&leg.to, None).map_err(in_batch(index))?;
+            if from == to {
+                return Err(in_batch(index)(Refusal::SameAccount));
+            }
+            sides.push((from, to));
+        }
+        let faults = if atomic {
+            self.rehearse(&sides, legs)?
+        } else {
+            Vec::new()
+        };
+        let mut items = Vec::with_capacity(legs.len());
+        for (index, (leg, (from, to))) in legs.iter().zip(sides.iter().copied()).enumerate() {
+            let mut decided = self.decide(&leg_movement((from, to), leg))?;
+            if faults.iter().any(Option::is_some) {
+                // Nothing of an atomic batch moves once one transfer is refused.
+                let reason = faults[index].unwrap_or(FailureReason::LinkedTransferFailed);
+                decided = self.refused(&leg_movement((from, to), leg), reason)?;
+            }
+            let record = decided.post(self, maker);
+            let balances = match record.failure {
+                None => Some((self.balance(from)?, self.balance(to)?)),
+                Some(_) => None,
+            };
+            items.push((record, balances));
+        }
+        Ok(Outcome::Batch { atomic, items })
+    }
+
+    /// Decides an atomic batch's transfers in order on a copy of their
+    /// accounts: each one's own refusal, if it has one.
+    fn rehearse(
+        &self,
+        sides: &[(AccountId, AccountId)],
+        legs: &[Leg],
+    ) -> Result<Vec<Option<FailureReason>>, Refusal> {
+        let mut copies: HashMap<AccountId, AccountState> = HashMap::new();
+        for (from, to) in sides {
+            for id in [from, to] {
+                let state = self.accounts.get(id).cloned().ok_or_else(|| {
+                    Refusal::Inconsistent(format!("account {id} was not locked for the batch"))
+                })?;
+                copies.insert(*id, state);
+            }
+        }
+        let mut faults = Vec::with_capacity(legs.len());
+        for ((from, to), leg) in sides.iter().zip(legs) {
+            let (source, destination) = (&copies[from], &copies[to]);
+            match ledger::decide(
+                source,
+                Bucket::Balance,
+                destination,
+                Bucket::Balance,
+                leg.amount,
+            ) {
+                Decision::Refuse(reason) => faults.push(Some(reason)),
+                Decision::Post(postings) => {
+                    for posting in postings {
+                        if let Some(account) = copies.get_mut(&posting.account) {
+                            account.balance += posting.amount;
+                        }
+                    }
+                    faults.push(None);
+                }
+            }
+        }
+        Ok(faults)
     }
 
     /// Moves money back the way a successful deposit, withdrawal, transfer
@@ -872,6 +992,31 @@ impl Books {
         })
     }
 
+    /// A movement recorded as refused for `reason`, whatever the books say.
+    fn refused(&self, m: &Movement<'_>, reason: FailureReason) -> Result<Decided, Refusal> {
+        let mut decided = self.decide(m)?;
+        let currency = decided.record.currency.clone();
+        decided.postings.clear();
+        decided.record.failure = Some(reason);
+        decided.record.description = ledger::describe(
+            &ledger::Movement {
+                kind: m.kind,
+                amount: m.amount,
+                currency: &currency,
+                from: m.shown.0,
+                to: m.shown.1,
+                order: m.order,
+                reverses: m.reverses,
+                caller_description: m
+                    .notes
+                    .and_then(|n| n.description.as_ref())
+                    .map(CallerText::as_str),
+            },
+            Some(reason),
+        );
+        Ok(decided)
+    }
+
     /// Decides a movement without changing anything yet.
     fn decide(&self, m: &Movement<'_>) -> Result<Decided, Refusal> {
         let state = |id: AccountId| {
@@ -1021,6 +1166,20 @@ impl Reversal {
     }
 }
 
+/// The movement of one transfer of a batch.
+fn leg_movement((from, to): (AccountId, AccountId), leg: &Leg) -> Movement<'_> {
+    Movement {
+        kind: TransactionType::Transfer,
+        source: (from, Bucket::Balance),
+        destination: (to, Bucket::Balance),
+        shown: (Some(from), Some(to)),
+        amount: leg.amount,
+        notes: Some(&leg.notes),
+        order: None,
+        reverses: None,
+    }
+}
+
 /// A movement decided and not yet posted.
 struct Decided {
     postings: Vec<Posting>,
@@ -1128,6 +1287,10 @@ impl Command {
             Self::Withdrawal { from, .. } => user(from).into_iter().collect(),
             Self::Transfer { from, to, .. } => user(from).into_iter().chain(user(to)).collect(),
             Self::Reserve { account, .. } => user(account).into_iter().collect(),
+            Self::TransferBatch { legs, .. } => legs
+                .iter()
+                .flat_map(|leg| user(&leg.from).into_iter().chain(user(&leg.to)))
+                .collect(),
             Self::Capture { .. } | Self::Release { .. } | Self::Reverse { .. } => Vec::new(),
         }
     }

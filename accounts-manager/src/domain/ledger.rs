@@ -54,6 +54,8 @@ pub struct Posting {
 pub enum FailureReason {
     InsufficientFunds,
     CurrencyMismatch,
+    /// Another transfer of its atomic batch was refused, so none was made.
+    LinkedTransferFailed,
 }
 
 impl FailureReason {
@@ -61,6 +63,7 @@ impl FailureReason {
         match self {
             Self::InsufficientFunds => "insufficient_funds",
             Self::CurrencyMismatch => "currency_mismatch",
+            Self::LinkedTransferFailed => "linked_transfer_failed",
         }
     }
 
@@ -68,6 +71,7 @@ impl FailureReason {
         match self {
             Self::InsufficientFunds => "insufficient funds",
             Self::CurrencyMismatch => "the accounts hold different currencies",
+            Self::LinkedTransferFailed => "another transfer of its atomic batch was refused",
         }
     }
 }

@@ -27,6 +27,12 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/deposits").route(web::post().to(movements::create_deposit)))
         .service(web::resource("/withdrawals").route(web::post().to(movements::create_withdrawal)))
         .service(web::resource("/transfers").route(web::post().to(movements::create_transfer)))
+        .service(
+            web::resource("/transfers/batch")
+                // A thousand transfers are more than the other routes' 64 KiB.
+                .app_data(web::PayloadConfig::new(1024 * 1024))
+                .route(web::post().to(movements::create_transfer_batch)),
+        )
         .service(web::resource("/reservations").route(web::post().to(reservations::reserve)))
         .service(
             web::resource("/reservations/{order_id}")

@@ -1,16 +1,17 @@
 //! Moving money: deposits, withdrawals, transfers.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
 use service_kit::auth::Caller;
 use shared_types::accounts::{
-    AccountId, DepositRequest, Direction, ReversalRequest, Transaction, TransferRequest,
-    WithdrawalRequest,
+    AccountId, DepositRequest, Direction, ReversalRequest, Transaction, TransferBatchAnswer,
+    TransferBatchRequest, TransferRequest, WithdrawalRequest,
 };
 use shared_types::ErrorBody;
 use uuid::Uuid;
 
 use super::{parse_post, respond};
-use crate::domain::engine::{Command, Notes, Target};
+use crate::domain::engine::{Command, Leg, Notes, Target};
 use crate::domain::{Amount, CallerText, Currency, RuleViolation, UserId};
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -166,6 +167,28 @@ pub async fn create_transfer(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (request, idempotency) = parse_post::<TransferRequest>(&req, &body)?;
+    let Leg {
+        from,
+        to,
+        amount,
+        notes,
+    } = leg(&request)?;
+    let command = Command::Transfer {
+        from,
+        to,
+        amount,
+        notes,
+    };
+    let reply = state
+        .ledger
+        .submit(command, idempotency, Caller::of(&req).name)
+        .await?;
+    Ok(respond(&state, reply))
+}
+
+/// A transfer as the engine takes it: sides resolved to targets, a `credit`
+/// direction turned around.
+fn leg(request: &TransferRequest) -> Result<Leg, ApiError> {
     let amount = Amount::parse(&request.amount)?;
     let by_user = ByUser::parse(
         request.currency.as_deref(),
@@ -197,11 +220,83 @@ pub async fn create_transfer(
         Direction::Credit => (to, from),
     };
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
-    let command = Command::Transfer {
+    Ok(Leg {
         from,
         to,
         amount,
         notes,
+    })
+}
+
+/// The most transfers one batch may carry.
+const MAX_BATCH: usize = 1000;
+
+/// A batch as it arrives: each transfer is read on its own, so that an error
+/// names its index.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    atomic: Option<bool>,
+    transfers: Vec<serde_json::Value>,
+}
+
+/// Transfers applied in order in one request: all or nothing (`atomic`, the
+/// default: `201`, or `422` with every transfer recorded as failed, the ones
+/// at fault with their own reason and the others `linked_transfer_failed`),
+/// or each on its own (`"atomic": false`: `200`). A malformed transfer or an
+/// unknown account refuses the whole request, the message naming its index.
+#[utoipa::path(
+    post, path = "/api/v1/transfers/batch", tag = "money",
+    request_body = TransferBatchRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; one key covers the whole batch")),
+    responses(
+        (status = 200, description = "Not atomic: each transfer made or recorded as failed", body = TransferBatchAnswer),
+        (status = 201, description = "Atomic: every transfer was made", body = TransferBatchAnswer),
+        (status = 400, description = "Malformed JSON, a wrong type or an unknown field (the message names the transfer, e.g. transfers[7])", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "An unknown account (the message names the transfer)", body = ErrorBody),
+        (status = 409, description = "The Idempotency-Key is in flight", body = ErrorBody),
+        (status = 422, description = "Atomic and a transfer was refused: every transfer recorded as failed (TransferBatchAnswer); or invalid_batch (none or more than 1000), a bad transfer (transfers[7].amount ...): an ErrorBody, nothing recorded", body = TransferBatchAnswer),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_transfer_batch(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (request, idempotency) = parse_post::<BatchBody>(&req, &body)?;
+    if request.transfers.is_empty() || request.transfers.len() > MAX_BATCH {
+        return Err(RuleViolation::new(
+            "invalid_batch",
+            format!(
+                "a batch has 1 to {MAX_BATCH} transfers, not {}",
+                request.transfers.len()
+            ),
+        )
+        .into());
+    }
+    let mut legs = Vec::with_capacity(request.transfers.len());
+    for (index, transfer) in request.transfers.into_iter().enumerate() {
+        let at = |error: ApiError| match error {
+            ApiError::Rule(mut rule) => {
+                rule.message = format!("transfers[{index}].{}", rule.message);
+                ApiError::Rule(rule)
+            }
+            ApiError::InvalidRequest(message) => {
+                ApiError::InvalidRequest(format!("transfers[{index}]: {message}"))
+            }
+            other => other,
+        };
+        let transfer: TransferRequest = serde_json::from_value(transfer)
+            .map_err(|e| at(ApiError::InvalidRequest(e.to_string())))?;
+        legs.push(leg(&transfer).map_err(at)?);
+    }
+    let command = Command::TransferBatch {
+        atomic: request.atomic.unwrap_or(true),
+        legs,
     };
     let reply = state
         .ledger

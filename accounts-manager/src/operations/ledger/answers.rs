@@ -1,6 +1,8 @@
 //! What a command's outcome or refusal answers over HTTP, in one place.
 
-use shared_types::accounts::{ReservationStatus, TransactionStatus, TransactionType};
+use shared_types::accounts::{
+    ReservationStatus, TransactionStatus, TransactionType, TransferBatchAnswer,
+};
 use shared_types::Named;
 
 use crate::domain::engine::{Outcome, Refusal};
@@ -26,6 +28,32 @@ pub fn reply_to(outcome: Outcome) -> Result<Reply, ApiError> {
             let status = if record.failure.is_some() { 422 } else { 201 };
             Ok(reply(status, &wire)?.recording(record.kind.name(), record.status().name()))
         }
+        Outcome::Batch { atomic, items } => {
+            let failed = items.iter().any(|(record, _)| record.failure.is_some());
+            let status = match (atomic, failed) {
+                (true, false) => 201,
+                (true, true) => 422,
+                (false, _) => 200,
+            };
+            let items: Vec<_> = items
+                .into_iter()
+                .map(|(record, balances)| {
+                    let mut wire = record.to_wire();
+                    if let Some((from, to)) = balances {
+                        wire.from_balance_after = Some(from);
+                        wire.to_balance_after = Some(to);
+                    }
+                    wire
+                })
+                .collect();
+            let label = if failed {
+                TransactionStatus::Failed
+            } else {
+                TransactionStatus::Success
+            };
+            Ok(reply(status, &TransferBatchAnswer { items })?
+                .recording(TransactionType::Transfer.name(), label.name()))
+        }
         Outcome::Order { order, created } => {
             // The transaction that brought the order where it is.
             let kind = match order.status {
@@ -43,6 +71,17 @@ pub fn reply_to(outcome: Outcome) -> Result<Reply, ApiError> {
 /// The error a refusal answers with.
 pub fn error(refusal: Refusal) -> ApiError {
     match refusal {
+        // One transfer's refusal is the batch's, its message naming the transfer.
+        Refusal::InBatch { index, refusal } => match error(*refusal) {
+            ApiError::NotFound(message) => {
+                ApiError::NotFound(format!("transfers[{index}]: {message}"))
+            }
+            ApiError::Rule(mut rule) => {
+                rule.message = format!("transfers[{index}]: {}", rule.message);
+                ApiError::Rule(rule)
+            }
+            other => other,
+        },
         Refusal::NoAccount(_)
         | Refusal::NoUserAccount(..)
         | Refusal::NoOrder(_)

@@ -19,7 +19,15 @@ pub struct Settings {
     /// and how many movements one batch takes at most.
     pub ledger_lanes: usize,
     pub ledger_batch_size: usize,
+    /// How long a hold lasts when the request names no `expires_at`, and the
+    /// latest `expires_at` a request may name.
+    pub reservation_ttl: Duration,
+    pub reservation_max_ttl: Duration,
+    /// How often expired holds are looked for and released.
+    pub sweep_interval: Duration,
 }
+
+const DAY: u64 = 24 * 3600;
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -41,6 +49,10 @@ impl Settings {
             http_workers: env.number("HTTP_WORKERS", 0, 0..=1024)?,
             ledger_lanes: env.number("LEDGER_LANES", 4, 1..=64)?,
             ledger_batch_size: env.number("LEDGER_BATCH_SIZE", 256, 1..=10_000)?,
+            reservation_ttl: env.duration("RESERVATION_TTL", Duration::from_secs(7 * DAY))?,
+            reservation_max_ttl: env
+                .duration("RESERVATION_MAX_TTL", Duration::from_secs(30 * DAY))?,
+            sweep_interval: env.duration("SWEEP_INTERVAL", Duration::from_secs(10))?,
         })
     }
 }

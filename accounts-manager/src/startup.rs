@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
-use prometheus::IntCounterVec;
+use prometheus::{IntCounter, IntCounterVec};
 use service_kit::auth::{require_token, Tokens};
 use service_kit::error::{error_chain, json_error_body, no_such_route};
 use service_kit::metrics::HttpMetrics;
@@ -15,6 +15,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::configuration::Settings;
+use crate::jobs::sweeper::Sweeper;
 use crate::openapi::ApiDoc;
 use crate::operations::ledger::{self, Ledger};
 use crate::routes;
@@ -84,6 +85,24 @@ impl Application {
             settings.ledger_lanes,
             settings.ledger_batch_size,
             ledger_metrics,
+        );
+        let expired = metrics
+            .register(
+                IntCounter::new(
+                    "ledger_holds_expired_total",
+                    "Holds released by the service because they expired",
+                )
+                .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?,
+            )
+            .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
+        tokio::spawn(
+            Sweeper {
+                pool: pool.clone(),
+                ledger: ledger.clone(),
+                interval: settings.sweep_interval,
+                expired,
+            }
+            .run(),
         );
         let state = AppState {
             pool,

@@ -357,6 +357,11 @@ pub struct ReservationRequest {
     /// A name for the service, shown in the revenue report.
     #[serde(default)]
     pub service_name: Option<String>,
+    /// RFC 3339, in the future, at most `RESERVATION_MAX_TTL` ahead; by
+    /// default `RESERVATION_TTL` after now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "2022-11-24T01:44:22.083065Z"))]
+    pub expires_at: Option<String>,
 }
 
 impl ReservationRequest {
@@ -374,6 +379,7 @@ impl ReservationRequest {
             service_id,
             amount: amount.into(),
             service_name: None,
+            expires_at: None,
         }
     }
 }
@@ -429,12 +435,15 @@ pub enum ReservationStatus {
     Reserved,
     Captured,
     Released,
+    /// Not captured or released by its `expires_at`: released by the service.
+    Expired,
 }
 
 crate::named!(ReservationStatus {
     Reserved => "reserved",
     Captured => "captured",
     Released => "released",
+    Expired => "expired",
 });
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -453,6 +462,11 @@ pub struct Reservation {
     pub captured_amount: Option<Decimal>,
     pub currency: String,
     pub status: ReservationStatus,
+    /// From then on the hold can no longer be captured or released; the
+    /// service releases it (status `expired`).
+    #[serde(with = "crate::time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub expires_at: DateTime<Utc>,
     #[serde(with = "crate::time")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: DateTime<Utc>,

@@ -70,6 +70,7 @@ pub enum Command {
         account: Target,
         order: OrderRef,
         amount: Amount,
+        expires_at: DateTime<Utc>,
     },
     /// All of the hold, or `amount` of it (the rest is released).
     Capture {
@@ -77,6 +78,11 @@ pub enum Command {
         amount: Option<Amount>,
     },
     Release {
+        order: OrderId,
+    },
+    /// The service's own release of a hold that ran out (status `expired`);
+    /// refused for a hold that has not, or is no longer `reserved`.
+    Expire {
         order: OrderId,
     },
     /// Transfers in order (a later one may spend what an earlier one
@@ -130,6 +136,8 @@ pub struct Order {
     pub status: ReservationStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// From then on only the service may end the hold (as `expired`).
+    pub expires_at: DateTime<Utc>,
 }
 
 impl Order {
@@ -142,6 +150,7 @@ impl Order {
             captured_amount: self.captured.map(Amount::value),
             currency: self.currency.as_str().to_owned(),
             status: self.status,
+            expires_at: self.expires_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -277,6 +286,10 @@ pub enum Refusal {
         reversed: Decimal,
         asked: Decimal,
     },
+    #[error("the hold of order {0} has expired")]
+    ReservationExpired(OrderId),
+    #[error("the hold of order {0} has not expired")]
+    NotExpired(OrderId),
     #[error("order {order} is already {status}")]
     NotReserved {
         order: OrderId,
@@ -424,10 +437,12 @@ impl Books {
                     None => Vec::new(),
                 }
             }
-            Command::Release { order } => match self.planned_orders.get(order).copied().flatten() {
-                Some(account) => user_account(account, None),
-                None => Vec::new(),
-            },
+            Command::Release { order } | Command::Expire { order } => {
+                match self.planned_orders.get(order).copied().flatten() {
+                    Some(account) => user_account(account, None),
+                    None => Vec::new(),
+                }
+            }
             Command::TransferBatch { legs, .. } => {
                 let mut locks = Vec::new();
                 for leg in legs {
@@ -588,14 +603,16 @@ impl Books {
                 account,
                 order,
                 amount,
+                expires_at,
             } => {
                 let account = self.resolve(account, None)?;
-                self.reserve(account, order, *amount, maker)
+                self.reserve(account, order, *amount, *expires_at, maker)
             }
             Command::Capture { order, amount } => {
                 self.finish(*order, Finish::Capture(*amount), maker)
             }
             Command::Release { order } => self.finish(*order, Finish::Release, maker),
+            Command::Expire { order } => self.finish(*order, Finish::Expire, maker),
             Command::TransferBatch { atomic, legs } => self.transfer_batch(*atomic, legs, maker),
             Command::Reverse {
                 original,
@@ -855,6 +872,7 @@ impl Books {
         account: AccountId,
         order: &OrderRef,
         amount: Amount,
+        expires_at: DateTime<Utc>,
         maker: &mut Maker<'_>,
     ) -> Result<Outcome, Refusal> {
         if self
@@ -890,6 +908,7 @@ impl Books {
             status: ReservationStatus::Reserved,
             created_at: self.now,
             updated_at: self.now,
+            expires_at,
         };
         self.orders.insert(order.order_id, Some(made.clone()));
         self.touched_orders.push(order.order_id);
@@ -919,6 +938,14 @@ impl Books {
                 status: order.status.name(),
             });
         }
+        let expired = self.now >= order.expires_at;
+        match (how, expired) {
+            (Finish::Expire, false) => return Err(Refusal::NotExpired(order_id)),
+            (Finish::Capture(_) | Finish::Release, true) => {
+                return Err(Refusal::ReservationExpired(order_id))
+            }
+            _ => {}
+        }
         let account = order.account;
         let held = self
             .accounts
@@ -930,21 +957,36 @@ impl Books {
                 order.amount
             )));
         }
-        let release = |amount: Amount| Movement {
+        let expiry = Notes {
+            description: CallerText::parse("description", Some("the hold expired"))
+                .ok()
+                .flatten(),
+            reference: None,
+        };
+        let release = |amount: Amount, expired: bool| Movement {
             kind: TransactionType::Release,
             source: (account, Bucket::Reserved),
             destination: (account, Bucket::Balance),
             shown: (None, Some(account)),
             amount,
-            notes: None,
+            notes: expired.then_some(&expiry),
             order: Some(&order.order),
             reverses: None,
         };
         let finished = match how {
             Finish::Release => {
-                self.decide(&release(order.amount))?.post(self, maker);
+                self.decide(&release(order.amount, false))?
+                    .post(self, maker);
                 Order {
                     status: ReservationStatus::Released,
+                    updated_at: self.now,
+                    ..order.clone()
+                }
+            }
+            Finish::Expire => {
+                self.decide(&release(order.amount, true))?.post(self, maker);
+                Order {
+                    status: ReservationStatus::Expired,
                     updated_at: self.now,
                     ..order.clone()
                 }
@@ -972,7 +1014,7 @@ impl Books {
                 self.decide(&capture)?.post(self, maker);
                 // The rest of the hold goes back, in the same transaction.
                 if let Ok(rest) = Amount::try_from(order.amount.value() - captured.value()) {
-                    self.decide(&release(rest))?.post(self, maker);
+                    self.decide(&release(rest, false))?.post(self, maker);
                 }
                 Order {
                     status: ReservationStatus::Captured,
@@ -1080,6 +1122,8 @@ enum Finish {
     /// All of the hold, or this much of it.
     Capture(Option<Amount>),
     Release,
+    /// The service's release of a hold that ran out.
+    Expire,
 }
 
 /// One movement between two accounts' buckets.
@@ -1260,7 +1304,9 @@ impl Command {
     pub fn order(&self) -> Option<OrderId> {
         match self {
             Self::Reserve { order, .. } => Some(order.order_id),
-            Self::Capture { order, .. } | Self::Release { order } => Some(*order),
+            Self::Capture { order, .. } | Self::Release { order } | Self::Expire { order } => {
+                Some(*order)
+            }
             _ => None,
         }
     }
@@ -1291,7 +1337,10 @@ impl Command {
                 .iter()
                 .flat_map(|leg| user(&leg.from).into_iter().chain(user(&leg.to)))
                 .collect(),
-            Self::Capture { .. } | Self::Release { .. } | Self::Reverse { .. } => Vec::new(),
+            Self::Capture { .. }
+            | Self::Release { .. }
+            | Self::Expire { .. }
+            | Self::Reverse { .. } => Vec::new(),
         }
     }
 }
@@ -1310,6 +1359,10 @@ mod tests {
 
     fn amount(s: &str) -> Amount {
         Amount::parse(&AmountInput::from(s)).unwrap()
+    }
+
+    fn later() -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::days(1)
     }
 
     fn usd() -> Currency {
@@ -1397,6 +1450,7 @@ mod tests {
             account: Target::Account(payer.id),
             order: order_ref(7),
             amount: amount("40"),
+            expires_at: later(),
         };
         let capture = Command::Capture {
             order: id,
@@ -1452,6 +1506,7 @@ mod tests {
             account: Target::Account(payer.id),
             order: order_ref(8),
             amount: amount(amount_text),
+            expires_at: later(),
         };
         let Ok(Outcome::Moved { record, .. }) = books.apply(&reserve("11"), &mut test_maker())
         else {
@@ -1500,6 +1555,7 @@ mod tests {
             status: ReservationStatus::Reserved,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            expires_at: later(),
         };
         let mut books = books_with(&payer, HashMap::from([(id, Some(order))]));
         assert!(matches!(
@@ -1513,5 +1569,45 @@ mod tests {
             Err(Refusal::Inconsistent(_))
         ));
         assert!(books.into_changes().records.is_empty());
+    }
+
+    #[test]
+    fn an_expired_hold_is_ended_only_by_expire_and_only_once() {
+        let payer = account(AccountKind::User, 0);
+        let id = OrderId::parse(11).unwrap();
+        let order = Order {
+            order: order_ref(11),
+            account: payer.id,
+            amount: amount("5"),
+            captured: None,
+            currency: usd(),
+            status: ReservationStatus::Reserved,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            expires_at: Utc::now() - chrono::Duration::seconds(1),
+        };
+        let mut held = payer.clone();
+        held.reserved = Decimal::from(5);
+        let mut books = books_with(&held, HashMap::from([(id, Some(order))]));
+        let capture = Command::Capture {
+            order: id,
+            amount: None,
+        };
+        assert_eq!(
+            books.apply(&capture, &mut test_maker()).unwrap_err(),
+            Refusal::ReservationExpired(id)
+        );
+        let expire = Command::Expire { order: id };
+        let Ok(Outcome::Order { order, .. }) = books.apply(&expire, &mut test_maker()) else {
+            panic!("an expired hold is released");
+        };
+        assert_eq!(order.status, ReservationStatus::Expired);
+        assert!(matches!(
+            books.apply(&expire, &mut test_maker()),
+            Err(Refusal::NotReserved { .. })
+        ));
+        let changes = books.into_changes();
+        assert_eq!(changes.records.len(), 1);
+        assert!(changes.records[0].description.contains("the hold expired"));
     }
 }

@@ -8,11 +8,14 @@ use shared_types::ErrorBody;
 
 use super::movements::ByUser;
 use super::{parse_post, respond};
+use crate::configuration::Settings;
 use crate::domain::engine::Command;
+use crate::domain::RuleViolation;
 use crate::domain::{Amount, CallerText, OrderId, OrderRef, ServiceId};
 use crate::error::ApiError;
 use crate::operations::reservations;
 use crate::startup::AppState;
+use chrono::{DateTime, Utc};
 
 /// Capture and release take no fields; an empty body or `{}` will do.
 #[derive(Debug, Serialize, Deserialize)]
@@ -57,10 +60,12 @@ pub async fn reserve(
     };
     let by_user = ByUser::parse(request.currency.as_deref(), [request.user_id])?;
     let account = by_user.target("account_id", "user_id", request.account_id, request.user_id)?;
+    let expires_at = expiry(&state.settings, request.expires_at.as_deref())?;
     let command = Command::Reserve {
         account,
         order,
         amount,
+        expires_at,
     };
     let reply = state
         .ledger
@@ -166,6 +171,33 @@ pub async fn get_reservation(
 ) -> Result<HttpResponse, ApiError> {
     let order = order_id(&path)?;
     Ok(HttpResponse::Ok().json(reservations::get(&state.pool, order).await?))
+}
+
+/// When a new hold expires: the request's `expires_at` (in the future, at
+/// most `RESERVATION_MAX_TTL` ahead), or `RESERVATION_TTL` from now.
+fn expiry(settings: &Settings, asked: Option<&str>) -> Result<DateTime<Utc>, ApiError> {
+    let now = Utc::now();
+    let ahead = |ttl: std::time::Duration| {
+        chrono::Duration::from_std(ttl)
+            .ok()
+            .and_then(|ttl| now.checked_add_signed(ttl))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    };
+    let Some(asked) = asked else {
+        return Ok(ahead(settings.reservation_ttl));
+    };
+    let invalid =
+        |why: &str| RuleViolation::new("invalid_expiry", format!("expires_at {asked:?} {why}"));
+    let at = DateTime::parse_from_rfc3339(asked)
+        .map_err(|_| invalid("is not an RFC 3339 timestamp"))?
+        .with_timezone(&Utc);
+    if at <= now {
+        return Err(invalid("is not in the future").into());
+    }
+    if at > ahead(settings.reservation_max_ttl) {
+        return Err(invalid("is further ahead than RESERVATION_MAX_TTL allows").into());
+    }
+    Ok(at)
 }
 
 /// A POST whose fields are all optional: an empty body is `{}`.

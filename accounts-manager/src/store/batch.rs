@@ -229,6 +229,7 @@ pub fn write(conn: &mut PgConnection, changes: Changes, keys: Vec<NewKey>) -> Qu
         w.order_created.push(order.created_at);
         w.order_updated.push(order.updated_at);
         w.order_captured.push(order.captured.map(|a| a.value()));
+        w.order_expires.push(order.expires_at);
     }
     for (original, amount) in changes.reversed {
         w.reversed_ids.push(original.0);
@@ -285,6 +286,7 @@ service_kit::prepared_statement!(
         order_created: Array<Timestamptz> => Vec<DateTime<Utc>>,
         order_updated: Array<Timestamptz> => Vec<DateTime<Utc>>,
         order_captured: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
+        order_expires: Array<Timestamptz> => Vec<DateTime<Utc>>,
         reversed_ids: Array<SqlUuid> => Vec<Uuid>,
         reversed_amounts: Array<Numeric> => Vec<Decimal>,
         keys: Array<Text> => Vec<String>,
@@ -317,7 +319,7 @@ mod tests {
         assert!(lock.contains("unnest($5::text[], $6::text[])"), "{lock}");
         let write = diesel::debug_query::<diesel::pg::Pg, _>(&WriteBatch::default()).to_string();
         assert!(
-            write.contains("unnest($42::text[], $43::bytea[], $44::int2[], $45::text[])"),
+            write.contains("unnest($43::text[], $44::bytea[], $45::int2[], $46::text[])"),
             "{write}"
         );
         let names = diesel::debug_query::<diesel::pg::Pg, _>(&LockNames {

@@ -30,6 +30,7 @@ struct ReservationRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     captured_amount: Option<Decimal>,
+    expires_at: DateTime<Utc>,
 }
 
 impl ReservationRow {
@@ -51,6 +52,7 @@ impl ReservationRow {
             status: self.status.0,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            expires_at: self.expires_at,
         })
     }
 }
@@ -86,3 +88,17 @@ pub fn find_all(
 service_kit::prepared_statement!(FindOrders {
     orders: diesel::sql_types::Array<diesel::sql_types::BigInt> => Vec<i64>,
 } = include_str!("reservations/find_orders.sql"));
+
+/// Holds that have run out and are still `reserved`, soonest first.
+pub fn expired(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<OrderId>> {
+    let ids: Vec<i64> = reservations::table
+        .filter(reservations::status.eq(Stored(ReservationStatus::Reserved)))
+        .filter(reservations::expires_at.le(diesel::dsl::now))
+        .order(reservations::expires_at)
+        .limit(limit)
+        .select(reservations::order_id)
+        .load(conn)?;
+    ids.into_iter()
+        .map(|id| OrderId::parse(id).map_err(corrupt))
+        .collect()
+}

@@ -45,6 +45,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         captured_amount -> Nullable<Numeric>,
+        expires_at -> Timestamptz,
     }
 }
 

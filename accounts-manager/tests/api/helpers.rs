@@ -42,7 +42,12 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 
 /// Another application instance on the same database.
 pub async fn spawn_app_on(db: std::sync::Arc<TestDb>) -> TestApp {
-    start(settings_with(&db, &[]), db).await
+    spawn_app_on_with(db, &[]).await
+}
+
+/// Another application instance on the same database, with some settings replaced.
+pub async fn spawn_app_on_with(db: std::sync::Arc<TestDb>, overrides: &[(&str, &str)]) -> TestApp {
+    start(settings_with(&db, overrides), db).await
 }
 
 async fn start(settings: Settings, db: std::sync::Arc<TestDb>) -> TestApp {

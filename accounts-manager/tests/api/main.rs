@@ -6,6 +6,7 @@ mod batches;
 mod by_user;
 mod concurrency;
 mod errors;
+mod expiry;
 mod group_commit;
 mod helpers;
 mod history;

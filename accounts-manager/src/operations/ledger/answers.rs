@@ -59,7 +59,9 @@ pub fn reply_to(outcome: Outcome) -> Result<Reply, ApiError> {
             let kind = match order.status {
                 ReservationStatus::Reserved => TransactionType::Reservation,
                 ReservationStatus::Captured => TransactionType::Capture,
-                ReservationStatus::Released => TransactionType::Release,
+                ReservationStatus::Released | ReservationStatus::Expired => {
+                    TransactionType::Release
+                }
             };
             let status = if created { 201 } else { 200 };
             Ok(reply(status, &order.to_wire())?
@@ -98,6 +100,14 @@ pub fn error(refusal: Refusal) -> ApiError {
         }
         Refusal::OrderTaken(_) => ApiError::Conflict {
             code: "order_already_reserved",
+            message: refusal.to_string(),
+        },
+        Refusal::ReservationExpired(_) => ApiError::Conflict {
+            code: "reservation_expired",
+            message: refusal.to_string(),
+        },
+        Refusal::NotExpired(_) => ApiError::Conflict {
+            code: "reservation_not_expired",
             message: refusal.to_string(),
         },
         Refusal::NotReserved { .. } => ApiError::Conflict {

@@ -29,9 +29,10 @@ entries_written AS (
 ),
 orders_written AS (
     INSERT INTO reservations (order_id, account_id, service_id, service_name, amount, currency,
-                              status, created_at, updated_at, captured_amount)
+                              status, created_at, updated_at, captured_amount, expires_at)
     SELECT * FROM unnest(?::bigint[], ?::uuid[], ?::bigint[], ?::text[], ?::numeric[], ?::text[],
-                         ?::text[], ?::timestamptz[], ?::timestamptz[], ?::numeric[])
+                         ?::text[], ?::timestamptz[], ?::timestamptz[], ?::numeric[],
+                         ?::timestamptz[])
     ON CONFLICT (order_id) DO UPDATE
         SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
             captured_amount = EXCLUDED.captured_amount

@@ -1,5 +1,5 @@
 -- The orders of a batch, as they stand.
 SELECT order_id, account_id, service_id, service_name, amount, currency, status, created_at, updated_at,
-       captured_amount
+       captured_amount, expires_at
 FROM reservations
 WHERE order_id = ANY(?::bigint[])

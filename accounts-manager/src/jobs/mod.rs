@@ -1,0 +1,3 @@
+//! What accounts-manager does by itself, in the background.
+
+pub mod sweeper;

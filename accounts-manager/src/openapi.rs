@@ -28,6 +28,7 @@ In Transactions, `from_account_id` and `to_account_id` name user accounts; `null
     paths(
         routes::accounts::open_account,
         routes::accounts::get_account,
+        routes::accounts::balance_at,
         routes::accounts::list_user_accounts,
         routes::movements::create_deposit,
         routes::movements::create_withdrawal,
@@ -51,6 +52,7 @@ In Transactions, `from_account_id` and `to_account_id` name user accounts; `null
         shared_types::ErrorBody,
         shared_types::ErrorDetail,
         shared_types::accounts::Account,
+        shared_types::accounts::BalanceAt,
         shared_types::accounts::AccountList,
         shared_types::accounts::OpenAccountRequest,
         shared_types::accounts::DepositRequest,

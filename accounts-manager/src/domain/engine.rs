@@ -186,6 +186,9 @@ pub struct Record {
     /// The name of the key that asked for it.
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+    /// The `from` and `to` accounts' balance and reserved parts right after it.
+    pub from_after: Option<(Decimal, Decimal)>,
+    pub to_after: Option<(Decimal, Decimal)>,
 }
 
 impl Record {
@@ -1111,6 +1114,8 @@ impl Books {
                 description,
                 created_by: String::new(),
                 created_at: self.now,
+                from_after: None,
+                to_after: None,
             },
         })
     }
@@ -1250,9 +1255,16 @@ impl Decided {
             }
             books.postings.push((id, posting));
         }
+        let parts = |account: Option<AccountId>| {
+            account
+                .and_then(|id| books.accounts.get(&id))
+                .map(|a| (a.balance, a.reserved))
+        };
         let record = Record {
             id,
             created_by: maker.created_by.to_owned(),
+            from_after: parts(self.record.from),
+            to_after: parts(self.record.to),
             ..self.record
         };
         books.records.push(record.clone());

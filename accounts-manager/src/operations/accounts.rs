@@ -1,9 +1,10 @@
 //! Opening and reading accounts.
 
-use shared_types::accounts::{Account, AccountId, AccountList};
+use chrono::{DateTime, Utc};
+use shared_types::accounts::{Account, AccountId, AccountList, BalanceAt};
 
 use super::run;
-use crate::domain::UserId;
+use crate::domain::{RuleViolation, UserId};
 use crate::error::ApiError;
 use crate::store::{self, accounts::AccountRow, PgPool};
 
@@ -31,4 +32,34 @@ pub fn not_found(id: AccountId) -> ApiError {
 fn wire(row: &AccountRow) -> Result<Account, ApiError> {
     row.to_wire()
         .ok_or_else(|| ApiError::internal(format!("account {} is a system account", row.id)))
+}
+
+/// A user account's parts as they stood at `at` (`None`: now); a time in the
+/// future is `422 invalid_at`.
+pub async fn balance_at(
+    pool: &PgPool,
+    id: AccountId,
+    at: Option<DateTime<Utc>>,
+) -> Result<BalanceAt, ApiError> {
+    let now = Utc::now();
+    let at = at.unwrap_or(now);
+    if at > now {
+        return Err(RuleViolation::new(
+            "invalid_at",
+            format!("at {} is in the future", at.to_rfc3339()),
+        )
+        .into());
+    }
+    run(pool, move |conn| {
+        let account = store::accounts::find_user_account(conn, id)?.ok_or_else(|| not_found(id))?;
+        let (balance, reserved) = store::accounts::parts_at(conn, id, at)?;
+        Ok(BalanceAt {
+            account_id: id,
+            currency: account.currency,
+            balance,
+            reserved,
+            at,
+        })
+    })
+    .await
 }

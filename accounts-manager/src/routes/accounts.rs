@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use service_kit::auth::Caller;
-use shared_types::accounts::{Account, AccountId, AccountList, OpenAccountRequest};
+use shared_types::accounts::{Account, AccountId, AccountList, BalanceAt, OpenAccountRequest};
 use shared_types::ErrorBody;
 use uuid::Uuid;
 
@@ -89,4 +89,49 @@ pub async fn list_user_accounts(
     let user_id = UserId::parse(raw)?;
     let accounts = operations::accounts::list_for_user(&state.pool, user_id).await?;
     Ok(HttpResponse::Ok().json(accounts))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceParams {
+    /// RFC 3339; now when absent; not in the future.
+    at: Option<String>,
+}
+
+/// An account's balance and reserved part as they stood once every
+/// transaction with `created_at <= at` had been applied (`0.00` before its
+/// first). One index probe per side, however long the account's history.
+#[utoipa::path(
+    get, path = "/api/v1/accounts/{account_id}/balance", tag = "accounts",
+    params(("account_id" = String, Path, description = "The account's UUID"), BalanceParams),
+    responses(
+        (status = 200, body = BalanceAt),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 422, description = "at is not an RFC 3339 time, or in the future (invalid_at)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn balance_at(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    params: web::Query<BalanceParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = account_id(&path)?;
+    let at = params
+        .at
+        .as_deref()
+        .map(|at| {
+            chrono::DateTime::parse_from_rfc3339(at)
+                .map(|at| at.with_timezone(&chrono::Utc))
+                .map_err(|_| {
+                    crate::domain::RuleViolation::new(
+                        "invalid_at",
+                        format!("at {at:?} is not an RFC 3339 time"),
+                    )
+                })
+        })
+        .transpose()?;
+    Ok(HttpResponse::Ok().json(operations::accounts::balance_at(&state.pool, id, at).await?))
 }

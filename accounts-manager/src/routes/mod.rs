@@ -21,6 +21,10 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
             web::resource("/accounts/{account_id}").route(web::get().to(accounts::get_account)),
         )
         .service(
+            web::resource("/accounts/{account_id}/balance")
+                .route(web::get().to(accounts::balance_at)),
+        )
+        .service(
             web::resource("/users/{user_id}/accounts")
                 .route(web::get().to(accounts::list_user_accounts)),
         )

@@ -69,3 +69,31 @@ pub fn list_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<A
         .select(AccountRow::as_select())
         .load(conn)
 }
+
+#[derive(QueryableByName)]
+struct Parts {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Numeric>)]
+    balance: Option<Decimal>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Numeric>)]
+    reserved: Option<Decimal>,
+}
+
+/// A user account's balance and reserved part once every transaction with
+/// `created_at <= at` had been applied (zero before its first).
+pub fn parts_at(
+    conn: &mut PgConnection,
+    id: AccountId,
+    at: DateTime<Utc>,
+) -> QueryResult<(Decimal, Decimal)> {
+    let parts: Option<Parts> = diesel::sql_query(include_str!("accounts/parts_at.sql"))
+        .bind::<diesel::sql_types::Uuid, _>(id.0)
+        .bind::<diesel::sql_types::Timestamptz, _>(at)
+        .get_result(conn)
+        .optional()?;
+    Ok(parts.map_or((Decimal::ZERO, Decimal::ZERO), |p| {
+        (
+            p.balance.unwrap_or_default(),
+            p.reserved.unwrap_or_default(),
+        )
+    }))
+}

@@ -91,7 +91,8 @@ struct LockedAccount {
     balance: Decimal,
     #[diesel(sql_type = Numeric)]
     reserved: Decimal,
-    /// `now()`: the time of every transaction the batch records.
+    /// When it was locked: the latest is the time of every transaction the
+    /// batch records.
     #[diesel(sql_type = Timestamptz)]
     now: DateTime<Utc>,
 }
@@ -129,7 +130,7 @@ pub fn lock_accounts(conn: &mut PgConnection, locks: AccountLocks) -> QueryResul
             .collect(),
     }
     .load(conn)?;
-    let now = rows.first().map(|row| row.now);
+    let now = rows.iter().map(|row| row.now).max();
     let accounts = rows
         .into_iter()
         .map(|row| AccountState {
@@ -158,9 +159,9 @@ struct Now {
     now: DateTime<Utc>,
 }
 
-/// The transaction's time, for a batch that locked no account.
+/// The database's time, for a batch that locked no account.
 pub fn now(conn: &mut PgConnection) -> QueryResult<DateTime<Utc>> {
-    diesel::sql_query("SELECT now() AS now")
+    diesel::sql_query("SELECT clock_timestamp() AS now")
         .get_result::<Now>(conn)
         .map(|n| n.now)
 }
@@ -211,6 +212,10 @@ pub fn write(conn: &mut PgConnection, changes: Changes, keys: Vec<NewKey>) -> Qu
         w.created_at.push(record.created_at);
         w.created_by.push(record.created_by);
         w.reverses.push(record.reverses.map(|t| t.0));
+        w.from_balance_after.push(record.from_after.map(|p| p.0));
+        w.from_reserved_after.push(record.from_after.map(|p| p.1));
+        w.to_balance_after.push(record.to_after.map(|p| p.0));
+        w.to_reserved_after.push(record.to_after.map(|p| p.1));
     }
     for (transaction, posting) in changes.postings {
         w.entry_transactions.push(transaction.0);
@@ -272,6 +277,10 @@ service_kit::prepared_statement!(
         created_at: Array<Timestamptz> => Vec<DateTime<Utc>>,
         created_by: Array<Text> => Vec<String>,
         reverses: Array<Nullable<SqlUuid>> => Vec<Option<Uuid>>,
+        from_balance_after: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
+        from_reserved_after: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
+        to_balance_after: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
+        to_reserved_after: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
         entry_transactions: Array<SqlUuid> => Vec<Uuid>,
         entry_accounts: Array<SqlUuid> => Vec<Uuid>,
         entry_buckets: Array<Text> => Vec<&'static str>,
@@ -319,7 +328,7 @@ mod tests {
         assert!(lock.contains("unnest($5::text[], $6::text[])"), "{lock}");
         let write = diesel::debug_query::<diesel::pg::Pg, _>(&WriteBatch::default()).to_string();
         assert!(
-            write.contains("unnest($43::text[], $44::bytea[], $45::int2[], $46::text[])"),
+            write.contains("unnest($47::text[], $48::bytea[], $49::int2[], $50::text[])"),
             "{write}"
         );
         let names = diesel::debug_query::<diesel::pg::Pg, _>(&LockNames {

@@ -49,8 +49,8 @@ diesel::table! {
     }
 }
 
-// `xid` and `service_name` are left out of `transactions`: only hand-written
-// SQL reads or writes them, and with them the table would pass diesel's
+// `xid`, `service_name` and the `*_after` parts are left out of
+// `transactions`: only hand-written SQL reads or writes them, and with them the table would pass diesel's
 // 16-column limit (its `32-column-tables` feature doubles diesel's build).
 diesel::table! {
     transactions (id) {

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic
 
 mod accounts;
+mod balance_at;
 mod batches;
 mod by_user;
 mod concurrency;

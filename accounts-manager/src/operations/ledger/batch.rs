@@ -164,12 +164,23 @@ fn decide_and_write(
     };
     books.lock(now, locked.accounts);
     let mut stored = Vec::new();
+    // Ids in the order the batch records transactions, so that of two with
+    // the batch's one time, the later also has the larger id (an account's
+    // parts at a time are those after its latest transaction).
+    let mut last = Uuid::nil();
+    let mut new_id = move || {
+        let mut id = Uuid::now_v7();
+        if id <= last {
+            id = Uuid::from_u128(last.as_u128() + 1);
+        }
+        last = id;
+        id
+    };
     for (request, answer) in requests.iter().zip(answers.iter_mut()) {
         if answer.is_some() {
             continue;
         }
         // A reply that cannot be made fails the batch: its changes are in the books.
-        let mut new_id = Uuid::now_v7;
         let mut maker = Maker {
             created_by: &request.created_by,
             new_id: &mut new_id,

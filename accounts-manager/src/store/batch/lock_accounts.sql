@@ -2,9 +2,13 @@
 -- batch's system account of each (user account, kind), the one of that
 -- account's currency in the batch's shard; and the batch's system account of
 -- each (kind, currency). Accounts that do not exist are simply not in the
--- answer.
-WITH batch AS (SELECT ?::int2 AS shard)
-SELECT a.id, a.kind, a.currency, a.balance, a.reserved, now() AS now
+-- answer. Each comes with the time once it was locked: the batch's time is
+-- the latest of them, so that of two batches that touch one account, the
+-- one applied later also has the later time (a batch's transaction may have
+-- begun before another's that then held the lock it waited for).
+WITH batch AS (SELECT ?::int2 AS shard),
+locked AS (
+SELECT a.id, a.kind, a.currency, a.balance, a.reserved
 FROM accounts a
 WHERE a.id IN (
     SELECT unnest(?::uuid[])
@@ -22,3 +26,5 @@ WHERE a.id IN (
 )
 ORDER BY a.id
 FOR UPDATE OF a
+)
+SELECT locked.*, clock_timestamp() AS now FROM locked ORDER BY id

@@ -19,6 +19,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        name -> Text,
+        secret_hash -> Bytea,
+        scopes -> Array<Nullable<Text>>,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     idempotency_keys (key) {
         key -> Text,
         request_hash -> Bytea,
@@ -59,6 +72,7 @@ diesel::joinable!(payments -> advances (advance_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     advances,
+    api_keys,
     idempotency_keys,
     payments,
     reconciliation_reports,

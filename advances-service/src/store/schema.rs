@@ -15,6 +15,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         xid -> Int8,
+        created_by -> Text,
     }
 }
 

@@ -132,7 +132,8 @@ pub async fn guard(
     if let Some(route) = route.as_deref() {
         let needed = (access.policy.route_scope)(req.method(), route);
         if !principal.may(needed) {
-            log_refusal(403, Some(&principal.name), needed, &req, Some(route));
+            let why = format!("lacks the scope {needed}");
+            log_refusal(403, Some(&principal.name), &why, &req, Some(route));
             let response = json_error(
                 StatusCode::FORBIDDEN,
                 "insufficient_scope",

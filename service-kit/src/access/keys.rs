@@ -25,6 +25,11 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(2);
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// Unknown key ids remembered (each is looked up at most once per refresh).
 const MAX_MISSES: usize = 10_000;
+/// Database lookups of keys not in memory, per second per instance at most.
+const LOOKUPS_PER_SECOND: std::num::NonZeroU32 = match std::num::NonZeroU32::new(100) {
+    Some(n) => n,
+    None => std::num::NonZeroU32::MIN,
+};
 
 /// A stored key's secret: `sk_<key id, 32 hex>_<64 hex of randomness>`. The
 /// id tells which key to compare with; only the SHA-256 of the whole secret
@@ -114,6 +119,7 @@ pub struct Keyring {
     /// `api_key_lookups_total`: keys looked up in the database by a request
     /// (not in memory yet); it stays far below the request count.
     lookups: prometheus::IntCounter,
+    lookup_budget: governor::DefaultDirectRateLimiter,
     known: RwLock<HashMap<Uuid, Arc<Known>>>,
     misses: Mutex<HashMap<Uuid, Instant>>,
     usage: Mutex<HashMap<Uuid, Usage>>,
@@ -125,6 +131,9 @@ impl Keyring {
             pool,
             bootstrap,
             lookups,
+            lookup_budget: governor::RateLimiter::direct(governor::Quota::per_second(
+                LOOKUPS_PER_SECOND,
+            )),
             known: RwLock::new(HashMap::new()),
             misses: Mutex::new(HashMap::new()),
             usage: Mutex::new(HashMap::new()),
@@ -201,8 +210,10 @@ impl Keyring {
     }
 
     /// A key this instance has not read yet (made elsewhere since the last
-    /// refresh); an id looked up in vain is not looked up again until the
-    /// next refresh.
+    /// refresh). An id looked up in vain is not looked up again until the
+    /// next refresh, and at most [`LOOKUPS_PER_SECOND`] lookups a second
+    /// reach the database, so made-up key ids cannot load it: past that a
+    /// new key waits for the next refresh (2 s) to be known here.
     async fn look_up(&self, id: Uuid) -> Result<Option<Arc<Known>>, VerifyError> {
         if let Ok(misses) = self.misses.lock() {
             if misses
@@ -211,6 +222,9 @@ impl Keyring {
             {
                 return Ok(None);
             }
+        }
+        if self.lookup_budget.check().is_err() {
+            return Ok(None);
         }
         self.lookups.inc();
         let row = crate::db::run(&self.pool, move |conn| Ok(store::find(conn, id)?))

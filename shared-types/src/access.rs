@@ -11,10 +11,22 @@ use uuid::Uuid;
 pub struct NewApiKey {
     /// Unique within the service; it is what `created_by` records. 1-64
     /// characters: letters, digits, `.`, `_`, `-`, `:`; a letter or digit first.
-    #[cfg_attr(feature = "openapi", schema(example = "checkout-service"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "checkout-service",
+            pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
+            min_length = 1,
+            max_length = 64
+        )
+    )]
     pub name: String,
-    /// At least one of the service's scopes.
-    #[cfg_attr(feature = "openapi", schema(example = json!(["accounts:read", "money:write"])))]
+    /// At least one of the service's scopes (the service's OpenAPI
+    /// description lists them).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = json!(["accounts:read", "money:write"]), min_items = 1)
+    )]
     pub scopes: Vec<String>,
     /// When the key stops working (RFC 3339, in the future); `null`: never.
     #[serde(default, with = "crate::time::option")]

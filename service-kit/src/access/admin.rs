@@ -119,7 +119,7 @@ pub async fn list_api_keys(access: web::Data<AccessControl>) -> Result<HttpRespo
 /// a revoked key answers it as it is.
 #[utoipa::path(
     delete, path = "/api/v1/admin/api-keys/{key_id}", tag = "admin",
-    params(("key_id" = String, Path, description = "The key's UUID")),
+    params(("key_id" = uuid::Uuid, Path, description = "The key's UUID")),
     responses(
         (status = 200, description = "The key, with revoked_at", body = ApiKey),
         (status = 400, description = "The id is not a UUID", body = ErrorBody),

@@ -3,13 +3,31 @@
 # users and accounts, deposits, transfers, orders reserved, captured and
 # released, and advances. Safe to run more than once (order ids are picked
 # past the ones already used).
-#   deploy/seed.sh   [AM=http://127.0.0.1:8080 ADV=http://127.0.0.1:8081 API_TOKEN=dev-token]
+# It does so with least privilege, like any client: the operator's bootstrap
+# key (API_TOKEN) only makes the seeder a key on each service with the scopes
+# it uses (kept in KEYS_DIR, default .run), so every transaction and advance
+# it makes says `created_by: seed-...`.
+#   deploy/seed.sh   [AM=http://127.0.0.1:8080 ADV=http://127.0.0.1:8081 API_TOKEN=dev-token KEYS_DIR=.run]
 set -euo pipefail
 AM=${AM:-http://127.0.0.1:8080}
 ADV=${ADV:-http://127.0.0.1:8081}
 AUTH="Authorization: Bearer ${API_TOKEN:-dev-token}"
+KEYS_DIR=${KEYS_DIR:-.run}
+mkdir -p "$KEYS_DIR"
+(umask 077; printf '%s' "${API_TOKEN:-dev-token}" >"$KEYS_DIR/operator.token")
+"$(dirname "$0")/api-key.sh" "$AM" "$KEYS_DIR/operator.token" seed \
+  accounts:read,accounts:write,money:write,orders:write,reports:read "$KEYS_DIR/seed-accounts-manager.key"
+"$(dirname "$0")/api-key.sh" "$ADV" "$KEYS_DIR/operator.token" seed \
+  advances:read,advances:write "$KEYS_DIR/seed-advances-service.key" \
+  "/api/v1/advances?account_id=00000000-0000-0000-0000-000000000000"
+AM_AUTH="Authorization: Bearer $(cat "$KEYS_DIR/seed-accounts-manager.key")"
+ADV_AUTH="Authorization: Bearer $(cat "$KEYS_DIR/seed-advances-service.key")"
 
-post() { curl -fsS -H "$AUTH" -H 'Content-Type: application/json' -d "$2" "$1"; }
+post() { # url, body: with the seeder's key of the service the url names
+  local auth=$AM_AUTH
+  case $1 in "$ADV"*) auth=$ADV_AUTH ;; esac
+  curl -fsS -H "$auth" -H 'Content-Type: application/json' -d "$2" "$1"
+}
 field() { sed -n "s/.*\"$1\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p"; }
 
 # A run-specific base so that repeated seeding uses fresh order ids and users.
@@ -36,8 +54,8 @@ for i in $(seq 1 12); do
   order=$((BASE + i)); account=${ACCOUNTS[$(( i % 8 ))]}; svc=${services[$(( i % 3 ))]}
   post "$AM/api/v1/reservations" "{\"account_id\": \"$account\", \"order_id\": $order, \"service_id\": ${svc%%:*}, \"service_name\": \"${svc#*:}\", \"amount\": \"$(( i * 5 )).00\"}" >/dev/null
   case $(( i % 4 )) in
-    0|1) curl -fsS -H "$AUTH" -X POST "$AM/api/v1/reservations/$order/capture" >/dev/null ;;
-    2) curl -fsS -H "$AUTH" -X POST "$AM/api/v1/reservations/$order/release" >/dev/null ;;
+    0|1) curl -fsS -H "$AM_AUTH" -X POST "$AM/api/v1/reservations/$order/capture" >/dev/null ;;
+    2) curl -fsS -H "$AM_AUTH" -X POST "$AM/api/v1/reservations/$order/release" >/dev/null ;;
     *) ;; # left reserved
   esac
 done

@@ -36,7 +36,9 @@ start() { # name, then VAR=value settings
   env "$@" nohup "target/debug/$name" >"$RUN_DIR/logs/$name.log" 2>&1 &
   echo $! >"$RUN_DIR/$name.pid"
 }
-start accounts-manager DATABASE_URL="$PGHOST_URL/accounts_manager" API_TOKENS="$API_TOKEN" BIND_ADDR="$AM_ADDR" RUST_LOG="${RUST_LOG:-info}"
+# The bootstrap key (every scope) is the operator's, named "operator".
+start accounts-manager DATABASE_URL="$PGHOST_URL/accounts_manager" API_TOKENS="operator=$API_TOKEN" BIND_ADDR="$AM_ADDR" \
+  RATE_LIMIT="${RATE_LIMIT:-0}" RUST_LOG="${RUST_LOG:-info}"
 
 wait_ready() { # name, url
   for _ in $(seq 1 60); do
@@ -49,8 +51,16 @@ wait_ready() { # name, url
   exit 1
 }
 wait_ready accounts-manager "http://$AM_ADDR"
-start advances-service DATABASE_URL="$PGHOST_URL/advances_service" API_TOKENS="$API_TOKEN" BIND_ADDR="$ADV_ADDR" \
-  AMQP_URL="$AMQP_URL" ACCOUNTS_URL="http://$AM_ADDR" ACCOUNTS_TOKEN="$API_TOKEN" ROLES="${ROLES:-api,scheduler,worker}" \
+
+# advances-service gets a key of its own for accounts-manager, made with the
+# bootstrap key and holding only what it uses: reading accounts, deposits and
+# withdrawals, and the history reconciliation reads.
+(umask 077; printf '%s' "$API_TOKEN" >"$RUN_DIR/operator.token")
+deploy/api-key.sh "http://$AM_ADDR" "$RUN_DIR/operator.token" advances-service \
+  accounts:read,money:write,reports:read "$RUN_DIR/advances-service.key"
+start advances-service DATABASE_URL="$PGHOST_URL/advances_service" API_TOKENS="operator=$API_TOKEN" BIND_ADDR="$ADV_ADDR" \
+  AMQP_URL="$AMQP_URL" ACCOUNTS_URL="http://$AM_ADDR" ACCOUNTS_TOKEN="$(cat "$RUN_DIR/advances-service.key")" ROLES="${ROLES:-api,scheduler,worker}" \
+  RATE_LIMIT="${RATE_LIMIT:-0}" \
   INSTALLMENT_INTERVAL="${INSTALLMENT_INTERVAL:-7d}" SCHEDULER_INTERVAL="${SCHEDULER_INTERVAL:-10s}" \
   RECONCILE_INTERVAL="${RECONCILE_INTERVAL:-1h}" RUST_LOG="${RUST_LOG:-info}"
 wait_ready advances-service "http://$ADV_ADDR"
@@ -59,7 +69,8 @@ cat <<MSG
 
 accounts-manager  http://$AM_ADDR   (docs: http://$AM_ADDR/docs/)
 advances-service  http://$ADV_ADDR   (docs: http://$ADV_ADDR/docs/)  api, scheduler and worker; payments every ${INSTALLMENT_INTERVAL:-7d}
-bearer token      $API_TOKEN
+bearer token      $API_TOKEN   (bootstrap key "operator" of both services: every scope)
+advances' key     $RUN_DIR/advances-service.key   (accounts:read, money:write, reports:read on accounts-manager)
 logs              $RUN_DIR/logs/
 stop              deploy/stop.sh
 MSG

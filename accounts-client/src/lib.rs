@@ -437,7 +437,8 @@ mod tests {
         "amount": "10.00", "currency": "USD",
         "from_account_id": "00000000-0000-0000-0000-000000000007", "to_account_id": null,
         "order_id": null, "service_id": null, "reference": null,
-        "description": "10.00 USD not withdrawn", "created_at": "2022-11-17T01:44:22.083065Z"}"#;
+        "description": "10.00 USD not withdrawn", "reverses": null, "reversed_amount": "0.00",
+        "created_by": "token-1", "created_at": "2022-11-17T01:44:22.083065Z"}"#;
 
     #[test]
     fn a_post_carries_the_token_the_key_the_request_id_and_the_typed_body() {

@@ -2,14 +2,17 @@
 
 use std::time::Duration;
 
-pub use service_kit::config::ConfigError;
 use service_kit::config::Env;
+pub use service_kit::config::{AccessSettings, ConfigError};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
     pub bind_addr: String,
+    /// The bootstrap keys of `API_TOKENS` (`token` or `name=token` each).
     pub api_tokens: Vec<String>,
+    /// `RATE_LIMIT` and `IDEMPOTENCY_RETENTION`.
+    pub access: AccessSettings,
     pub report_window: Duration,
     /// Connections in this instance's pool.
     pub database_pool_size: u32,
@@ -44,6 +47,7 @@ impl Settings {
             )?,
             bind_addr: env.or("BIND_ADDR", "127.0.0.1:8080"),
             api_tokens: env.tokens("API_TOKENS")?,
+            access: env.access()?,
             report_window: env.duration("REPORT_WINDOW", Duration::from_secs(5 * 24 * 3600))?,
             database_pool_size: env.number("DATABASE_POOL_SIZE", 16, 1..=1000)?,
             http_workers: env.number("HTTP_WORKERS", 0, 0..=1024)?,
@@ -76,6 +80,11 @@ mod tests {
         assert_eq!(s.bind_addr, "127.0.0.1:8080");
         assert_eq!(s.api_tokens, vec!["a", "b"]);
         assert_eq!(s.report_window, Duration::from_secs(5 * 86400));
+        assert_eq!(s.access.rate_limit, 0);
+        assert_eq!(
+            s.access.idempotency_retention,
+            Duration::from_secs(30 * 86400)
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The OpenAPI document served at `/api-docs/openapi.json` and shown at `/docs`.
 
 use service_kit::openapi::BearerAuth;
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 
 use crate::routes;
 
@@ -15,10 +15,16 @@ strings with two fraction digits; timestamps are RFC 3339 UTC with six fraction 
 an `Idempotency-Key` (1-255 printable ASCII): the first request with a key runs once and its answer is \
 stored with its effect; the same key and body gets the stored answer again (header `Idempotent-Replayed: true`), \
 a different body gets `422 idempotency_key_reused`, and a key still in flight gets `409 idempotency_key_in_flight`. \
-Requests refused before they run (bad input, unknown account) store nothing, so the key can be used again. \
-Keys are global to the service, not per token, and are kept indefinitely.\n\n\
+Requests refused before they run (bad input, unknown account, a missing scope, the rate limit) store nothing, so \
+the key can be used again. Keys are global to the service, not per API key (a retry with a rotated key replays), \
+and stored answers are kept for `IDEMPOTENCY_RETENTION` (default 30 days): a key older than that is a new request.\n\n\
+Access: every `/api/v1` route needs `Authorization: Bearer <key>`, and each names the scope its key must have \
+(`admin` may do everything). Bootstrap keys come from `API_TOKENS` and have every scope; others are made with \
+`POST /api/v1/admin/api-keys`. Scopes: `accounts:read`, `accounts:write`, `money:write`, `orders:read`, \
+`orders:write`, `reports:read`, `events:read`, `admin`.\n\n\
 Every error is `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`: 400 malformed JSON, wrong types or \
-unknown fields; 401 a missing or wrong token; 404 unknown resource; 409 conflicting state; 422 a broken rule; \
+unknown fields; 401 a missing, unknown, expired or revoked key; 403 insufficient_scope; 404 unknown resource; \
+409 conflicting state; 422 a broken rule; 429 rate_limited (per key, `RATE_LIMIT`, with `Retry-After`); \
 503 the database is unavailable. A movement refused by the ledger (insufficient_funds, currency_mismatch) is \
 recorded as a failed Transaction and answered 422 with that Transaction as the body.\n\n\
 In Transactions, `from_account_id` and `to_account_id` name user accounts; `null` stands for the outside world \
@@ -44,13 +50,21 @@ In Transactions, `from_account_id` and `to_account_id` name user accounts; `null
         routes::reports::report,
         routes::reports::revenue,
         routes::admin::audit,
+        service_kit::access::admin::create_api_key,
+        service_kit::access::admin::list_api_keys,
+        service_kit::access::admin::revoke_api_key,
         routes::health::healthz,
         routes::health::readyz,
         routes::health::metrics,
     ),
     components(schemas(
+        RefusedOrInvalid,
+        BatchRefusedOrInvalid,
         shared_types::ErrorBody,
         shared_types::ErrorDetail,
+        shared_types::access::NewApiKey,
+        shared_types::access::ApiKey,
+        shared_types::access::ApiKeyList,
         shared_types::accounts::Account,
         shared_types::accounts::BalanceAt,
         shared_types::accounts::AccountList,
@@ -73,14 +87,47 @@ In Transactions, `from_account_id` and `to_account_id` name user accounts; `null
         shared_types::accounts::AuditReport,
         shared_types::accounts::CurrencyAudit,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Scopes),
     tags(
         (name = "accounts", description = "Accounts and balances"),
         (name = "money", description = "Deposits, withdrawals and transfers"),
         (name = "orders", description = "Holds for orders: reserve, capture, release"),
         (name = "history", description = "History, the transactions report and the revenue CSV"),
-        (name = "admin", description = "Operator checks"),
+        (name = "admin", description = "Operator checks and API keys"),
         (name = "operations", description = "Health, readiness and metrics (no token)"),
     )
 )]
 pub struct ApiDoc;
+
+/// Names each route's scope, from the same table the access guard reads.
+struct Scopes;
+
+impl Modify for Scopes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        service_kit::openapi::document_access(openapi, &routes::POLICY);
+    }
+}
+
+/// A `422` of a movement: the failed Transaction the ledger recorded
+/// (insufficient_funds, currency_mismatch), or an ErrorBody for a request
+/// refused before it ran (a bad amount, same_account, invalid_target,
+/// idempotency_key_reused, ...), which records nothing.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)] // a shape for the document only
+pub enum RefusedOrInvalid {
+    Refused(shared_types::accounts::Transaction),
+    Invalid(shared_types::ErrorBody),
+}
+
+/// A `422` of a transfer batch: every transfer recorded as failed (an atomic
+/// batch that could not be made whole), or an ErrorBody for a request
+/// refused before it ran (invalid_batch, a bad transfer), which records
+/// nothing.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)] // a shape for the document only
+pub enum BatchRefusedOrInvalid {
+    Refused(shared_types::accounts::TransferBatchAnswer),
+    Invalid(shared_types::ErrorBody),
+}

@@ -7,7 +7,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use prometheus::{IntCounter, IntCounterVec};
-use service_kit::auth::{require_token, Tokens};
+use service_kit::access::guard;
 use service_kit::error::{error_chain, json_error_body, no_such_route};
 use service_kit::metrics::HttpMetrics;
 use service_kit::telemetry::observe;
@@ -136,14 +136,22 @@ fn run(
     metrics: HttpMetrics,
     workers: usize,
 ) -> std::io::Result<Server> {
+    let (access, retention) = service_kit::access::install(
+        state.pool.clone(),
+        &state.settings.api_tokens,
+        routes::POLICY,
+        state.settings.access,
+        &metrics,
+    )
+    .map_err(std::io::Error::other)?;
     let data = web::Data::new(state);
-    let tokens = web::Data::new(Tokens::new(&data.settings.api_tokens));
     let metrics = web::Data::new(metrics);
     let openapi = ApiDoc::openapi();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .app_data(tokens.clone())
+            .app_data(access.clone())
+            .app_data(retention.clone())
             .app_data(metrics.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
             .app_data(service_kit::http::query_config())
@@ -156,7 +164,7 @@ fn run(
             .service(web::redirect("/docs", "/docs/"))
             .service(
                 web::scope("/api/v1")
-                    .wrap(from_fn(require_token))
+                    .wrap(from_fn(guard))
                     .configure(routes::api_v1),
             )
             .default_service(web::to(no_such_route))

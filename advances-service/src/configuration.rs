@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-pub use service_kit::config::ConfigError;
 use service_kit::config::Env;
+pub use service_kit::config::{AccessSettings, ConfigError};
 
 /// The parts one process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,7 +21,10 @@ pub enum Role {
 pub struct Settings {
     pub database_url: String,
     pub bind_addr: String,
+    /// The bootstrap keys of `API_TOKENS` (`token` or `name=token` each).
     pub api_tokens: Vec<String>,
+    /// `RATE_LIMIT` and `IDEMPOTENCY_RETENTION`.
+    pub access: AccessSettings,
     pub amqp_url: String,
     pub accounts_url: String,
     pub accounts_token: String,
@@ -68,6 +71,7 @@ impl Settings {
             )?,
             bind_addr: env.or("BIND_ADDR", "127.0.0.1:8081"),
             api_tokens: env.tokens("API_TOKENS")?,
+            access: env.access()?,
             amqp_url,
             accounts_url: accounts_url.trim_end_matches('/').to_owned(),
             accounts_token: env

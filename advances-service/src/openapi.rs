@@ -1,7 +1,7 @@
 //! The OpenAPI document served at `/api-docs/openapi.json` and shown at `/docs`.
 
 use service_kit::openapi::BearerAuth;
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 
 use crate::routes;
 
@@ -23,8 +23,11 @@ Other producers may publish it (also straight to the queue through the default e
 valid job, or names an unknown payment, is dead-lettered to `advances.payments.dead` (exchange `advances.dead`, \
 fanout). A job for a payment that is paid, failed or not yet due is acknowledged with no effect.\n\n\
 Conventions, errors and idempotency are those of accounts-manager: JSON, amounts as two-decimal strings, \
-`{\"error\": {\"code\", \"message\"}}`, bearer tokens on `/api/v1`. A repeated POST /advances with the same \
-Idempotency-Key answers with the advance as it stands now (201 once disbursed, 202 while disbursing).",
+`{\"error\": {\"code\", \"message\"}}`, bearer keys on `/api/v1` (401 a missing, unknown, expired or revoked \
+key; 403 insufficient_scope; 429 rate_limited with `Retry-After`), stored answers kept for `IDEMPOTENCY_RETENTION`. \
+Scopes: `advances:read`, `advances:write`, `admin` (reconciliation, api keys; may do everything). A repeated \
+POST /advances with the same Idempotency-Key answers with the advance as it stands now (201 once disbursed, 202 \
+while disbursing). Every advance records the name of the key that made it (`created_by`).",
         version = "1.0.0"
     ),
     paths(
@@ -33,6 +36,9 @@ Idempotency-Key answers with the advance as it stands now (201 once disbursed, 2
         routes::advances::list_advances,
         routes::admin::latest_reconciliation,
         routes::admin::run_reconciliation,
+        service_kit::access::admin::create_api_key,
+        service_kit::access::admin::list_api_keys,
+        service_kit::access::admin::revoke_api_key,
         routes::health::healthz,
         routes::health::readyz,
         routes::health::metrics,
@@ -40,6 +46,9 @@ Idempotency-Key answers with the advance as it stands now (201 once disbursed, 2
     components(schemas(
         shared_types::ErrorBody,
         shared_types::ErrorDetail,
+        shared_types::access::NewApiKey,
+        shared_types::access::ApiKey,
+        shared_types::access::ApiKeyList,
         shared_types::advances::AdvanceRequest,
         shared_types::advances::Advance,
         shared_types::advances::AdvanceStatus,
@@ -51,11 +60,20 @@ Idempotency-Key answers with the advance as it stands now (201 once disbursed, 2
         shared_types::advances::ReconciliationCheck,
         shared_types::accounts::Page<shared_types::advances::Advance>,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Scopes),
     tags(
         (name = "advances", description = "Advances and their payments"),
-        (name = "admin", description = "Reconciliation"),
+        (name = "admin", description = "Reconciliation and API keys"),
         (name = "operations", description = "Health, readiness and metrics (no token)"),
     )
 )]
 pub struct ApiDoc;
+
+/// Names each route's scope, from the same table the access guard reads.
+struct Scopes;
+
+impl Modify for Scopes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        service_kit::openapi::document_access(openapi, &routes::POLICY);
+    }
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
-use service_kit::auth::{require_token, Tokens};
+use service_kit::access::guard;
 use service_kit::error::{error_chain, json_error_body, no_such_route};
 use service_kit::metrics::HttpMetrics;
 use service_kit::telemetry::observe;
@@ -196,14 +196,22 @@ async fn termination_signal() {
 fn run(listener: TcpListener, context: Context, metrics: HttpMetrics) -> std::io::Result<Server> {
     let api = context.settings.runs(Role::Api);
     let workers = context.settings.http_workers;
-    let tokens = web::Data::new(Tokens::new(&context.settings.api_tokens));
+    let (access, retention) = service_kit::access::install(
+        context.pool.clone(),
+        &context.settings.api_tokens,
+        routes::POLICY,
+        context.settings.access,
+        &metrics,
+    )
+    .map_err(std::io::Error::other)?;
     let data = web::Data::new(context);
     let metrics = web::Data::new(metrics);
     let openapi = ApiDoc::openapi();
     let mut server = HttpServer::new(move || {
         let app = App::new()
             .app_data(data.clone())
-            .app_data(tokens.clone())
+            .app_data(access.clone())
+            .app_data(retention.clone())
             .app_data(metrics.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
             .app_data(service_kit::http::query_config())
@@ -218,7 +226,7 @@ fn run(listener: TcpListener, context: Context, metrics: HttpMetrics) -> std::io
         let app = if api {
             app.service(
                 web::scope("/api/v1")
-                    .wrap(from_fn(require_token))
+                    .wrap(from_fn(guard))
                     .configure(routes::api_v1),
             )
         } else {

@@ -7,6 +7,15 @@ use std::time::Duration;
 #[error("configuration error: {0}")]
 pub struct ConfigError(pub String);
 
+/// The settings of access control and idempotency both services read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessSettings {
+    /// Requests per second per key per instance, with a burst of as many; 0 is off.
+    pub rate_limit: u32,
+    /// How long stored answers of idempotent POSTs are kept.
+    pub idempotency_retention: Duration,
+}
+
 /// Looks settings up by name (the process environment, or a map in tests);
 /// blank values count as absent.
 pub struct Env<F: Fn(&str) -> Option<String>>(pub F);
@@ -25,10 +34,14 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         self.get(name).unwrap_or_else(|| default.to_owned())
     }
 
-    /// Comma-separated bearer tokens, at least one.
+    /// Comma-separated bootstrap keys, at least one, each `token` or
+    /// `name=token` (see [`crate::auth::Tokens::parse`]).
     pub fn tokens(&self, name: &str) -> Result<Vec<String>, ConfigError> {
         let tokens: Vec<String> = self
-            .required(name, "comma-separated bearer tokens")?
+            .required(
+                name,
+                "comma-separated bearer tokens, each token or name=token",
+            )?
             .split(',')
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty())
@@ -36,7 +49,17 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         if tokens.is_empty() {
             return Err(ConfigError(format!("{name} must name at least one token")));
         }
+        crate::auth::Tokens::parse(&tokens).map_err(|why| ConfigError(format!("{name}: {why}")))?;
         Ok(tokens)
+    }
+
+    /// `RATE_LIMIT` and `IDEMPOTENCY_RETENTION`, read the same way by both services.
+    pub fn access(&self) -> Result<AccessSettings, ConfigError> {
+        Ok(AccessSettings {
+            rate_limit: self.number("RATE_LIMIT", 0, 0..=1_000_000)?,
+            idempotency_retention: self
+                .duration("IDEMPOTENCY_RETENTION", Duration::from_secs(30 * 24 * 3600))?,
+        })
     }
 
     /// A duration such as `5d`, `2s`, `1h 30m`.

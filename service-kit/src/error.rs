@@ -87,6 +87,11 @@ pub fn json_error_body<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHan
         ),
         413 => ("payload_too_large", "the request body is too large"),
         401 => ("unauthorized", "a valid bearer token is required"),
+        403 => (
+            "insufficient_scope",
+            "the key does not have the scope this route needs",
+        ),
+        429 => ("rate_limited", "too many requests; retry later"),
         400..=499 => (
             "invalid_request",
             status.canonical_reason().unwrap_or("bad request"),

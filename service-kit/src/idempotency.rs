@@ -1,6 +1,9 @@
 //! Idempotent POSTs: the key, the fingerprint of the request first sent with
 //! it, and running a request's work at most once per key, with its answer
-//! stored in the same database transaction as its effect.
+//! stored in the same database transaction as its effect. A stored answer is
+//! kept for the service's [`Retention`]; after that the key is a new request.
+
+use std::time::Duration;
 
 use actix_web::HttpRequest;
 use diesel::pg::PgConnection;
@@ -12,11 +15,26 @@ use crate::idempotency_store as store;
 
 pub use shared_types::headers::IDEMPOTENCY_KEY as HEADER;
 /// Set on an answer that is the stored answer of an earlier request.
-pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
+pub use shared_types::headers::IDEMPOTENT_REPLAYED as REPLAYED_HEADER;
 
-/// 1 to 255 printable ASCII characters, as the contract says.
+/// `IDEMPOTENCY_RETENTION`: how long stored answers are kept (default 30
+/// days). A service puts it in its app data; requests read it from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention(pub Duration);
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self(Duration::from_secs(30 * 24 * 3600))
+    }
+}
+
+/// 1 to 255 printable ASCII characters, as the contract says, and how long
+/// an answer stored under it counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey(String);
+pub struct IdempotencyKey {
+    key: String,
+    retention: Retention,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Idempotency-Key must be 1 to 255 printable ASCII characters")]
@@ -28,16 +46,29 @@ impl IdempotencyKey {
         if raw.is_empty() || raw.len() > 255 || !printable {
             return Err(InvalidIdempotencyKey);
         }
-        Ok(Self(String::from_utf8_lossy(raw).into_owned()))
+        Ok(Self {
+            key: String::from_utf8_lossy(raw).into_owned(),
+            retention: Retention::default(),
+        })
+    }
+
+    /// The same key, its stored answers kept for `retention`.
+    pub fn kept_for(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.key
+    }
+
+    pub fn retention(&self) -> Retention {
+        self.retention
     }
 
     /// A 64-bit number naming the key for a Postgres advisory lock.
     pub fn lock_id(&self) -> i64 {
-        let digest = Sha256::digest(self.0.as_bytes());
+        let digest = Sha256::digest(self.key.as_bytes());
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
         i64::from_be_bytes(first)
@@ -93,7 +124,10 @@ impl Idempotency {
         let Some(raw) = req.headers().get(HEADER) else {
             return Ok(None);
         };
-        let key = IdempotencyKey::parse(raw.as_bytes())?;
+        let retention = req
+            .app_data::<actix_web::web::Data<Retention>>()
+            .map_or_else(Retention::default, |r| *r.get_ref());
+        let key = IdempotencyKey::parse(raw.as_bytes())?.kept_for(retention);
         let canonical = serde_json::to_vec(parsed).unwrap_or_default();
         let route = format!("{} {}", req.method(), req.path());
         Ok(Some(Self {

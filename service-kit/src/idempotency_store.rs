@@ -1,11 +1,16 @@
 //! The `idempotency_keys` table (each service's migrations create it the same
-//! way) and the advisory lock that marks a key in flight.
+//! way, with an index on `created_at` for the sweeper), the advisory lock that
+//! marks a key in flight, and the sweeper that deletes stored answers past
+//! `IDEMPOTENCY_RETENTION`.
+
+use std::time::Duration;
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool};
+use diesel::sql_types::{Array, BigInt, Bool, Double, Text};
 
-use crate::idempotency::{Fingerprint, IdempotencyKey};
+use crate::db::PgPool;
+use crate::idempotency::{Fingerprint, IdempotencyKey, Retention};
 
 diesel::table! {
     idempotency_keys (key) {
@@ -17,7 +22,7 @@ diesel::table! {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = idempotency_keys)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct StoredResponse {
@@ -54,23 +59,90 @@ pub fn try_lock_all(conn: &mut PgConnection, keys: &[&IdempotencyKey]) -> QueryR
     .map(|rows| rows.into_iter().map(|r| r.locked).collect())
 }
 
-/// The stored answers of those of `keys` that have one, with their keys.
+#[derive(QueryableByName)]
+struct LiveAnswer {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(embed)]
+    stored: StoredResponse,
+}
+
+/// The stored answers of those of `keys` that have one younger than the
+/// keys' retention, with their keys. An answer past it is deleted (the
+/// caller holds the keys' locks): its key is a new request.
 pub fn find_all(
     conn: &mut PgConnection,
     keys: &[&IdempotencyKey],
 ) -> QueryResult<Vec<(String, StoredResponse)>> {
-    idempotency_keys::table
-        .filter(idempotency_keys::key.eq_any(keys.iter().map(|key| key.as_str())))
-        .select((idempotency_keys::key, StoredResponse::as_select()))
-        .load(conn)
+    let Some(retention) = keys.iter().map(|key| key.retention()).min_by_key(|r| r.0) else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<&str> = keys.iter().map(|key| key.as_str()).collect();
+    diesel::sql_query(include_str!("idempotency_store/find_live.sql"))
+        .bind::<Array<Text>, _>(names)
+        .bind::<Double, _>(seconds(retention))
+        .load::<LiveAnswer>(conn)
+        .map(|rows| rows.into_iter().map(|row| (row.key, row.stored)).collect())
 }
 
 pub fn find(conn: &mut PgConnection, key: &IdempotencyKey) -> QueryResult<Option<StoredResponse>> {
-    idempotency_keys::table
-        .find(key.as_str())
-        .select(StoredResponse::as_select())
-        .first(conn)
-        .optional()
+    Ok(find_all(conn, &[key])?
+        .into_iter()
+        .next()
+        .map(|(_, stored)| stored))
+}
+
+fn seconds(retention: Retention) -> f64 {
+    retention.0.as_secs_f64()
+}
+
+/// Deletes at most `batch` stored answers past `retention`, oldest first;
+/// how many it deleted.
+pub fn sweep_once(conn: &mut PgConnection, retention: Retention, batch: i64) -> QueryResult<usize> {
+    diesel::sql_query(include_str!("idempotency_store/sweep.sql"))
+        .bind::<Double, _>(seconds(retention))
+        .bind::<BigInt, _>(batch)
+        .execute(conn)
+}
+
+/// Rows one sweep deletes at most in one statement: small, so that it never
+/// holds many row locks or a long transaction.
+const SWEEP_BATCH: i64 = 500;
+
+/// How often the sweeper looks for answers past `retention`.
+pub fn sweep_interval(retention: Retention) -> Duration {
+    (retention.0 / 10).clamp(Duration::from_secs(1), Duration::from_secs(60))
+}
+
+/// Deletes stored answers past `retention` in small batches, now and then,
+/// for as long as the runtime runs. Any number of instances may run it.
+pub fn spawn_sweeper(pool: PgPool, retention: Retention) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(sweep_interval(retention)).await;
+            let swept = crate::db::run(&pool, move |conn| {
+                let mut total = 0;
+                loop {
+                    let deleted = sweep_once(conn, retention, SWEEP_BATCH)?;
+                    total += deleted;
+                    if deleted < usize::try_from(SWEEP_BATCH).unwrap_or(usize::MAX) {
+                        return Ok(total);
+                    }
+                }
+            })
+            .await;
+            match swept {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    deleted = n,
+                    "idempotency answers past their retention deleted"
+                ),
+                Err(error) => {
+                    tracing::warn!(error = %crate::error::error_chain(&error), "cannot sweep idempotency answers")
+                }
+            }
+        }
+    });
 }
 
 pub fn save(

@@ -1,7 +1,9 @@
-//! The HTTP plumbing both services share: bearer auth, request ids and JSON
-//! logs, Prometheus request metrics, the contract's error body, settings from
-//! the environment, and idempotent POSTs stored in Postgres.
+//! The HTTP plumbing both services share: access control (API keys, scopes,
+//! rate limits), request ids and JSON logs, Prometheus request metrics, the
+//! contract's error body, settings from the environment, and idempotent POSTs
+//! stored in Postgres.
 
+pub mod access;
 pub mod amount;
 pub mod auth;
 pub mod config;

@@ -15,3 +15,86 @@ impl Modify for BearerAuth {
         );
     }
 }
+
+/// Writes each `/api/v1` operation's scope into the document from the same
+/// function the guard asks ([`crate::access::Policy::route_scope`]): its
+/// `security` requirement names the scope, its description says it, and it
+/// lists the answers of the guard (`401`, `403 insufficient_scope`,
+/// `429 rate_limited` with `Retry-After`).
+pub fn document_access(openapi: &mut utoipa::openapi::OpenApi, policy: &crate::access::Policy) {
+    use actix_web::http::Method;
+    use utoipa::openapi::security::SecurityRequirement;
+
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        let operations = [
+            (Method::GET, item.get.as_mut()),
+            (Method::POST, item.post.as_mut()),
+            (Method::PUT, item.put.as_mut()),
+            (Method::PATCH, item.patch.as_mut()),
+            (Method::DELETE, item.delete.as_mut()),
+        ];
+        for (method, operation) in operations {
+            let Some(operation) = operation else {
+                continue;
+            };
+            let scope = (policy.route_scope)(&method, path);
+            operation.security = Some(vec![SecurityRequirement::new("bearer", [scope])]);
+            let line = if scope == crate::access::ADMIN {
+                "Scope: `admin`.".to_owned()
+            } else {
+                format!("Scope: `{scope}` (or `admin`).")
+            };
+            operation.description = Some(match operation.description.take() {
+                Some(text) if !text.is_empty() => format!("{text}\n\n{line}"),
+                _ => line,
+            });
+            let responses = &mut operation.responses.responses;
+            for (status, what) in [
+                (
+                    "401",
+                    "A missing, unknown, expired or revoked token (unauthorized)",
+                ),
+                (
+                    "403",
+                    "The key lacks this route's scope (insufficient_scope); nothing happened",
+                ),
+                (
+                    "429",
+                    "The key is over RATE_LIMIT (rate_limited), see Retry-After; nothing happened",
+                ),
+            ] {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error_response(what, status == "429").into());
+            }
+        }
+    }
+}
+
+/// A documented error answer: the contract's error body.
+fn error_response(description: &str, retry_after: bool) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, ResponseBuilder};
+
+    let mut response = ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build(),
+    );
+    if retry_after {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::Integer),
+                )
+                .description(Some("Seconds to wait before trying again"))
+                .build(),
+        );
+    }
+    response.build()
+}

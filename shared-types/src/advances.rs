@@ -109,6 +109,9 @@ pub struct Advance {
     pub currency: String,
     pub status: AdvanceStatus,
     pub installments: i32,
+    /// The name of the API key that asked for the advance.
+    #[cfg_attr(feature = "openapi", schema(example = "checkout-service"))]
+    pub created_by: String,
     #[serde(with = "crate::money")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "300.00"))]
     pub paid: Decimal,

@@ -8,3 +8,10 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 /// Names one request in the logs of every service it passes through; a
 /// service answers with the caller's id, or one it made.
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// Set to `true` on an answer that is the stored answer of an earlier
+/// request with the same `Idempotency-Key`.
+pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
+
+/// How many seconds to wait before trying again (`429`, `503`, `409` in flight).
+pub const RETRY_AFTER: &str = "Retry-After";

@@ -4,6 +4,7 @@
 //! to speak the contract in `API.md` without copying its shapes. It holds data
 //! and serde formats only; the rules about the data live in the services.
 
+pub mod access;
 pub mod accounts;
 pub mod advances;
 pub mod error;

@@ -7,14 +7,67 @@ pub mod movements;
 pub mod reports;
 pub mod reservations;
 
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
+use service_kit::access::{Policy, ADMIN};
 use shared_types::accounts::{AccountId, TransactionId};
 
 use crate::error::ApiError;
 use crate::operations::Reply;
 use crate::startup::AppState;
 
-/// The `/api/v1` routes (the caller wraps them in authentication).
+/// The scopes a key of accounts-manager may have.
+pub const SCOPES: &[&str] = &[
+    "accounts:read",
+    "accounts:write",
+    "money:write",
+    "orders:read",
+    "orders:write",
+    "reports:read",
+    "events:read",
+    ADMIN,
+];
+
+/// Access control of accounts-manager: its scopes and what each route needs.
+pub const POLICY: Policy = Policy {
+    scopes: SCOPES,
+    route_scope: scope_of,
+};
+
+/// The scope a route needs, by method and route pattern (as registered
+/// under `/api/v1`). The guard asks this for every request and the OpenAPI
+/// document is written from it. A route not listed here needs `admin`: a
+/// new route gets its scope by an arm here (its test: the scope matrix in
+/// `tests/api/access.rs`).
+pub fn scope_of(method: &Method, route: &str) -> &'static str {
+    let route = route.strip_prefix("/api/v1").unwrap_or(route);
+    match (method.as_str(), route) {
+        ("GET", "/accounts/{account_id}" | "/users/{user_id}/accounts") => "accounts:read",
+        ("GET", "/accounts/{account_id}/balance") => "accounts:read",
+        ("POST", "/accounts") => "accounts:write",
+        ("POST", "/deposits" | "/withdrawals" | "/transfers" | "/transfers/batch") => "money:write",
+        ("POST", "/transactions/{transaction_id}/reversals") => "money:write",
+        ("GET", "/reservations/{order_id}") => "orders:read",
+        (
+            "POST",
+            "/reservations"
+            | "/reservations/{order_id}/capture"
+            | "/reservations/{order_id}/release",
+        ) => "orders:write",
+        (
+            "GET",
+            "/accounts/{account_id}/transactions"
+            | "/transactions"
+            | "/transactions/{transaction_id}"
+            | "/reports/revenue",
+        ) => "reports:read",
+        ("GET", "/events") => "events:read",
+        // The audit, the api keys, and anything not listed above.
+        _ => ADMIN,
+    }
+}
+
+/// The `/api/v1` routes (the caller wraps them in the access guard).
 pub fn api_v1(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/accounts").route(web::post().to(accounts::open_account)))
         .service(
@@ -64,7 +117,8 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(movements::create_reversal)),
         )
         .service(web::resource("/reports/revenue").route(web::get().to(reports::revenue)))
-        .service(web::resource("/admin/audit").route(web::get().to(admin::audit)));
+        .service(web::resource("/admin/audit").route(web::get().to(admin::audit)))
+        .configure(service_kit::access::admin::routes);
 }
 
 pub use service_kit::http::parse_post;

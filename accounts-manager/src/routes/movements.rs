@@ -115,7 +115,7 @@ pub async fn create_deposit(
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such account", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key is in flight", body = ErrorBody),
-        (status = 422, description = "Refused by the ledger (insufficient_funds): the failed Transaction, which is recorded; or a bad input: an ErrorBody", body = Transaction),
+        (status = 422, description = "Refused by the ledger (insufficient_funds): the failed Transaction, which is recorded; or a bad input: an ErrorBody", body = crate::openapi::RefusedOrInvalid),
         (status = 503, body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -156,7 +156,7 @@ pub async fn create_withdrawal(
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such account", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key is in flight", body = ErrorBody),
-        (status = 422, description = "Refused by the ledger (insufficient_funds, currency_mismatch): the failed Transaction, which is recorded; or a bad input (same account, bad amount): an ErrorBody", body = Transaction),
+        (status = 422, description = "Refused by the ledger (insufficient_funds, currency_mismatch): the failed Transaction, which is recorded; or a bad input (same account, bad amount): an ErrorBody", body = crate::openapi::RefusedOrInvalid),
         (status = 503, body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -257,7 +257,7 @@ struct BatchBody {
         (status = 401, body = ErrorBody),
         (status = 404, description = "An unknown account (the message names the transfer)", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key is in flight", body = ErrorBody),
-        (status = 422, description = "Atomic and a transfer was refused: every transfer recorded as failed (TransferBatchAnswer); or invalid_batch (none or more than 1000), a bad transfer (transfers[7].amount ...): an ErrorBody, nothing recorded", body = TransferBatchAnswer),
+        (status = 422, description = "Atomic and a transfer was refused: every transfer recorded as failed (TransferBatchAnswer); or invalid_batch (none or more than 1000), a bad transfer (transfers[7].amount ...): an ErrorBody, nothing recorded", body = crate::openapi::BatchRefusedOrInvalid),
         (status = 503, body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -322,7 +322,7 @@ pub async fn create_transfer_batch(
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such transaction", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key is in flight", body = ErrorBody),
-        (status = 422, description = "Refused by the ledger (insufficient_funds on the side that pays back): the failed Transaction, which is recorded; or not_reversible, reversal_exceeds_original, a bad amount: an ErrorBody, nothing recorded", body = Transaction),
+        (status = 422, description = "Refused by the ledger (insufficient_funds on the side that pays back): the failed Transaction, which is recorded; or not_reversible, reversal_exceeds_original, a bad amount: an ErrorBody, nothing recorded", body = crate::openapi::RefusedOrInvalid),
         (status = 503, body = ErrorBody),
     ),
     security(("bearer" = []))

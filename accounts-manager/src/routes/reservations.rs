@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use service_kit::auth::Caller;
-use shared_types::accounts::{CaptureRequest, Reservation, ReservationRequest, Transaction};
+use shared_types::accounts::{CaptureRequest, Reservation, ReservationRequest};
 use shared_types::ErrorBody;
 
 use super::movements::ByUser;
@@ -40,7 +40,7 @@ fn order_id(raw: &str) -> Result<OrderId, ApiError> {
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such account", body = ErrorBody),
         (status = 409, description = "The order already has a reservation (order_already_reserved), or the Idempotency-Key is in flight", body = ErrorBody),
-        (status = 422, description = "Not enough balance: the failed Transaction, which is recorded (the order id stays free); or a bad input: an ErrorBody", body = Transaction),
+        (status = 422, description = "Not enough balance: the failed Transaction, which is recorded (the order id stays free); or a bad input: an ErrorBody", body = crate::openapi::RefusedOrInvalid),
         (status = 503, body = ErrorBody),
     ),
     security(("bearer" = []))

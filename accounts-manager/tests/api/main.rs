@@ -1,6 +1,7 @@
 //! accounts-manager's API tests: the real application on a fresh database per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic
 
+mod access;
 mod accounts;
 mod balance_at;
 mod batches;

@@ -32,6 +32,17 @@ pub struct NewAdvance {
     pub account: AccountId,
     pub amount: Amount,
     pub installments: Installments,
+    /// The name of the API key that asked for it.
+    pub created_by: String,
+}
+
+/// The answer to a request for an advance.
+pub struct Created {
+    /// `201` once the money is in the account, `202` while `disbursing`.
+    pub status: u16,
+    pub advance: Advance,
+    /// A repeat of an earlier request with the same Idempotency-Key.
+    pub replayed: bool,
 }
 
 /// Creates an advance: `201` once the money is in the account, `202` while it
@@ -43,7 +54,7 @@ pub async fn create(
     idempotency: Option<Idempotency>,
     request: NewAdvance,
     request_id: Option<String>,
-) -> Result<(u16, Advance), ApiError> {
+) -> Result<Created, ApiError> {
     let currency = match ctx
         .accounts
         .account(request.account, request_id.as_deref())
@@ -83,6 +94,7 @@ pub async fn create(
         disburse_after: created_at + chrono::Duration::from_std(DISBURSE_LEASE).unwrap_or_default(),
         created_at,
         updated_at: created_at,
+        created_by: request.created_by,
     };
     let schedule: Vec<PaymentRow> = plan
         .iter()
@@ -123,7 +135,11 @@ pub async fn create(
     } else {
         201
     };
-    Ok((status, advance))
+    Ok(Created {
+        status,
+        advance,
+        replayed: reply.replayed,
+    })
 }
 
 /// Pays an advance out through a deposit whose Idempotency-Key is derived from

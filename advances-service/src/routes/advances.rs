@@ -3,8 +3,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use service_kit::amount::Amount;
+use service_kit::auth::Caller;
 use service_kit::error::ApiError;
 use service_kit::http::{parse_post, uuid};
+use service_kit::idempotency::REPLAYED_HEADER;
 use service_kit::listing::{PageRequest, Snapshot};
 use service_kit::telemetry::RequestId;
 use shared_types::accounts::{AccountId, Page};
@@ -43,12 +45,17 @@ pub async fn create_advance(
         account: request.account_id,
         amount: Amount::parse(&request.amount)?,
         installments: Installments::parse(request.installments)?,
+        created_by: Caller::of(&req).name,
     };
-    let (status, advance) = advances::create(&ctx, idempotency, new, RequestId::of(&req)).await?;
-    Ok(match status {
-        201 => HttpResponse::Created().json(advance),
-        _ => HttpResponse::Accepted().json(advance),
-    })
+    let created = advances::create(&ctx, idempotency, new, RequestId::of(&req)).await?;
+    let mut response = match created.status {
+        201 => HttpResponse::Created(),
+        _ => HttpResponse::Accepted(),
+    };
+    if created.replayed {
+        response.insert_header((REPLAYED_HEADER, "true"));
+    }
+    Ok(response.json(created.advance))
 }
 
 /// Get an advance with its payments.

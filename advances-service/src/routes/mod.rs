@@ -4,9 +4,34 @@ pub mod admin;
 pub mod advances;
 pub mod health;
 
+use actix_web::http::Method;
 use actix_web::web;
+use service_kit::access::{Policy, ADMIN};
 
-/// The `/api/v1` routes (the caller wraps them in authentication).
+/// The scopes a key of advances-service may have.
+pub const SCOPES: &[&str] = &["advances:read", "advances:write", ADMIN];
+
+/// Access control of advances-service: its scopes and what each route needs.
+pub const POLICY: Policy = Policy {
+    scopes: SCOPES,
+    route_scope: scope_of,
+};
+
+/// The scope a route needs, by method and route pattern (as registered
+/// under `/api/v1`). The guard asks this for every request and the OpenAPI
+/// document is written from it. A route not listed here needs `admin`
+/// (reconciliation, dead letters, api keys); a new route gets its scope by
+/// an arm here.
+pub fn scope_of(method: &Method, route: &str) -> &'static str {
+    let route = route.strip_prefix("/api/v1").unwrap_or(route);
+    match (method.as_str(), route) {
+        ("GET", "/advances" | "/advances/{advance_id}") => "advances:read",
+        ("POST", "/advances" | "/advances/{advance_id}/payoff") => "advances:write",
+        _ => ADMIN,
+    }
+}
+
+/// The `/api/v1` routes (the caller wraps them in the access guard).
 pub fn api_v1(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/advances")
@@ -18,5 +43,6 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
         web::resource("/admin/reconciliation")
             .route(web::get().to(admin::latest_reconciliation))
             .route(web::post().to(admin::run_reconciliation)),
-    );
+    )
+    .configure(service_kit::access::admin::routes);
 }

@@ -31,6 +31,8 @@ pub struct AdvanceRow {
     pub disburse_after: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The name of the API key that asked for the advance.
+    pub created_by: String,
 }
 
 impl AdvanceRow {
@@ -64,6 +66,7 @@ impl AdvanceRow {
             currency: self.currency.clone(),
             status: self.status(),
             installments: self.installments,
+            created_by: self.created_by.clone(),
             paid,
             outstanding: self.amount - paid,
             created_at: self.created_at,

@@ -15,6 +15,20 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         xid -> Int8,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        name -> Text,
+        secret_hash -> Bytea,
+        scopes -> Array<Nullable<Text>>,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -59,6 +73,7 @@ diesel::joinable!(payments -> advances (advance_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     advances,
+    api_keys,
     idempotency_keys,
     payments,
     reconciliation_reports,

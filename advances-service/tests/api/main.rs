@@ -2,6 +2,7 @@
 //! in-process, a fresh database each and a fresh RabbitMQ vhost per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic
 
+mod access;
 mod api;
 mod collection;
 mod faults;

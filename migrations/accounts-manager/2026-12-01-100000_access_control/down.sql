@@ -1,0 +1,2 @@
+DROP INDEX idempotency_keys_by_created_at;
+DROP TABLE api_keys;

@@ -1,0 +1,204 @@
+//! Access control of `/api/v1`, the same in both services: API keys (the
+//! bootstrap ones of `API_TOKENS` and the ones made at run time), the scope
+//! each route needs, the rate limit per key, and the log line of every refusal.
+//!
+//! One middleware, [`guard`], wraps a service's `/api/v1` scope. For each
+//! request it authenticates the bearer token (`401`), asks the service's
+//! [`Policy::route_scope`] which scope the matched route needs (`403
+//! insufficient_scope`), and counts the request against the key's rate limit
+//! (`429 rate_limited`). A refused request never reaches its handler, so it
+//! has no effect and stores nothing under its Idempotency-Key.
+
+pub mod admin;
+pub mod keys;
+pub mod limit;
+pub mod store;
+
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, Error, HttpMessage, HttpResponse, ResponseError};
+
+use crate::auth::{bearer, Caller, Tokens};
+use crate::db::PgPool;
+use crate::error::{json_error, ApiError};
+use crate::idempotency::Retention;
+use crate::metrics::HttpMetrics;
+pub use keys::{Keyring, Principal};
+use keys::{Refusal, VerifyError};
+pub use limit::RateLimit;
+
+/// The scope that may do everything on its service.
+pub const ADMIN: &str = "admin";
+
+/// Which scope a route needs: `(method, route pattern)` to a scope, where the
+/// pattern is the route as registered, e.g. `/api/v1/accounts/{account_id}`.
+/// A service keeps this in one function beside its route table; a route it
+/// does not list must answer [`ADMIN`] so that a forgotten route is closed.
+pub type RouteScope = fn(&Method, &str) -> &'static str;
+
+/// A service's scopes and the scope of each of its routes.
+#[derive(Clone, Copy)]
+pub struct Policy {
+    /// Every scope a key of this service may be given, [`ADMIN`] included.
+    pub scopes: &'static [&'static str],
+    pub route_scope: RouteScope,
+}
+
+/// What the guard and the key routes of one instance share.
+pub struct AccessControl {
+    pub keyring: Arc<Keyring>,
+    pub policy: Policy,
+    pub limit: RateLimit,
+    pub pool: PgPool,
+}
+
+impl AccessControl {
+    /// Starts reading the stored keys of `pool` (now and every few seconds).
+    pub fn start(
+        pool: PgPool,
+        bootstrap: Tokens,
+        policy: Policy,
+        rate_limit: u32,
+        metrics: &HttpMetrics,
+    ) -> Result<Self, prometheus::Error> {
+        let lookups = metrics.register(prometheus::IntCounter::new(
+            "api_key_lookups_total",
+            "API keys a request had to look up in the database (not yet in memory)",
+        )?)?;
+        let keyring = Arc::new(Keyring::new(pool.clone(), bootstrap, lookups));
+        keys::spawn_refresh(keyring.clone());
+        let limit = RateLimit::new(rate_limit);
+        if limit.is_on() {
+            limit::spawn_forgetting(limit.clone());
+        }
+        Ok(Self {
+            keyring,
+            policy,
+            limit,
+            pool,
+        })
+    }
+}
+
+/// What a service puts in its app data to run [`guard`] and its idempotent
+/// POSTs: access control over `API_TOKENS` and the stored keys, and the
+/// idempotency retention, whose sweeper this starts.
+pub fn install(
+    pool: PgPool,
+    api_tokens: &[String],
+    policy: Policy,
+    settings: crate::config::AccessSettings,
+    metrics: &HttpMetrics,
+) -> Result<(web::Data<AccessControl>, web::Data<Retention>), String> {
+    let bootstrap = Tokens::parse(api_tokens).map_err(|why| format!("API_TOKENS: {why}"))?;
+    let retention = Retention(settings.idempotency_retention);
+    crate::idempotency_store::spawn_sweeper(pool.clone(), retention);
+    let access = AccessControl::start(pool, bootstrap, policy, settings.rate_limit, metrics)
+        .map_err(|e| format!("cannot set up metrics: {e}"))?;
+    Ok((web::Data::new(access), web::Data::new(retention)))
+}
+
+/// The middleware of `/api/v1`: `401`, `403 insufficient_scope`,
+/// `429 rate_limited`, or the handler with the [`Caller`] in the request.
+pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let Some(access) = req.app_data::<web::Data<AccessControl>>().cloned() else {
+        tracing::error!("the access guard runs without AccessControl; refusing");
+        return Ok(refuse(
+            req,
+            ApiError::internal("access control is not set up").error_response(),
+        ));
+    };
+    let route = req.match_pattern();
+    let verdict = access.keyring.verify(bearer(req.headers())).await;
+    let principal = match verdict {
+        Ok(principal) => principal,
+        Err(VerifyError::Refused(Refusal { key, reason })) => {
+            log_refusal(401, key.as_deref(), reason, &req, route.as_deref());
+            return Ok(refuse(req, unauthorized()));
+        }
+        Err(VerifyError::Unavailable(error)) => {
+            return Ok(refuse(req, error.error_response()));
+        }
+    };
+    // A path no route matches has no handler and so no effect: it is
+    // answered 404 by the app for any valid key.
+    if let Some(route) = route.as_deref() {
+        let needed = (access.policy.route_scope)(req.method(), route);
+        if !principal.may(needed) {
+            let why = format!("lacks the scope {needed}");
+            log_refusal(403, Some(&principal.name), &why, &req, Some(route));
+            let response = json_error(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                &format!("this route needs the scope {needed}, which the key does not have"),
+            );
+            return Ok(refuse(req, response));
+        }
+    }
+    if let Err(wait) = access.limit.check(&principal.name) {
+        log_refusal(
+            429,
+            Some(&principal.name),
+            "rate limit",
+            &req,
+            route.as_deref(),
+        );
+        let mut response = json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "this key is over its rate limit; retry after the time in Retry-After",
+        );
+        if let Ok(value) = header::HeaderValue::from_str(&wait.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return Ok(refuse(req, response));
+    }
+    req.extensions_mut().insert(Caller {
+        name: principal.name.clone(),
+    });
+    req.extensions_mut().insert(principal);
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+fn unauthorized() -> HttpResponse {
+    let mut response = json_error(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "a valid bearer token is required",
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    response
+}
+
+fn refuse<B>(req: ServiceRequest, response: HttpResponse) -> ServiceResponse<EitherBody<B>> {
+    req.into_response(response).map_into_right_body()
+}
+
+/// One line per refused request: the status, the key's name when it is
+/// known, why, and the route. Never the token.
+fn log_refusal(
+    status: u16,
+    key: Option<&str>,
+    why: &str,
+    req: &ServiceRequest,
+    route: Option<&str>,
+) {
+    tracing::warn!(
+        status,
+        key = key.unwrap_or("-"),
+        why,
+        method = %req.method(),
+        route = route.unwrap_or("unmatched"),
+        "request refused"
+    );
+}

@@ -33,6 +33,7 @@ while disbursing). Every advance records the name of the key that made it (`crea
     paths(
         routes::advances::create_advance,
         routes::advances::get_advance,
+        routes::advances::pay_off,
         routes::advances::list_advances,
         routes::admin::latest_reconciliation,
         routes::admin::run_reconciliation,

@@ -63,6 +63,8 @@ pub enum PaymentStatus {
     Processing,
     Paid,
     Failed,
+    /// Replaced by an early payoff's payment.
+    Cancelled,
 }
 
 crate::named!(AdvanceStatus {
@@ -76,6 +78,7 @@ crate::named!(PaymentStatus {
     Processing => "processing",
     Paid => "paid",
     Failed => "failed",
+    Cancelled => "cancelled",
 });
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

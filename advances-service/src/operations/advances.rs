@@ -14,6 +14,7 @@ use service_kit::stored::Stored;
 use shared_types::accounts::AccountId;
 use shared_types::accounts::Page;
 use shared_types::advances::{Advance, AdvanceId, AdvanceStatus};
+use shared_types::Named;
 use uuid::Uuid;
 
 use super::{run, run_job};
@@ -22,7 +23,7 @@ use crate::context::Context;
 use crate::domain::{self, Installments};
 use crate::error::JobError;
 use crate::store::advances::{self as advances_store, AdvanceRow};
-use crate::store::payments::{self as payments_store, PaymentRow};
+use crate::store::payments::{self as payments_store, PaymentRow, PayoffRefused};
 
 /// How long an attempt to disburse keeps others from trying the same advance.
 const DISBURSE_LEASE: Duration = Duration::from_secs(30);
@@ -280,6 +281,42 @@ pub async fn list(
             total_count: total,
             total_pages: page.total_pages(total),
             snapshot: snapshot.encode(),
+        })
+    })
+    .await
+}
+
+/// Early repayment: the scheduled payments are cancelled and one payment of
+/// their sum, due at once, is collected by the workers like any other.
+/// `202` with the advance as it then stands.
+pub async fn pay_off(
+    ctx: &Context,
+    idempotency: Option<Idempotency>,
+    id: AdvanceId,
+) -> Result<Reply, ApiError> {
+    run(&ctx.pool, move |conn| {
+        run_once(conn, idempotency, |conn: &mut PgConnection| {
+            let advance = advances_store::find(conn, id)?
+                .ok_or_else(|| ApiError::NotFound(format!("advance {id} does not exist")))?;
+            match payments_store::pay_off(conn, id)? {
+                Ok(_) => {}
+                Err(PayoffRefused::NotActive) => {
+                    return Err(ApiError::Conflict {
+                        code: "advance_not_active",
+                        message: format!("advance {id} is {}, not active", advance.status().name()),
+                    })
+                }
+                Err(PayoffRefused::PaymentInProgress) => {
+                    return Err(ApiError::Conflict {
+                        code: "payment_in_progress",
+                        message: format!(
+                        "a payment of advance {id} is being collected; try again when it is done"
+                    ),
+                    })
+                }
+            }
+            let payments = payments_store::of_advance(conn, id)?;
+            Reply::new(202, &advance.to_wire(&payments)).map_err(ApiError::internal)
         })
     })
     .await

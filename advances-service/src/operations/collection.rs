@@ -229,6 +229,7 @@ fn skip_reason(payment: &PaymentRow) -> &'static str {
     match payment.status() {
         PaymentStatus::Paid => "already paid",
         PaymentStatus::Failed => "already failed",
+        PaymentStatus::Cancelled => "cancelled by an early payoff",
         PaymentStatus::Processing => "held by another worker",
         PaymentStatus::Scheduled => {
             "not due yet, waiting for a retry, or its advance is not active"

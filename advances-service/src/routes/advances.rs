@@ -1,7 +1,7 @@
 //! Advances: create, get, list an account's.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use service_kit::amount::Amount;
 use service_kit::auth::Caller;
 use service_kit::error::ApiError;
@@ -57,6 +57,49 @@ pub async fn create_advance(
     }
     Ok(response.json(created.advance))
 }
+
+/// Repay an advance early: every `scheduled` payment becomes `cancelled`
+/// and one payment of their sum, due at once, is collected like any other
+/// (if it fails for funds, the usual carry rule applies).
+#[utoipa::path(
+    post, path = "/api/v1/advances/{advance_id}/payoff", tag = "advances",
+    request_body(content = Option<String>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
+    params(
+        ("advance_id" = String, Path, description = "The advance's UUID"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer"),
+    ),
+    responses(
+        (status = 202, description = "Accepted: the payoff payment is due and will be collected", body = Advance),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "A payment is being collected (payment_in_progress), the advance is not active (advance_not_active), or the key is in flight", body = ErrorBody),
+        (status = 422, description = "idempotency_key_reused", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn pay_off(
+    ctx: web::Data<Context>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let id = AdvanceId(uuid(&path, "an advance id")?);
+    let body: &[u8] = if body.trim_ascii().is_empty() {
+        b"{}"
+    } else {
+        &body
+    };
+    let (NoFields {}, idempotency) = parse_post::<NoFields>(&req, body)?;
+    let reply = advances::pay_off(&ctx, idempotency, id).await?;
+    Ok(reply.into_response())
+}
+
+/// Payoff takes no fields.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoFields {}
 
 /// Get an advance with its payments.
 #[utoipa::path(

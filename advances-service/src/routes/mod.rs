@@ -40,6 +40,9 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/advances/{advance_id}").route(web::get().to(advances::get_advance)))
     .service(
+        web::resource("/advances/{advance_id}/payoff").route(web::post().to(advances::pay_off)),
+    )
+    .service(
         web::resource("/admin/reconciliation")
             .route(web::get().to(admin::latest_reconciliation))
             .route(web::post().to(admin::run_reconciliation)),

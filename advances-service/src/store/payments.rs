@@ -277,3 +277,57 @@ pub fn mark_published(conn: &mut PgConnection, ids: &[PaymentId]) -> QueryResult
         .execute(conn)
         .map(|_| ())
 }
+
+/// Why an advance cannot be paid off now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayoffRefused {
+    NotActive,
+    PaymentInProgress,
+}
+
+/// Pays an advance off early, inside the caller's transaction, under the
+/// advance's lock (which every writer of its payments takes first): its
+/// scheduled payments become `cancelled` and one payment of their sum, due
+/// now, is appended. `Ok(false)` when nothing was left scheduled.
+pub fn pay_off(
+    conn: &mut PgConnection,
+    advance: AdvanceId,
+) -> QueryResult<Result<bool, PayoffRefused>> {
+    use super::schema::advances;
+    let status: Option<Stored<shared_types::advances::AdvanceStatus>> = advances::table
+        .find(advance.0)
+        .select(advances::status)
+        .for_update()
+        .first(conn)
+        .optional()?;
+    if status.map(|s| s.0) != Some(shared_types::advances::AdvanceStatus::Active) {
+        return Ok(Err(PayoffRefused::NotActive));
+    }
+    let open: Vec<PaymentRow> = payments::table
+        .filter(payments::advance_id.eq(advance.0))
+        .filter(payments::status.eq_any([
+            Stored(PaymentStatus::Scheduled),
+            Stored(PaymentStatus::Processing),
+        ]))
+        .select(PaymentRow::as_select())
+        .load(conn)?;
+    if open.iter().any(|p| p.status() == PaymentStatus::Processing) {
+        return Ok(Err(PayoffRefused::PaymentInProgress));
+    }
+    let rest: Decimal = open.iter().map(|p| p.amount).sum();
+    if open.is_empty() {
+        return Ok(Ok(false));
+    }
+    diesel::update(payments::table.filter(payments::id.eq_any(open.iter().map(|p| p.id))))
+        .set(payments::status.eq(Stored(PaymentStatus::Cancelled)))
+        .execute(conn)?;
+    let last_seq: Option<i32> = payments::table
+        .filter(payments::advance_id.eq(advance.0))
+        .select(diesel::dsl::max(payments::seq))
+        .first(conn)?;
+    let payoff = PaymentRow::scheduled(advance, last_seq.unwrap_or(0) + 1, rest, Utc::now());
+    diesel::insert_into(payments::table)
+        .values(&payoff)
+        .execute(conn)?;
+    Ok(Ok(true))
+}

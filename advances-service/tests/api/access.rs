@@ -124,6 +124,15 @@ async fn every_route_needs_its_scope_a_key_without_it_changes_nothing_and_admin_
             StatusCode::OK,
         ),
         (
+            Method::POST,
+            format!("/api/v1/advances/{advance}/payoff"),
+            None,
+            "advances:write",
+            &reader,
+            &writer,
+            StatusCode::ACCEPTED,
+        ),
+        (
             Method::GET,
             "/api/v1/admin/reconciliation".into(),
             None,

@@ -7,4 +7,5 @@ mod api;
 mod collection;
 mod faults;
 mod helpers;
+mod payoff;
 mod reconciliation;

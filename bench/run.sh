@@ -70,7 +70,7 @@ done
 echo "== over HTTP"
 printf '%-14s %5s %10s %8s %8s %7s %s\n' mode conns per_s p50_ms p99_ms errors ratio
 declare -A PER_S
-for mode in ${BENCH_MODES:-uniform hot reservations deposits deposits-user}; do
+for mode in ${BENCH_MODES:-uniform hot reservations deposits deposits-user batches}; do
   for c in 16 64; do
     line=$($BIN/loadgen run "http://$AM_ADDR" $TOKEN "$OUT/accounts.txt" $mode $c "$SECONDS_PER_RUN")
     echo "$line" >>"$OUT/results.jsonl"
@@ -78,6 +78,8 @@ for mode in ${BENCH_MODES:-uniform hot reservations deposits deposits-user}; do
     p50=$(echo "$line" | sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p')
     p99=$(echo "$line" | sed -n 's/.*"p99_ms":\([0-9.]*\).*/\1/p')
     errors=$(echo "$line" | sed -n 's/.*"errors":\([0-9]*\).*/\1/p')
+    # A batch request carries 100 transfers: count transfers.
+    [ $mode = batches ] && per_s=$(( ${per_s%.*} * 100 ))
     PER_S[$mode-$c]=${per_s%.*}
     base=${BASE[transfer-$c]}; to="to pgbench"
     [ $mode = hot ] && base=${BASE[transfer-hot-$c]}

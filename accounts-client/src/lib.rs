@@ -33,8 +33,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared_types::accounts::{
     Account, AccountId, AccountList, AuditReport, DepositRequest, OpenAccountRequest, Page,
-    Reservation, ReservationRequest, Transaction, TransactionStatus, TransferRequest,
-    WithdrawalRequest,
+    Reservation, ReservationRequest, Transaction, TransactionStatus, TransferBatchAnswer,
+    TransferBatchRequest, TransferRequest, WithdrawalRequest,
 };
 use shared_types::headers::{IDEMPOTENCY_KEY, REQUEST_ID};
 use shared_types::ErrorBody;
@@ -275,6 +275,27 @@ impl Client {
     ) -> Result<Transaction, Error> {
         self.post("/api/v1/transfers", request, idempotency_key)
             .await
+    }
+
+    /// `POST /api/v1/transfers/batch`: many transfers in one request. The
+    /// answer lists every transfer in order; an atomic batch that could not
+    /// be made whole comes back too (`422` on the wire), each of its items
+    /// recorded as failed.
+    pub async fn transfer_batch(
+        &self,
+        request: &TransferBatchRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<TransferBatchAnswer, Error> {
+        let request = self.post_request("/api/v1/transfers/batch", request, idempotency_key);
+        let response = request.send().await.map_err(Error::Transport)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(Error::Transport)?;
+        if status == StatusCode::UNPROCESSABLE_ENTITY {
+            if let Ok(answer) = serde_json::from_slice::<TransferBatchAnswer>(&body) {
+                return Ok(answer);
+            }
+        }
+        decode(status, &body)
     }
 
     /// `POST /api/v1/reservations`: holds money for an order. Not enough

@@ -11,7 +11,8 @@
 //! modes: `uniform` (transfers between random accounts), `hot` (transfers
 //! into one account), `reservations` (reserve, then capture or release),
 //! `deposits` (a deposit by `account_id` into a random account) and
-//! `deposits-user` (a deposit by `user_id` into that user's account).
+//! `deposits-user` (a deposit by `user_id` into that user's account) and
+//! `batches` (a transfer batch of 100 random transfers per request).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -22,7 +23,13 @@ use futures::StreamExt;
 use rand::Rng;
 use rust_decimal::Decimal;
 use serde_json::json;
-use shared_types::accounts::{AccountId, DepositRequest, ReservationRequest, TransferRequest};
+use shared_types::accounts::{
+    AccountId, DepositRequest, ReservationRequest, TransactionStatus, TransferBatchRequest,
+    TransferRequest,
+};
+
+/// Transfers per request in the `batches` mode.
+const BATCH: usize = 100;
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
@@ -109,6 +116,7 @@ async fn run(
         "reservations",
         "deposits",
         "deposits-user",
+        "batches",
     ]
     .contains(&mode)
     {
@@ -190,6 +198,37 @@ async fn one(client: &Client, accounts: &[Funded], mode: &str, next_order: &Atom
                 client.release(order, None).await
             };
             settled.is_ok()
+        }
+        "batches" => {
+            // A hundred random transfers in one request.
+            let transfers = {
+                let mut rng = rand::rng();
+                (0..BATCH)
+                    .map(|_| {
+                        let from = rng.random_range(0..accounts.len());
+                        let to = (from + rng.random_range(1..accounts.len())) % accounts.len();
+                        let cents = rng.random_range(1..=10_000);
+                        TransferRequest::new(
+                            accounts[from].account,
+                            accounts[to].account,
+                            Decimal::new(cents, 2),
+                        )
+                    })
+                    .collect()
+            };
+            let batch = TransferBatchRequest {
+                atomic: None,
+                transfers,
+            };
+            client
+                .transfer_batch(&batch, None)
+                .await
+                .is_ok_and(|answer| {
+                    answer
+                        .items
+                        .iter()
+                        .all(|t| t.status == TransactionStatus::Success)
+                })
         }
         "deposits" => {
             let deposit = DepositRequest::to_account(from.account, amount);

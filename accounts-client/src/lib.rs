@@ -32,9 +32,10 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared_types::accounts::{
-    Account, AccountId, AccountList, AuditReport, DepositRequest, OpenAccountRequest, Page,
-    Reservation, ReservationRequest, Transaction, TransactionStatus, TransferBatchAnswer,
-    TransferBatchRequest, TransferRequest, WithdrawalRequest,
+    Account, AccountId, AccountList, AuditReport, CaptureRequest, DepositRequest,
+    OpenAccountRequest, Page, Reservation, ReservationRequest, ReversalRequest, Transaction,
+    TransactionId, TransactionStatus, TransferBatchAnswer, TransferBatchRequest, TransferRequest,
+    WithdrawalRequest,
 };
 use shared_types::headers::{IDEMPOTENCY_KEY, REQUEST_ID};
 use shared_types::ErrorBody;
@@ -317,6 +318,31 @@ impl Client {
     ) -> Result<Reservation, Error> {
         let path = format!("/api/v1/reservations/{order_id}/capture");
         self.post(&path, &NoFields {}, idempotency_key).await
+    }
+
+    /// `POST /api/v1/reservations/{order_id}/capture` with `{"amount"}`:
+    /// that much of the hold is captured and the rest released.
+    pub async fn capture_part(
+        &self,
+        order_id: i64,
+        request: &CaptureRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Reservation, Error> {
+        let path = format!("/api/v1/reservations/{order_id}/capture");
+        self.post(&path, request, idempotency_key).await
+    }
+
+    /// `POST /api/v1/transactions/{transaction_id}/reversals`: moves money
+    /// back the way the transaction came. Too little on the paying side is
+    /// [`Error::Refused`].
+    pub async fn reverse(
+        &self,
+        transaction_id: TransactionId,
+        request: &ReversalRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Transaction, Error> {
+        let path = format!("/api/v1/transactions/{transaction_id}/reversals");
+        self.post(&path, request, idempotency_key).await
     }
 
     /// `POST /api/v1/reservations/{order_id}/release`: the order was cancelled.

@@ -210,7 +210,15 @@ impl Environment {
     }
 
     pub fn accounts_manager(&self, name: &str) -> Process {
-        let env = test_support::accounts_manager_env(&self.am_db, TOKEN);
+        self.accounts_manager_with(name, &[])
+    }
+
+    /// accounts-manager with some settings added.
+    pub fn accounts_manager_with(&self, name: &str, extra: &[(&str, &str)]) -> Process {
+        let mut env = test_support::accounts_manager_env(&self.am_db, TOKEN);
+        for (key, value) in extra {
+            env = env.set(key, *value);
+        }
         let env: Vec<(&str, String)> = env
             .vars()
             .iter()

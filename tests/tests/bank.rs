@@ -1,29 +1,49 @@
 //! The bank test: two accounts-manager processes on one database, many
-//! concurrent clients, thousands of transfers, reservations and captures.
+//! concurrent clients, thousands of transfers, transfer batches, reversals,
+//! orders captured in full or in part, released or left to expire.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
 
 use e2e::{Environment, MACHINE};
 use futures::StreamExt;
 use rand::Rng;
 use rust_decimal::Decimal;
-use shared_types::accounts::{DepositRequest, ReservationRequest, TransferRequest};
+use shared_types::accounts::{
+    CaptureRequest, DepositRequest, ReservationRequest, ReversalRequest, TransactionStatus,
+    TransferBatchRequest, TransferRequest,
+};
 
 const ACCOUNTS: usize = 40;
 const OPERATIONS: usize = 3_000;
 const CLIENTS: usize = 24;
 
 #[derive(Debug, Clone, Copy)]
+enum Finish {
+    Capture,
+    /// Capture this many cents of the hold; the rest is released.
+    CapturePart(i64),
+    Release,
+    /// Leave the hold to expire: the sweeper releases it.
+    Expire,
+}
+
+#[derive(Debug, Clone)]
 enum Operation {
+    /// A transfer, and a reversal of this many cents of it when it was made.
     Transfer {
         from: usize,
         to: usize,
         cents: i64,
+        reverse: Option<i64>,
     },
+    /// An atomic batch of transfers.
+    Batch(Vec<(usize, usize, i64)>),
     Order {
         account: usize,
         order: i64,
         cents: i64,
-        capture: bool,
+        finish: Finish,
     },
 }
 
@@ -36,7 +56,7 @@ enum Answer {
     Other(String),
 }
 
-fn answer<T>(result: Result<T, accounts_client::Error>) -> Answer {
+fn answer<T>(result: &Result<T, accounts_client::Error>) -> Answer {
     match result {
         Ok(_) => Answer::Done,
         Err(accounts_client::Error::Refused(_)) => Answer::Refused,
@@ -52,18 +72,68 @@ fn amount(cents: i64) -> Decimal {
 struct Tally {
     transfers_ok: i64,
     transfers_refused: i64,
+    reversals_ok: i64,
+    reversals_refused: i64,
     reservations_ok: i64,
     reservations_refused: i64,
     captures: i64,
+    partial_captures: i64,
     releases: i64,
+    expiring: i64,
+}
+
+fn plan() -> Vec<Operation> {
+    let mut rng = rand::rng();
+    (0..OPERATIONS)
+        .map(|i| {
+            let a = rng.random_range(0..ACCOUNTS);
+            let other = |rng: &mut rand::rngs::ThreadRng, a: usize| {
+                (a + rng.random_range(1..ACCOUNTS)) % ACCOUNTS
+            };
+            match rng.random_range(0..10) {
+                0..=4 => {
+                    let cents = rng.random_range(1..=40_000);
+                    Operation::Transfer {
+                        from: a,
+                        to: other(&mut rng, a),
+                        cents,
+                        reverse: rng.random_bool(0.2).then(|| rng.random_range(1..=cents)),
+                    }
+                }
+                5 => Operation::Batch(
+                    (0..rng.random_range(2..=5))
+                        .map(|_| {
+                            let from = rng.random_range(0..ACCOUNTS);
+                            (from, other(&mut rng, from), rng.random_range(1..=20_000))
+                        })
+                        .collect(),
+                ),
+                _ => {
+                    let cents = rng.random_range(2..=30_000);
+                    Operation::Order {
+                        account: a,
+                        order: i as i64 + 1,
+                        cents,
+                        finish: match rng.random_range(0..4) {
+                            0 => Finish::Capture,
+                            1 => Finish::CapturePart(rng.random_range(1..cents)),
+                            2 => Finish::Release,
+                            _ => Finish::Expire,
+                        },
+                    }
+                }
+            }
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_ledger_processes_under_concurrent_transfers_and_orders_conserve_money() {
+async fn two_ledger_processes_under_every_kind_of_concurrent_movement_conserve_money() {
     let _machine = MACHINE.read().await;
     let env = Environment::new().await;
-    let first = env.accounts_manager("bank-am-1");
-    let second = env.accounts_manager("bank-am-2");
+    let fast_sweep = [("SWEEP_INTERVAL", "200ms")];
+    let first = env.accounts_manager_with("bank-am-1", &fast_sweep);
+    let second = env.accounts_manager_with("bank-am-2", &fast_sweep);
     first.ready().await;
     second.ready().await;
     let clients = [env.accounts(&first), env.accounts(&second)];
@@ -73,98 +143,142 @@ async fn two_ledger_processes_under_concurrent_transfers_and_orders_conserve_mon
         let transaction = clients[user % 2].deposit(&deposit, None).await.unwrap();
         accounts.push(transaction.to_account_id.unwrap());
     }
-    let operations: Vec<Operation> = {
-        let mut rng = rand::rng();
-        (0..OPERATIONS)
-            .map(|i| {
-                let a = rng.random_range(0..ACCOUNTS);
-                if rng.random_bool(0.7) {
-                    let to = (a + rng.random_range(1..ACCOUNTS)) % ACCOUNTS;
+
+    let tallies: Vec<Tally> = futures::stream::iter(plan().into_iter().enumerate())
+        .map(|(i, op)| {
+            let (accounts, client) = (&accounts, &clients[i % 2]);
+            async move {
+                let mut tally = Tally::default();
+                match op {
                     Operation::Transfer {
-                        from: a,
+                        from,
                         to,
-                        cents: rng.random_range(1..=40_000),
-                    }
-                } else {
-                    Operation::Order {
-                        account: a,
-                        order: i as i64 + 1,
-                        cents: rng.random_range(1..=30_000),
-                        capture: rng.random_bool(0.5),
-                    }
-                }
-            })
-            .collect()
-    };
-
-    let outcomes: Vec<(Operation, Answer, Option<Answer>)> =
-        futures::stream::iter(operations.into_iter().enumerate())
-            .map(|(i, op)| {
-                let (accounts, client) = (&accounts, &clients[i % 2]);
-                async move {
-                    match op {
-                        Operation::Transfer { from, to, cents } => {
-                            let transfer =
-                                TransferRequest::new(accounts[from], accounts[to], amount(cents));
-                            let answer = answer(client.transfer(&transfer, None).await);
-                            (op, answer, None)
+                        cents,
+                        reverse,
+                    } => {
+                        let transfer =
+                            TransferRequest::new(accounts[from], accounts[to], amount(cents));
+                        let made = client.transfer(&transfer, None).await;
+                        match answer(&made) {
+                            Answer::Done => tally.transfers_ok += 1,
+                            Answer::Refused => tally.transfers_refused += 1,
+                            Answer::Other(other) => panic!("transfer: {other}"),
                         }
-                        Operation::Order {
-                            account,
-                            order,
-                            cents,
-                            capture,
-                        } => {
-                            let reservation = ReservationRequest::new(
-                                accounts[account],
-                                order,
-                                1 + order % 5,
-                                amount(cents),
-                            );
-                            let reserved = answer(client.reserve(&reservation, None).await);
-                            if reserved != Answer::Done {
-                                return (op, reserved, None);
-                            }
-                            let settled = if capture {
-                                client.capture(order, None).await
-                            } else {
-                                client.release(order, None).await
+                        if let (Ok(made), Some(back)) = (made, reverse) {
+                            let reversal = ReversalRequest {
+                                amount: Some(amount(back).into()),
+                                ..ReversalRequest::default()
                             };
-                            (op, reserved, Some(answer(settled)))
+                            let reversed =
+                                client.reverse(made.transaction_id, &reversal, None).await;
+                            match answer(&reversed) {
+                                Answer::Done => tally.reversals_ok += 1,
+                                Answer::Refused => tally.reversals_refused += 1,
+                                Answer::Other(other) => panic!("reversal: {other}"),
+                            }
                         }
                     }
+                    Operation::Batch(legs) => {
+                        let batch = TransferBatchRequest {
+                            atomic: None,
+                            transfers: legs
+                                .iter()
+                                .map(|(from, to, cents)| {
+                                    TransferRequest::new(
+                                        accounts[*from],
+                                        accounts[*to],
+                                        amount(*cents),
+                                    )
+                                })
+                                .collect(),
+                        };
+                        let answer = client.transfer_batch(&batch, None).await.unwrap();
+                        let made = answer
+                            .items
+                            .iter()
+                            .filter(|t| t.status == TransactionStatus::Success)
+                            .count() as i64;
+                        // All or nothing.
+                        assert!(made == 0 || made == legs.len() as i64, "{answer:?}");
+                        tally.transfers_ok += made;
+                        tally.transfers_refused += legs.len() as i64 - made;
+                    }
+                    Operation::Order {
+                        account,
+                        order,
+                        cents,
+                        finish,
+                    } => {
+                        let mut reservation = ReservationRequest::new(
+                            accounts[account],
+                            order,
+                            1 + order % 5,
+                            amount(cents),
+                        );
+                        if let Finish::Expire = finish {
+                            let soon = chrono::Utc::now() + chrono::Duration::milliseconds(500);
+                            reservation.expires_at =
+                                Some(soon.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+                        }
+                        match answer(&client.reserve(&reservation, None).await) {
+                            Answer::Done => tally.reservations_ok += 1,
+                            Answer::Refused => {
+                                tally.reservations_refused += 1;
+                                return tally;
+                            }
+                            Answer::Other(other) => panic!("reserve: {other}"),
+                        }
+                        let settled = match finish {
+                            Finish::Capture => {
+                                tally.captures += 1;
+                                client.capture(order, None).await
+                            }
+                            Finish::CapturePart(part) => {
+                                tally.partial_captures += 1;
+                                let request = CaptureRequest {
+                                    amount: Some(amount(part).into()),
+                                };
+                                client.capture_part(order, &request, None).await
+                            }
+                            Finish::Release => {
+                                tally.releases += 1;
+                                client.release(order, None).await
+                            }
+                            Finish::Expire => {
+                                tally.expiring += 1;
+                                return tally;
+                            }
+                        };
+                        assert_eq!(answer(&settled), Answer::Done, "{settled:?}");
+                    }
                 }
-            })
-            .buffer_unordered(CLIENTS)
-            .collect()
-            .await;
-
-    let mut tally = Tally::default();
-    for (op, first, second) in &outcomes {
-        match (op, first, second) {
-            (Operation::Transfer { .. }, Answer::Done, _) => tally.transfers_ok += 1,
-            (Operation::Transfer { .. }, Answer::Refused, _) => tally.transfers_refused += 1,
-            (Operation::Order { capture, .. }, Answer::Done, Some(Answer::Done)) => {
-                tally.reservations_ok += 1;
-                if *capture {
-                    tally.captures += 1
-                } else {
-                    tally.releases += 1
-                }
+                tally
             }
-            (Operation::Order { .. }, Answer::Refused, None) => tally.reservations_refused += 1,
-            other => panic!("unexpected outcome {other:?}"),
-        }
+        })
+        .buffer_unordered(CLIENTS)
+        .collect()
+        .await;
+    let mut tally = Tally::default();
+    for one in tallies {
+        tally.transfers_ok += one.transfers_ok;
+        tally.transfers_refused += one.transfers_refused;
+        tally.reversals_ok += one.reversals_ok;
+        tally.reversals_refused += one.reversals_refused;
+        tally.reservations_ok += one.reservations_ok;
+        tally.reservations_refused += one.reservations_refused;
+        tally.captures += one.captures;
+        tally.partial_captures += one.partial_captures;
+        tally.releases += one.releases;
+        tally.expiring += one.expiring;
     }
+
     let db = &env.am_db;
     let count = |q: &'static str| db.number(q);
-    assert_eq!(
-        tally.transfers_ok
-            + tally.transfers_refused
-            + tally.reservations_ok
-            + tally.reservations_refused,
-        OPERATIONS as i64
-    );
+    // The holds left to expire are released by the sweepers.
+    test_support::eventually("every hold ended", Duration::from_secs(30), || async {
+        count("SELECT count(*) AS n FROM reservations WHERE status = 'reserved'").await == 0
+    })
+    .await;
     assert_eq!(
         count(
             "SELECT count(*) AS n FROM transactions WHERE kind = 'transfer' AND status = 'success'"
@@ -179,18 +293,50 @@ async fn two_ledger_processes_under_concurrent_transfers_and_orders_conserve_mon
         .await,
         tally.transfers_refused
     );
-    assert_eq!(count("SELECT count(*) AS n FROM transactions WHERE kind = 'reservation' AND status = 'failed'").await, tally.reservations_refused);
+    assert_eq!(
+        count(
+            "SELECT count(*) AS n FROM transactions WHERE kind = 'reversal' AND status = 'success'"
+        )
+        .await,
+        tally.reversals_ok
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) AS n FROM transactions WHERE kind = 'reversal' AND status = 'failed'"
+        )
+        .await,
+        tally.reversals_refused
+    );
+    assert_eq!(
+        count("SELECT count(*) AS n FROM transactions WHERE kind = 'reservation' AND status = 'failed'")
+            .await,
+        tally.reservations_refused
+    );
     assert_eq!(
         count("SELECT count(*) AS n FROM reservations WHERE status = 'captured'").await,
-        tally.captures
+        tally.captures + tally.partial_captures
     );
     assert_eq!(
         count("SELECT count(*) AS n FROM reservations WHERE status = 'released'").await,
         tally.releases
     );
+    assert_eq!(
+        count("SELECT count(*) AS n FROM reservations WHERE status = 'expired'").await,
+        tally.expiring
+    );
     assert!(
-        tally.transfers_refused > 0 && tally.captures > 0 && tally.releases > 0,
+        tally.transfers_refused > 0
+            && tally.reversals_ok > 0
+            && tally.captures > 0
+            && tally.partial_captures > 0
+            && tally.releases > 0
+            && tally.expiring > 0,
         "{tally:?}"
+    );
+    // No transaction was reversed by more than it moved.
+    assert_eq!(
+        count("SELECT count(*) AS n FROM transactions WHERE reversed_amount > amount").await,
+        0
     );
     // Money is conserved: what the users hold plus the captured revenue is what was deposited.
     let user_cents = count(
@@ -200,11 +346,12 @@ async fn two_ledger_processes_under_concurrent_transfers_and_orders_conserve_mon
     let revenue_cents =
         count("SELECT (sum(balance) * 100)::bigint AS n FROM accounts WHERE kind = 'revenue'")
             .await;
-    let captured_cents = count("SELECT (COALESCE(sum(amount), 0) * 100)::bigint AS n FROM reservations WHERE status = 'captured'").await;
+    let captured_cents = count("SELECT (COALESCE(sum(captured_amount), 0) * 100)::bigint AS n FROM reservations WHERE status = 'captured'").await;
     assert_eq!(user_cents + revenue_cents, ACCOUNTS as i64 * 100_000);
     assert_eq!(revenue_cents, captured_cents);
     assert_eq!(
-        count("SELECT count(*) AS n FROM accounts WHERE reserved <> 0").await,
+        count("SELECT count(*) AS n FROM accounts WHERE reserved <> 0 OR (kind = 'user' AND balance < 0)")
+            .await,
         0
     );
     env.assert_audit_clean(&first).await;

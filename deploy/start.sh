@@ -33,7 +33,7 @@ cargo build --bin accounts-manager --bin advances-service
 
 start() { # name, then VAR=value settings
   local name=$1; shift
-  env "$@" nohup "target/debug/$name" >"$RUN_DIR/logs/$name.log" 2>&1 &
+  env "$@" nohup "${CARGO_TARGET_DIR:-target}/debug/$name" >"$RUN_DIR/logs/$name.log" 2>&1 &
   echo $! >"$RUN_DIR/$name.pid"
 }
 # The bootstrap key (every scope) is the operator's, named "operator".

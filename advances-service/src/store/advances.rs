@@ -193,16 +193,10 @@ pub fn claim_disbursements(
     lease: Duration,
     limit: i64,
 ) -> QueryResult<Vec<AdvanceRow>> {
-    diesel::sql_query(
-        "UPDATE advances SET disburse_after = now() + make_interval(secs => $1), \
-                             disburse_attempts = disburse_attempts + 1 \
-         WHERE id IN (SELECT id FROM advances WHERE status = 'disbursing' AND disburse_after <= now() \
-                      ORDER BY disburse_after LIMIT $2 FOR UPDATE SKIP LOCKED) \
-         RETURNING *",
-    )
-    .bind::<Double, _>(super::seconds(lease))
-    .bind::<BigInt, _>(limit)
-    .load(conn)
+    diesel::sql_query(include_str!("advances/claim_disbursements.sql"))
+        .bind::<Double, _>(super::seconds(lease))
+        .bind::<BigInt, _>(limit)
+        .load(conn)
 }
 
 /// Sets when the next disbursement attempt may run.
@@ -231,16 +225,11 @@ pub fn mark_repaid_if_complete_all(
         #[diesel(sql_type = diesel::sql_types::Uuid)]
         id: Uuid,
     }
-    let repaid: Vec<Repaid> = diesel::sql_query(
-        "UPDATE advances a SET status = 'repaid', updated_at = now() \
-         WHERE a.id = ANY($1) AND a.status = 'active' \
-           AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.advance_id = a.id AND p.status IN ('scheduled', 'processing')) \
-           AND a.amount = (SELECT COALESCE(sum(p.amount), 0) FROM payments p WHERE p.advance_id = a.id AND p.status = 'paid') \
-         RETURNING a.id",
-    )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(
-        ids.iter().map(|id| id.0).collect::<Vec<_>>(),
-    )
-    .load(conn)?;
+    let repaid: Vec<Repaid> =
+        diesel::sql_query(include_str!("advances/mark_repaid_if_complete_all.sql"))
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(
+                ids.iter().map(|id| id.0).collect::<Vec<_>>(),
+            )
+            .load(conn)?;
     Ok(repaid.into_iter().map(|r| AdvanceId(r.id)).collect())
 }

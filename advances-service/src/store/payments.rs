@@ -118,20 +118,11 @@ pub fn claim_all(
 ) -> QueryResult<Vec<PaymentRow>> {
     let payments: Vec<Uuid> = jobs.iter().map(|job| job.payment_id.0).collect();
     let advances: Vec<Uuid> = jobs.iter().map(|job| job.advance_id.0).collect();
-    diesel::sql_query(
-        "UPDATE payments p SET status = 'processing', lease_until = now() + make_interval(secs => $3), \
-                               attempts = p.attempts + 1 \
-         FROM unnest($1::uuid[], $2::uuid[]) AS j(payment_id, advance_id) \
-         WHERE p.id = j.payment_id AND p.advance_id = j.advance_id AND p.due_at <= now() \
-           AND (p.retry_after IS NULL OR p.retry_after <= now()) \
-           AND (p.status = 'scheduled' OR (p.status = 'processing' AND p.lease_until < now())) \
-           AND EXISTS (SELECT 1 FROM advances a WHERE a.id = p.advance_id AND a.status = 'active') \
-         RETURNING p.*",
-    )
-    .bind::<Array<SqlUuid>, _>(payments)
-    .bind::<Array<SqlUuid>, _>(advances)
-    .bind::<Double, _>(super::seconds(lease))
-    .load(conn)
+    diesel::sql_query(include_str!("payments/claim_all.sql"))
+        .bind::<Array<SqlUuid>, _>(payments)
+        .bind::<Array<SqlUuid>, _>(advances)
+        .bind::<Double, _>(super::seconds(lease))
+        .load(conn)
 }
 
 pub fn find_all(conn: &mut PgConnection, ids: &[PaymentId]) -> QueryResult<Vec<PaymentRow>> {
@@ -155,16 +146,11 @@ pub fn mark_all_paid(
         .iter()
         .map(|(payment, transaction)| (payment.0, transaction.0))
         .unzip();
-    diesel::sql_query(
-        "UPDATE payments p SET status = 'paid', paid_at = now(), transaction_id = j.transaction_id, \
-                               lease_until = NULL, failure_reason = NULL \
-         FROM unnest($1::uuid[], $2::uuid[]) AS j(payment_id, transaction_id) \
-         WHERE p.id = j.payment_id AND p.status = 'processing'",
-    )
-    .bind::<Array<SqlUuid>, _>(payments)
-    .bind::<Array<SqlUuid>, _>(transactions)
-    .execute(conn)
-    .map(|_| ())
+    diesel::sql_query(include_str!("payments/mark_all_paid.sql"))
+        .bind::<Array<SqlUuid>, _>(payments)
+        .bind::<Array<SqlUuid>, _>(transactions)
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Records a payment the account could not cover, and rolls its amount into
@@ -226,15 +212,11 @@ pub fn mark_failed_and_roll_over(
 /// Gives a claimed payment back untouched after accounts-manager could not be
 /// reached: it is scheduled again, to be published after `wait`.
 pub fn release(conn: &mut PgConnection, payment: PaymentId, wait: Duration) -> QueryResult<()> {
-    diesel::sql_query(
-        "UPDATE payments SET status = 'scheduled', lease_until = NULL, published_at = NULL, \
-                             retry_after = now() + make_interval(secs => $2) \
-         WHERE id = $1 AND status = 'processing'",
-    )
-    .bind::<SqlUuid, _>(payment.0)
-    .bind::<Double, _>(super::seconds(wait))
-    .execute(conn)
-    .map(|_| ())
+    diesel::sql_query(include_str!("payments/release.sql"))
+        .bind::<SqlUuid, _>(payment.0)
+        .bind::<Double, _>(super::seconds(wait))
+        .execute(conn)
+        .map(|_| ())
 }
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -254,20 +236,10 @@ pub fn lock_due_for_publishing(
     republish_after: Duration,
     limit: i64,
 ) -> QueryResult<Vec<DueJob>> {
-    diesel::sql_query(
-        "SELECT p.id, p.advance_id FROM payments p JOIN advances a ON a.id = p.advance_id \
-         WHERE a.status = 'active' AND p.due_at <= now() AND p.status IN ('scheduled', 'processing') \
-           AND ((p.status = 'scheduled' AND (p.retry_after IS NULL OR p.retry_after <= now()) \
-                 AND (p.published_at IS NULL OR p.published_at < now() - make_interval(secs => $1))) \
-             OR (p.status = 'processing' AND p.lease_until < now() \
-                 AND (p.published_at IS NULL OR p.published_at < p.lease_until \
-                      OR p.published_at < now() - make_interval(secs => $1)))) \
-         ORDER BY p.due_at LIMIT $2 \
-         FOR UPDATE OF p SKIP LOCKED",
-    )
-    .bind::<Double, _>(super::seconds(republish_after))
-    .bind::<BigInt, _>(limit)
-    .load(conn)
+    diesel::sql_query(include_str!("payments/lock_due_for_publishing.sql"))
+        .bind::<Double, _>(super::seconds(republish_after))
+        .bind::<BigInt, _>(limit)
+        .load(conn)
 }
 
 /// Notes that the broker confirmed jobs for these payments.

@@ -33,17 +33,10 @@ pub struct AdvanceSums {
 
 pub fn advance_sums(conn: &mut PgConnection) -> QueryResult<Vec<AdvanceSums>> {
     // One snapshot, so a payment moving between statuses is counted once.
-    conn.build_transaction().read_only().repeatable_read().run(|conn| {
-        diesel::sql_query(
-            "SELECT a.id, a.account_id, a.status, a.amount, \
-                    COALESCE(sum(p.amount) FILTER (WHERE p.status IN ('paid', 'scheduled', 'processing')), 0) AS owed, \
-                    COALESCE(sum(p.amount) FILTER (WHERE p.status = 'paid'), 0) AS paid, \
-                    COALESCE(sum(p.amount) FILTER (WHERE p.status = 'processing'), 0) AS processing \
-             FROM advances a LEFT JOIN payments p ON p.advance_id = a.id \
-             GROUP BY a.id ORDER BY a.account_id, a.created_at",
-        )
-        .load(conn)
-    })
+    conn.build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run(|conn| diesel::sql_query(include_str!("reconciliation/advance_sums.sql")).load(conn))
 }
 
 pub fn save(conn: &mut PgConnection, report: &ReconciliationReport) -> QueryResult<()> {

@@ -101,6 +101,11 @@ pub struct BalanceParams {
 /// An account's balance and reserved part as they stood once every
 /// transaction with `created_at <= at` had been applied (`0.00` before its
 /// first). One index probe per side, however long the account's history.
+///
+/// Example (with `T='Authorization: Bearer dev-token'`):
+/// ```sh
+/// curl -H "$T" -G http://127.0.0.1:8080/api/v1/accounts/$ACCOUNT_ID/balance --data-urlencode 'at=2026-12-01T12:00:00Z'
+/// ```
 #[utoipa::path(
     get, path = "/api/v1/accounts/{account_id}/balance", tag = "accounts",
     params(("account_id" = String, Path, description = "The account's UUID"), BalanceParams),

@@ -105,6 +105,11 @@ pub async fn create_deposit(
 }
 
 /// Withdraw money from an account to the outside.
+///
+/// Example (with `T='Authorization: Bearer dev-token'`):
+/// ```sh
+/// curl -H "$T" -H 'Content-Type: application/json' -d '{"user_id": 3, "amount": "1.00"}' http://127.0.0.1:8080/api/v1/withdrawals
+/// ```
 #[utoipa::path(
     post, path = "/api/v1/withdrawals", tag = "money",
     request_body = WithdrawalRequest,
@@ -146,6 +151,11 @@ pub async fn create_withdrawal(
 /// `debit` (the default) moves from `from_account_id` to `to_account_id`,
 /// `credit` the other way; the answer's `from_account_id` is always where the
 /// money left.
+///
+/// Example (with `T='Authorization: Bearer dev-token'`):
+/// ```sh
+/// curl -H "$T" -H 'Content-Type: application/json' -d '{"from_user_id": 2, "to_user_id": 3, "amount": "5"}' http://127.0.0.1:8080/api/v1/transfers
+/// ```
 #[utoipa::path(
     post, path = "/api/v1/transfers", tag = "money",
     request_body = TransferRequest,
@@ -246,6 +256,13 @@ struct BatchBody {
 /// at fault with their own reason and the others `linked_transfer_failed`),
 /// or each on its own (`"atomic": false`: `200`). A malformed transfer or an
 /// unknown account refuses the whole request, the message naming its index.
+///
+/// Example (with `T='Authorization: Bearer dev-token'`):
+/// ```sh
+/// curl -H "$T" -H 'Content-Type: application/json' -H 'Idempotency-Key: batch-1' \
+///   -d '{"transfers": [{"from_user_id": 2, "to_user_id": 3, "amount": "1"}, {"from_user_id": 3, "to_user_id": 2, "amount": "2"}]}' \
+///   http://127.0.0.1:8080/api/v1/transfers/batch
+/// ```
 #[utoipa::path(
     post, path = "/api/v1/transfers/batch", tag = "money",
     request_body = TransferBatchRequest,
@@ -309,6 +326,11 @@ pub async fn create_transfer_batch(
 /// capture moved it: all that is not reversed yet, or `amount`. A capture's
 /// reversal is a refund: negative revenue of its service in the month of the
 /// refund.
+///
+/// Example (with `T='Authorization: Bearer dev-token'`):
+/// ```sh
+/// curl -H "$T" -H 'Content-Type: application/json' -d '{"amount": "2.00"}' http://127.0.0.1:8080/api/v1/transactions/$TRANSACTION_ID/reversals
+/// ```
 #[utoipa::path(
     post, path = "/api/v1/transactions/{transaction_id}/reversals", tag = "money",
     request_body(content = Option<ReversalRequest>, description = "Optional: `amount` (default: all that is not reversed yet), `description`, `reference`; an empty body reverses all", content_type = "application/json"),

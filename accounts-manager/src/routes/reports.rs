@@ -101,6 +101,11 @@ pub async fn account_history(
 }
 
 /// One transaction, with the sum of its successful reversals.
+///
+/// Example (with `T='Authorization: Bearer dev-token'`):
+/// ```sh
+/// curl -H "$T" http://127.0.0.1:8080/api/v1/transactions/$TRANSACTION_ID
+/// ```
 #[utoipa::path(
     get, path = "/api/v1/transactions/{transaction_id}", tag = "history",
     params(("transaction_id" = String, Path, description = "The transaction's UUID")),

@@ -30,6 +30,13 @@ fn order_id(raw: &str) -> Result<OrderId, ApiError> {
 }
 
 /// Hold money of an account for an order: the amount moves from `balance` to `reserved`.
+///
+/// Example (with `T='Authorization: Bearer dev-token'`):
+/// ```sh
+/// curl -H "$T" -H 'Content-Type: application/json' \
+///   -d '{"user_id": 2, "order_id": 19, "service_id": 3, "amount": "20"}' \
+///   http://127.0.0.1:8080/api/v1/reservations
+/// ```
 #[utoipa::path(
     post, path = "/api/v1/reservations", tag = "orders",
     request_body = ReservationRequest,
@@ -76,6 +83,11 @@ pub async fn reserve(
 
 /// The order was delivered: the held money goes to the revenue account and
 /// counts as revenue of the order's service now.
+///
+/// Example (with `T='Authorization: Bearer dev-token'`):
+/// ```sh
+/// curl -H "$T" -H 'Content-Type: application/json' -d '{"amount": "10.00"}' http://127.0.0.1:8080/api/v1/reservations/19/capture
+/// ```
 #[utoipa::path(
     post, path = "/api/v1/reservations/{order_id}/capture", tag = "orders",
     request_body(content = Option<CaptureRequest>, description = "Optional: `{\"amount\": \"100.00\"}` captures that much of the hold and releases the rest; an empty body or `{}` captures all of it", content_type = "application/json"),

@@ -61,6 +61,11 @@ pub async fn create_advance(
 /// Repay an advance early: every `scheduled` payment becomes `cancelled`
 /// and one payment of their sum, due at once, is collected like any other
 /// (if it fails for funds, the usual carry rule applies).
+///
+/// Example (with `T='Authorization: Bearer dev-token'`):
+/// ```sh
+/// curl -H "$T" -X POST http://127.0.0.1:8081/api/v1/advances/$ADVANCE_ID/payoff
+/// ```
 #[utoipa::path(
     post, path = "/api/v1/advances/{advance_id}/payoff", tag = "advances",
     request_body(content = Option<String>, description = "No fields: an empty body or `{}`", content_type = "application/json"),

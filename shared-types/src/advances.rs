@@ -168,3 +168,19 @@ pub struct ReconciliationReport {
     pub advances_checked: i64,
     pub mismatches: Vec<Mismatch>,
 }
+
+/// A job the worker dead-lettered, as it was received.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeadLetter {
+    pub id: Uuid,
+    /// The message body as received (bytes that are not UTF-8 are replaced).
+    pub body: String,
+    pub reason: String,
+    #[serde(with = "crate::time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub received_at: DateTime<Utc>,
+    #[serde(with = "crate::time::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub replayed_at: Option<DateTime<Utc>>,
+}

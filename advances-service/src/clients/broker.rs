@@ -166,6 +166,12 @@ pub async fn declare_topology(channel: &Channel) -> Result<(), lapin::Error> {
 /// Publishes a persistent job and waits for the broker's confirm.
 pub async fn publish(channel: &Channel, job: &PaymentJob) -> Result<(), BrokerError> {
     let payload = serde_json::to_vec(job).unwrap_or_default();
+    publish_raw(channel, &payload).await
+}
+
+/// Publishes a body as it is (a dead letter replayed) to the payments queue,
+/// persistent, and waits for the broker's confirm.
+pub async fn publish_raw(channel: &Channel, payload: &[u8]) -> Result<(), BrokerError> {
     let properties = BasicProperties::default()
         .with_delivery_mode(2)
         .with_content_type("application/json".into());
@@ -174,7 +180,7 @@ pub async fn publish(channel: &Channel, job: &PaymentJob) -> Result<(), BrokerEr
             EXCHANGE.into(),
             ROUTING_KEY.into(),
             BasicPublishOptions::default(),
-            &payload,
+            payload,
             properties,
         )
         .await?;

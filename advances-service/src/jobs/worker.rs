@@ -25,6 +25,7 @@ use super::Shutdown;
 use crate::clients::broker::{BrokerError, QUEUE};
 use crate::context::Context;
 use crate::operations::collection::{collect_all, Job, Outcome};
+use crate::operations::run_job;
 
 /// How many batches one worker collects at once. With all of them busy, the
 /// jobs that arrive meanwhile wait and then go together in the next batch.
@@ -129,11 +130,13 @@ async fn handle(ctx: &Context, deliveries: Vec<Delivery>) {
             }
             Err(error) => {
                 tracing::warn!(error = %error, body = %String::from_utf8_lossy(&delivery.data), "malformed job dead-lettered");
-                count("dead_lettered");
-                let _ = delivery
-                    .acker
-                    .reject(BasicRejectOptions { requeue: false })
-                    .await;
+                dead_letter(
+                    ctx,
+                    delivery,
+                    &format!("not a payment job: {error}"),
+                    &count,
+                )
+                .await;
             }
         }
     }
@@ -145,7 +148,9 @@ async fn handle(ctx: &Context, deliveries: Vec<Delivery>) {
             for ((job, delivery), outcome) in jobs.iter().zip(taken).zip(outcomes) {
                 let span = tracing::info_span!("job", request_id = %job.request_id,
                     payment_id = %job.job.payment_id, advance_id = %job.job.advance_id);
-                settle(outcome, delivery, &count).instrument(span).await;
+                settle(ctx, outcome, delivery, &count)
+                    .instrument(span)
+                    .await;
             }
         }
         Err(error) => {
@@ -167,14 +172,10 @@ async fn handle(ctx: &Context, deliveries: Vec<Delivery>) {
 
 /// Acknowledges a job whose outcome is stored, or dead-letters one that is
 /// not a job this service can act on.
-async fn settle(outcome: Outcome, delivery: Delivery, count: &impl Fn(&str)) {
+async fn settle(ctx: &Context, outcome: Outcome, delivery: Delivery, count: &impl Fn(&str)) {
     if let Outcome::Invalid(why) = outcome {
         tracing::warn!(why, "job dead-lettered");
-        count("dead_lettered");
-        let _ = delivery
-            .acker
-            .reject(BasicRejectOptions { requeue: false })
-            .await;
+        dead_letter(ctx, delivery, &why, count).await;
         return;
     }
     let label = match outcome {
@@ -188,5 +189,37 @@ async fn settle(outcome: Outcome, delivery: Delivery, count: &impl Fn(&str)) {
     if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
         // The outcome is stored; a redelivery will find nothing to do.
         tracing::warn!(error = %error, "ack failed");
+    }
+}
+
+/// Keeps a job the worker cannot act on in the database, then rejects it so
+/// that RabbitMQ dead-letters it to `advances.payments.dead`. If the database
+/// does not take it, the job goes back to the queue instead: every dead
+/// letter is kept.
+async fn dead_letter(ctx: &Context, delivery: Delivery, reason: &str, count: &impl Fn(&str)) {
+    let (body, reason) = (delivery.data.clone(), reason.to_owned());
+    let kept = run_job(&ctx.pool, move |conn| {
+        Ok(crate::store::dead_letters::insert(conn, &body, &reason)?)
+    })
+    .await;
+    match kept {
+        Ok(()) => {
+            count("dead_lettered");
+            let _ = delivery
+                .acker
+                .reject(BasicRejectOptions { requeue: false })
+                .await;
+        }
+        Err(error) => {
+            tracing::warn!(error = %service_kit::error::error_chain(&error), "a dead letter could not be kept; requeued");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await;
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod advances;
 pub mod collection;
+pub mod dead_letters;
 pub mod reconciliation;
 
 use diesel::pg::PgConnection;

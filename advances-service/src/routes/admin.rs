@@ -4,11 +4,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use service_kit::error::ApiError;
 use service_kit::idempotency::{run_once, Idempotency, Reply};
-use shared_types::advances::ReconciliationReport;
+use service_kit::listing::{PageRequest, Snapshot};
+use shared_types::accounts::Page;
+use shared_types::advances::{DeadLetter, ReconciliationReport};
 use shared_types::ErrorBody;
 
 use crate::context::Context;
-use crate::operations::{reconciliation, run};
+use crate::operations::{self, reconciliation, run};
 
 /// The latest reconciliation report (empty, with `advances_checked` 0, before the first run).
 #[utoipa::path(
@@ -67,4 +69,71 @@ pub async fn run_reconciliation(
     })
     .await?;
     Ok(reply.into_response())
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLetterParams {
+    /// 1..1000, default 100.
+    limit: Option<i64>,
+    /// From 1.
+    page: Option<i64>,
+    /// The `snapshot` of an earlier page, to page through the same set.
+    snapshot: Option<String>,
+}
+
+/// The jobs the worker dead-lettered (not a job, or a job for no payment
+/// this service knows), as received, oldest first.
+#[utoipa::path(
+    get, path = "/api/v1/admin/dead-letters", tag = "admin",
+    params(DeadLetterParams),
+    responses(
+        (status = 200, body = Page<DeadLetter>),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 422, description = "invalid_limit, invalid_page, invalid_snapshot", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn dead_letters(
+    ctx: web::Data<Context>,
+    params: web::Query<DeadLetterParams>,
+) -> Result<HttpResponse, ApiError> {
+    let page = PageRequest::parse(params.limit, params.page)?;
+    let snapshot = params
+        .snapshot
+        .as_deref()
+        .map(Snapshot::parse)
+        .transpose()?;
+    Ok(HttpResponse::Ok().json(operations::dead_letters::list(&ctx, page, snapshot).await?))
+}
+
+/// Publishes a dead letter's body again to `advances.payments` (for a job
+/// fixed since, or a payment that now exists) and answers it with
+/// `replayed_at` set; `409 already_replayed` if it was replayed before.
+#[utoipa::path(
+    post, path = "/api/v1/admin/dead-letters/{id}/replay", tag = "admin",
+    params(
+        ("id" = String, Path, description = "The dead letter's UUID"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; accepted, a replay is refused twice anyway"),
+    ),
+    responses(
+        (status = 200, body = DeadLetter),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "already_replayed", body = ErrorBody),
+        (status = 503, description = "The database or the broker is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn replay_dead_letter(
+    ctx: web::Data<Context>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = service_kit::http::uuid(&path, "a dead letter id")?;
+    Ok(HttpResponse::Ok().json(operations::dead_letters::replay(&ctx, id).await?))
 }

@@ -42,6 +42,11 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/advances/{advance_id}/payoff").route(web::post().to(advances::pay_off)),
     )
+    .service(web::resource("/admin/dead-letters").route(web::get().to(admin::dead_letters)))
+    .service(
+        web::resource("/admin/dead-letters/{id}/replay")
+            .route(web::post().to(admin::replay_dead_letter)),
+    )
     .service(
         web::resource("/admin/reconciliation")
             .route(web::get().to(admin::latest_reconciliation))

@@ -1,6 +1,7 @@
 //! Postgres access with diesel: migrations, and one module per table.
 
 pub mod advances;
+pub mod dead_letters;
 pub mod payments;
 pub mod reconciliation;
 pub mod schema;

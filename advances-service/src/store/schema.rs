@@ -69,11 +69,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dead_letters (id) {
+        id -> Uuid,
+        body -> Bytea,
+        reason -> Text,
+        received_at -> Timestamptz,
+        replayed_at -> Nullable<Timestamptz>,
+        xid -> Int8,
+    }
+}
+
 diesel::joinable!(payments -> advances (advance_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     advances,
     api_keys,
+    dead_letters,
     idempotency_keys,
     payments,
     reconciliation_reports,

@@ -91,6 +91,11 @@ async fn every_route_needs_its_scope_a_key_without_it_changes_nothing_and_admin_
     };
     let first = sys.open_account(1).await;
     let second = sys.open_account(2).await;
+    let dead = uuid::Uuid::now_v7();
+    sys.sql(&format!(
+        "INSERT INTO dead_letters (id, body, reason) VALUES ('{dead}', 'not a job', 'a fixture')"
+    ))
+    .await;
     let (status, existing) = sys.create_advance(&first, "120.00", 12).await;
     assert_eq!(status, StatusCode::CREATED, "{existing}");
     let advance = existing["advance_id"].as_str().unwrap().to_owned();
@@ -151,6 +156,24 @@ async fn every_route_needs_its_scope_a_key_without_it_changes_nothing_and_admin_
             StatusCode::OK,
         ),
         (
+            Method::POST,
+            format!("/api/v1/admin/dead-letters/{dead}/replay"),
+            None,
+            "admin",
+            &both,
+            &admin,
+            StatusCode::OK,
+        ),
+        (
+            Method::GET,
+            "/api/v1/admin/dead-letters".into(),
+            None,
+            "admin",
+            &both,
+            &admin,
+            StatusCode::OK,
+        ),
+        (
             Method::GET,
             "/api/v1/admin/api-keys".into(),
             None,
@@ -202,7 +225,8 @@ async fn every_route_needs_its_scope_a_key_without_it_changes_nothing_and_admin_
             .next()
             .unwrap()
             .replace(&advance, "{advance_id}")
-            .replace(&victim, "{key_id}");
+            .replace(&victim, "{key_id}")
+            .replace(&dead.to_string(), "{id}");
         assert_eq!(
             document["paths"][&documented][method.as_str().to_lowercase()]["security"][0]["bearer"]
                 [0],

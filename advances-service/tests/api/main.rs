@@ -5,6 +5,7 @@
 mod access;
 mod api;
 mod collection;
+mod dead_letters;
 mod faults;
 mod helpers;
 mod payoff;

@@ -1,0 +1,83 @@
+//! Dead letters, for operators: the jobs the worker could not act on, kept
+//! as received, listed and replayed.
+
+use diesel::Connection;
+use service_kit::error::ApiError;
+use service_kit::listing::{PageRequest, Snapshot};
+use service_kit::rule::RuleViolation;
+use shared_types::accounts::Page;
+use shared_types::advances::DeadLetter;
+use uuid::Uuid;
+
+use super::run;
+use crate::clients::broker;
+use crate::context::Context;
+use crate::store::{advances as advances_store, dead_letters};
+
+/// A page of the dead letters, oldest first, snapshot-stable like every listing.
+pub async fn list(
+    ctx: &Context,
+    page: PageRequest,
+    snapshot: Option<Snapshot>,
+) -> Result<Page<DeadLetter>, ApiError> {
+    run(&ctx.pool, move |conn| {
+        let snapshot = match snapshot {
+            Some(s) if s.window.is_none() => s,
+            Some(_) => {
+                return Err(RuleViolation::new(
+                    "invalid_snapshot",
+                    "this snapshot belongs to another listing",
+                )
+                .into())
+            }
+            None => Snapshot {
+                pg_snapshot: advances_store::current_snapshot(conn)?,
+                window: None,
+            },
+        };
+        let (rows, total) =
+            dead_letters::list(conn, &snapshot.pg_snapshot, page.limit, page.offset())?;
+        Ok(Page {
+            items: rows.iter().map(|row| row.to_wire()).collect(),
+            page: page.page,
+            limit: page.limit,
+            total_count: total,
+            total_pages: page.total_pages(total),
+            snapshot: snapshot.encode(),
+        })
+    })
+    .await
+}
+
+/// Publishes a dead letter's body again to `advances.payments` and notes
+/// when; `409` if it was replayed already. The dead letter stays locked from
+/// the check until the broker confirmed and the note is stored, so two
+/// replays of one dead letter publish it once.
+pub async fn replay(ctx: &Context, id: Uuid) -> Result<DeadLetter, ApiError> {
+    let channel = ctx
+        .broker
+        .publisher()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.into()))?;
+    let publishing = channel.clone();
+    let handle = tokio::runtime::Handle::current();
+    let replayed = run(&ctx.pool, move |conn| {
+        conn.transaction(|conn| {
+            let row = dead_letters::lock(conn, id)?
+                .ok_or_else(|| ApiError::NotFound(format!("dead letter {id} does not exist")))?;
+            if row.replayed_at.is_some() {
+                return Err(ApiError::Conflict {
+                    code: "already_replayed",
+                    message: format!("dead letter {id} was replayed already"),
+                });
+            }
+            handle
+                .block_on(broker::publish_raw(&publishing, &row.body))
+                .map_err(|e| ApiError::Unavailable(e.into()))?;
+            Ok(dead_letters::mark_replayed(conn, id)?.to_wire())
+        })
+    })
+    .await;
+    let _ = channel.close(200, "replayed".into()).await;
+    replayed
+}

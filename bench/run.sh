@@ -67,12 +67,27 @@ for script in transfer transfer-hot; do
   done
 done
 
+# 50 keys of their own (scoped, not bootstrap) for the uniform-keys mode:
+# the cost of checking many keys against one bootstrap key.
+if [[ " ${BENCH_MODES:-uniform-keys} " == *" uniform-keys "* ]]; then
+  : >"$OUT/keys.txt"
+  for i in $(seq 1 50); do
+    key=$(curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+      -d "{\"name\": \"bench-$i-$$\", \"scopes\": [\"money:write\", \"accounts:read\"]}" \
+      "http://$AM_ADDR/api/v1/admin/api-keys" | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
+    echo "$key" >>"$OUT/keys.txt"
+  done
+fi
+
 echo "== over HTTP"
 printf '%-14s %5s %10s %8s %8s %7s %s\n' mode conns per_s p50_ms p99_ms errors ratio
 declare -A PER_S
-for mode in ${BENCH_MODES:-uniform hot reservations deposits deposits-user batches}; do
+for mode in ${BENCH_MODES:-uniform uniform-keys hot reservations deposits deposits-user batches}; do
   for c in 16 64; do
-    line=$($BIN/loadgen run "http://$AM_ADDR" $TOKEN "$OUT/accounts.txt" $mode $c "$SECONDS_PER_RUN")
+    # uniform-keys: uniform transfers, the connections spread over 50 scoped keys.
+    lg_mode=$mode; lg_token=$TOKEN
+    [ $mode = uniform-keys ] && lg_mode=uniform && lg_token="@$OUT/keys.txt"
+    line=$($BIN/loadgen run "http://$AM_ADDR" "$lg_token" "$OUT/accounts.txt" $lg_mode $c "$SECONDS_PER_RUN")
     echo "$line" >>"$OUT/results.jsonl"
     per_s=$(echo "$line" | sed -n 's/.*"per_second":\([0-9.]*\).*/\1/p')
     p50=$(echo "$line" | sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p')
@@ -85,6 +100,7 @@ for mode in ${BENCH_MODES:-uniform hot reservations deposits deposits-user batch
     [ $mode = hot ] && base=${BASE[transfer-hot-$c]}
     # Deposits by user id against deposits by account id (when that ran first).
     [ $mode = deposits-user ] && base=${PER_S[deposits-$c]:-0} && to="to deposits"
+    [ $mode = uniform-keys ] && base=${PER_S[uniform-$c]:-0} && to="to uniform (one bootstrap key)"
     ratio=$(awk -v a="${per_s%.*}" -v b="$base" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
     printf '%-14s %5s %10s %8s %8s %7s %s\n' $mode $c "${per_s%.*}" "$p50" "$p99" "$errors" "$ratio $to"
   done

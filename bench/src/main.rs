@@ -6,6 +6,9 @@
 //!   loadgen setup <url> <token> <accounts> <out-file>
 //!   loadgen run <url> <token> <accounts-file> <mode> <connections> <seconds>
 //!
+//! `<token>` may be `@file`: a file of keys, one a line; connection i sends
+//! with key i mod n (the bench's many-keys run).
+//!
 //! `setup` funds one account for each of the users 1..=accounts (a first
 //! deposit by user id opens it) and writes `account_id,user_id` lines. The
 //! modes: `uniform` (transfers between random accounts), `hot` (transfers
@@ -70,8 +73,23 @@ async fn main() -> Result<(), Failure> {
             if accounts.len() < 2 {
                 return Err("the accounts file needs at least two accounts".into());
             }
+            // `@file` names a file of keys, one a line: connection i uses key i mod n.
+            let token = arg(3)?;
+            let tokens: Vec<String> = match token.strip_prefix('@') {
+                Some(file) => std::fs::read_to_string(file)?
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| l.trim().to_owned())
+                    .collect(),
+                None => vec![token],
+            };
+            let url = arg(2)?;
+            let clients = tokens
+                .iter()
+                .map(|token| client(&url, token))
+                .collect::<Result<Vec<_>, _>>()?;
             run(
-                &client(&arg(2)?, &arg(3)?)?,
+                &clients,
                 Arc::new(accounts),
                 &arg(5)?,
                 arg(6)?.parse()?,
@@ -104,7 +122,7 @@ async fn setup(client: &Client, count: i64, out: &str) -> Result<(), Failure> {
 }
 
 async fn run(
-    client: &Client,
+    clients: &[Client],
     accounts: Arc<Vec<Funded>>,
     mode: &str,
     connections: usize,
@@ -126,8 +144,12 @@ async fn run(
     let next_order = Arc::new(AtomicI64::new(
         rand::rng().random_range(1..1_000_000_000) * 1000,
     ));
-    let workers = (0..connections).map(|_| {
-        let (client, accounts, next_order) = (client.clone(), accounts.clone(), next_order.clone());
+    if clients.is_empty() {
+        return Err("no key to send requests with".into());
+    }
+    let workers = (0..connections).map(|i| {
+        let client = clients[i % clients.len()].clone();
+        let (accounts, next_order) = (accounts.clone(), next_order.clone());
         let mode = mode.to_owned();
         tokio::spawn(async move {
             let mut latencies = Vec::new();

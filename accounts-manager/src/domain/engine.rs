@@ -403,11 +403,6 @@ impl Books {
     /// will have done (an account a deposit opens, an order a reserve makes).
     /// Asking for more than [`Books::apply`] then uses is harmless; less is not.
     pub fn plan(&mut self, command: &Command) -> Vec<Lock> {
-        let user_account = |account: AccountId, system: Option<AccountKind>| {
-            let mut locks = vec![Lock::Account(account)];
-            locks.extend(system.map(|kind| Lock::SystemOf(kind, account)));
-            locks
-        };
         match command {
             Command::Open { user, currency, id } => {
                 plan_open(&mut self.planned_users, *user, currency, *id);
@@ -436,13 +431,13 @@ impl Books {
             }
             Command::Capture { order, .. } => {
                 match self.planned_orders.get(order).copied().flatten() {
-                    Some(account) => user_account(account, Some(AccountKind::Revenue)),
+                    Some(account) => account_locks(account, Some(AccountKind::Revenue)),
                     None => Vec::new(),
                 }
             }
             Command::Release { order } | Command::Expire { order } => {
                 match self.planned_orders.get(order).copied().flatten() {
-                    Some(account) => user_account(account, None),
+                    Some(account) => account_locks(account, None),
                     None => Vec::new(),
                 }
             }
@@ -485,11 +480,7 @@ impl Books {
         system: Option<AccountKind>,
         opens: Option<AccountId>,
     ) -> (Option<AccountId>, Vec<Lock>) {
-        let existing = |account: AccountId| {
-            let mut locks = vec![Lock::Account(account)];
-            locks.extend(system.map(|kind| Lock::SystemOf(kind, account)));
-            (Some(account), locks)
-        };
+        let existing = |account: AccountId| (Some(account), account_locks(account, system));
         let (user, currency) = match target {
             Target::Account(id) => return existing(*id),
             Target::User(user, currency) => (*user, currency),
@@ -654,15 +645,15 @@ impl Books {
         } else {
             Vec::new()
         };
+        // Nothing of an atomic batch moves once one transfer is refused.
+        let broken = faults.iter().any(Option::is_some);
         let mut items = Vec::with_capacity(legs.len());
         for (index, (leg, (from, to))) in legs.iter().zip(sides.iter().copied()).enumerate() {
-            let mut decided = self.decide(&leg_movement((from, to), leg))?;
-            if faults.iter().any(Option::is_some) {
-                // Nothing of an atomic batch moves once one transfer is refused.
-                let reason = faults[index].unwrap_or(FailureReason::LinkedTransferFailed);
-                decided = self.refused(&leg_movement((from, to), leg), reason)?;
-            }
-            let record = decided.post(self, maker);
+            let imposed =
+                broken.then(|| faults[index].unwrap_or(FailureReason::LinkedTransferFailed));
+            let record = self
+                .decide_or_refuse(&leg_movement((from, to), leg), imposed)?
+                .post(self, maker);
             let balances = match record.failure {
                 None => Some((self.balance(from)?, self.balance(to)?)),
                 Some(_) => None,
@@ -1037,40 +1028,28 @@ impl Books {
         })
     }
 
-    /// A movement recorded as refused for `reason`, whatever the books say.
-    fn refused(&self, m: &Movement<'_>, reason: FailureReason) -> Result<Decided, Refusal> {
-        let mut decided = self.decide(m)?;
-        let currency = decided.record.currency.clone();
-        decided.postings.clear();
-        decided.record.failure = Some(reason);
-        decided.record.description = ledger::describe(
-            &ledger::Movement {
-                kind: m.kind,
-                amount: m.amount,
-                currency: &currency,
-                from: m.shown.0,
-                to: m.shown.1,
-                order: m.order,
-                reverses: m.reverses,
-                caller_description: m
-                    .notes
-                    .and_then(|n| n.description.as_ref())
-                    .map(CallerText::as_str),
-            },
-            Some(reason),
-        );
-        Ok(decided)
-    }
-
     /// Decides a movement without changing anything yet.
     fn decide(&self, m: &Movement<'_>) -> Result<Decided, Refusal> {
+        self.decide_or_refuse(m, None)
+    }
+
+    /// Decides a movement, or records it as refused for `imposed` whatever
+    /// the books say (a transfer of an atomic batch another one broke).
+    fn decide_or_refuse(
+        &self,
+        m: &Movement<'_>,
+        imposed: Option<FailureReason>,
+    ) -> Result<Decided, Refusal> {
         let state = |id: AccountId| {
             self.accounts.get(&id).ok_or_else(|| {
                 Refusal::Inconsistent(format!("account {id} was not locked for the batch"))
             })
         };
         let (from, to) = (state(m.source.0)?, state(m.destination.0)?);
-        let decision = ledger::decide(from, m.source.1, to, m.destination.1, m.amount);
+        let decision = match imposed {
+            Some(reason) => Decision::Refuse(reason),
+            None => ledger::decide(from, m.source.1, to, m.destination.1, m.amount),
+        };
         let failure = match &decision {
             Decision::Post(_) => None,
             Decision::Refuse(reason) => Some(*reason),
@@ -1213,6 +1192,14 @@ impl Reversal {
             _ => None,
         }
     }
+}
+
+/// What to lock for an existing user account and, if `system` is given, its
+/// system account of that kind.
+fn account_locks(account: AccountId, system: Option<AccountKind>) -> Vec<Lock> {
+    let mut locks = vec![Lock::Account(account)];
+    locks.extend(system.map(|kind| Lock::SystemOf(kind, account)));
+    locks
 }
 
 /// The movement of one transfer of a batch.

@@ -926,6 +926,12 @@ impl Books {
             .cloned()
             .flatten()
             .ok_or(Refusal::NoOrder(order_id))?;
+        // From expires_at on a caller is told so, also once the sweeper has
+        // released the hold.
+        let swept = order.status == ReservationStatus::Expired;
+        if swept && !matches!(how, Finish::Expire) {
+            return Err(Refusal::ReservationExpired(order_id));
+        }
         if order.status != ReservationStatus::Reserved {
             return Err(Refusal::NotReserved {
                 order: order_id,

@@ -56,3 +56,25 @@ pub fn listen(bind_addr: &str) -> Result<std::net::TcpListener, String> {
     std::net::TcpListener::bind(bind_addr)
         .map_err(|e| format!("BIND_ADDR={bind_addr:?} cannot be listened on: {e}"))
 }
+
+/// A POST whose fields are all optional, as [`parse_post`]: an empty body is
+/// `{}`.
+pub fn parse_optional_post<T>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(T, Option<Idempotency>), ApiError>
+where
+    T: DeserializeOwned + Serialize,
+{
+    let body: &[u8] = if body.trim_ascii().is_empty() {
+        b"{}"
+    } else {
+        body
+    };
+    parse_post(req, body)
+}
+
+/// The body of a POST that takes no fields (an empty body or `{}`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}

@@ -356,12 +356,8 @@ pub async fn create_reversal(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let original = super::transaction_id(&path)?;
-    let body: &[u8] = if body.trim_ascii().is_empty() {
-        b"{}"
-    } else {
-        &body
-    };
-    let (request, idempotency) = parse_post::<ReversalRequest>(&req, body)?;
+    let (request, idempotency) =
+        service_kit::http::parse_optional_post::<ReversalRequest>(&req, &body)?;
     let amount = request.amount.as_ref().map(Amount::parse).transpose()?;
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
     let command = Command::Reverse {

@@ -1,8 +1,8 @@
 //! Orders: reserve, capture, release, get.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
 use service_kit::auth::Caller;
+use service_kit::http::{parse_optional_post, NoFields};
 use shared_types::accounts::{CaptureRequest, Reservation, ReservationRequest};
 use shared_types::ErrorBody;
 
@@ -16,11 +16,6 @@ use crate::error::ApiError;
 use crate::operations::reservations;
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
-
-/// Capture and release take no fields; an empty body or `{}` will do.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoFields {}
 
 fn order_id(raw: &str) -> Result<OrderId, ApiError> {
     let value: i64 = raw.parse().map_err(|_| {
@@ -113,7 +108,7 @@ pub async fn capture(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let order = order_id(&path)?;
-    let (request, idempotency) = parse_action::<CaptureRequest>(&req, &body)?;
+    let (request, idempotency) = parse_optional_post::<CaptureRequest>(&req, &body)?;
     let amount = request.amount.as_ref().map(Amount::parse).transpose()?;
     let reply = state
         .ledger
@@ -152,7 +147,7 @@ pub async fn release(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let order = order_id(&path)?;
-    let (NoFields {}, idempotency) = parse_action(&req, &body)?;
+    let (NoFields {}, idempotency) = parse_optional_post(&req, &body)?;
     let reply = state
         .ledger
         .submit(
@@ -210,17 +205,4 @@ fn expiry(settings: &Settings, asked: Option<&str>) -> Result<DateTime<Utc>, Api
         return Err(invalid("is further ahead than RESERVATION_MAX_TTL allows").into());
     }
     Ok(at)
-}
-
-/// A POST whose fields are all optional: an empty body is `{}`.
-fn parse_action<T: serde::de::DeserializeOwned + Serialize>(
-    req: &HttpRequest,
-    body: &[u8],
-) -> Result<(T, Option<crate::operations::Idempotency>), ApiError> {
-    let body: &[u8] = if body.trim_ascii().is_empty() {
-        b"{}"
-    } else {
-        body
-    };
-    parse_post::<T>(req, body)
 }

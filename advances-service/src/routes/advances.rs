@@ -1,11 +1,11 @@
 //! Advances: create, get, list an account's.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use service_kit::amount::Amount;
 use service_kit::auth::Caller;
 use service_kit::error::ApiError;
-use service_kit::http::{parse_post, uuid};
+use service_kit::http::{parse_optional_post, parse_post, uuid, NoFields};
 use service_kit::idempotency::REPLAYED_HEADER;
 use service_kit::listing::{PageRequest, Snapshot};
 use service_kit::telemetry::RequestId;
@@ -91,20 +91,10 @@ pub async fn pay_off(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = AdvanceId(uuid(&path, "an advance id")?);
-    let body: &[u8] = if body.trim_ascii().is_empty() {
-        b"{}"
-    } else {
-        &body
-    };
-    let (NoFields {}, idempotency) = parse_post::<NoFields>(&req, body)?;
+    let (NoFields {}, idempotency) = parse_optional_post(&req, &body)?;
     let reply = advances::pay_off(&ctx, idempotency, id).await?;
     Ok(reply.into_response())
 }
-
-/// Payoff takes no fields.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoFields {}
 
 /// Get an advance with its payments.
 #[utoipa::path(

@@ -82,17 +82,6 @@ impl Tokens {
         Ok(Self(tokens))
     }
 
-    /// Bare tokens, named by position (tests and tools).
-    pub fn new(tokens: &[String]) -> Self {
-        Self(
-            tokens
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (digest(t.as_bytes()), format!("token-{}", i + 1)))
-                .collect(),
-        )
-    }
-
     /// The name of the bootstrap key a presented token is, if any.
     pub fn accepts(&self, presented: &[u8]) -> Option<Caller> {
         let presented = digest(presented);

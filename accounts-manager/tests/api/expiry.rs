@@ -102,7 +102,10 @@ async fn an_expired_hold_refuses_the_caller_and_the_sweeper_releases_it() {
             code == "reservation_expired" || code == "reservation_not_reserved",
             "{body}"
         );
-        assert_eq!(code, "reservation_expired", "before or after the sweep: {body}");
+        assert_eq!(
+            code, "reservation_expired",
+            "before or after the sweep: {body}"
+        );
     }
     eventually(
         "the sweeper releases the hold",

@@ -1316,6 +1316,19 @@ impl Command {
         }
     }
 
+    /// The currency of an account the command may open (only opening an
+    /// account, or a first deposit by user, can bring a new currency).
+    pub fn may_open(&self) -> Option<&Currency> {
+        match self {
+            Self::Open { currency, .. }
+            | Self::Deposit {
+                to: Target::User(_, currency),
+                ..
+            } => Some(currency),
+            _ => None,
+        }
+    }
+
     /// The transaction the command reverses, to be locked and read before
     /// planning.
     pub fn original(&self) -> Option<TransactionId> {

@@ -13,7 +13,7 @@ use diesel::Connection;
 use uuid::Uuid;
 
 use super::{answers, keys, Answer, Request};
-use crate::domain::engine::{Books, Command, Lock, Maker};
+use crate::domain::engine::{Books, Lock, Maker};
 use crate::domain::Currency;
 use crate::error::ApiError;
 use crate::store;
@@ -38,20 +38,15 @@ impl KnownCurrencies {
     /// creating them never wait on each other while holding account locks).
     fn ensure(&self, conn: &mut PgConnection, requests: &[Request]) -> Result<(), ApiError> {
         for request in requests {
-            // Only opening an account can bring a new currency.
-            let opens = matches!(
-                request.command,
-                Command::Open { .. } | Command::Deposit { .. }
-            );
-            let Some((_, currency)) = request.command.users().pop().filter(|_| opens) else {
+            let Some(currency) = request.command.may_open() else {
                 continue;
             };
-            if self.known(&currency) {
+            if self.known(currency) {
                 continue;
             }
             store::accounts::ensure_system_accounts(conn, currency.as_str())?;
             if let Ok(mut known) = self.0.lock() {
-                known.insert(currency);
+                known.insert(currency.clone());
             }
         }
         Ok(())

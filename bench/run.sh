@@ -69,7 +69,8 @@ done
 
 # 50 keys of their own (scoped, not bootstrap) for the uniform-keys mode:
 # the cost of checking many keys against one bootstrap key.
-if [[ " ${BENCH_MODES:-uniform-keys} " == *" uniform-keys "* ]]; then
+MODES=${BENCH_MODES:-uniform uniform-keys hot reservations deposits deposits-user batches}
+if [[ " $MODES " == *" uniform-keys "* ]]; then
   : >"$OUT/keys.txt"
   for i in $(seq 1 50); do
     key=$(curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
@@ -82,7 +83,7 @@ fi
 echo "== over HTTP"
 printf '%-14s %5s %10s %8s %8s %7s %s\n' mode conns per_s p50_ms p99_ms errors ratio
 declare -A PER_S
-for mode in ${BENCH_MODES:-uniform uniform-keys hot reservations deposits deposits-user batches}; do
+for mode in $MODES; do
   for c in 16 64; do
     # uniform-keys: uniform transfers, the connections spread over 50 scoped keys.
     lg_mode=$mode; lg_token=$TOKEN

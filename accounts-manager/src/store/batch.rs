@@ -66,8 +66,8 @@ pub fn oldest_accounts(
     .load(conn)?;
     rows.into_iter()
         .map(|row| {
-            let user = UserId::parse(row.user_id).map_err(corrupt)?;
-            let currency = Currency::parse(&row.currency).map_err(corrupt)?;
+            let user = UserId::parse(row.user_id).map_err(super::corrupt)?;
+            let currency = Currency::parse(&row.currency).map_err(super::corrupt)?;
             Ok(((user, currency), AccountId(row.id)))
         })
         .collect()
@@ -304,11 +304,6 @@ service_kit::prepared_statement!(
         bodies: Array<Text> => Vec<String>,
     } = include_str!("batch/write.sql")
 );
-
-/// A stored value the code does not know: the row is corrupt, never guessed at.
-pub fn corrupt(error: impl std::fmt::Display) -> diesel::result::Error {
-    diesel::result::Error::DeserializationError(error.to_string().into())
-}
 
 #[cfg(test)]
 mod tests {

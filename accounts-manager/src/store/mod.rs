@@ -23,3 +23,8 @@ pub fn run_migrations(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     service_kit::db::run_migrations(conn, MIGRATIONS, MIGRATION_LOCK_ID)
 }
+
+/// A stored value the code does not know: the row is corrupt, never guessed at.
+pub fn corrupt(error: impl std::fmt::Display) -> diesel::result::Error {
+    diesel::result::Error::DeserializationError(error.to_string().into())
+}

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use service_kit::stored::Stored;
 use uuid::Uuid;
 
-use super::batch::corrupt;
+use super::corrupt;
 use super::schema::reservations;
 use crate::domain::engine::Order;
 use crate::domain::{Amount, Currency, OrderId, OrderRef, ServiceId};

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use std::collections::HashMap;
 
-use super::batch::corrupt;
+use super::corrupt;
 use super::schema::transactions;
 use crate::domain::engine::Original;
 use crate::domain::{Amount, Currency, OrderId, OrderRef, ServiceId};

@@ -28,6 +28,11 @@ pub struct Settings {
     pub reservation_max_ttl: Duration,
     /// How often expired holds are looked for and released.
     pub sweep_interval: Duration,
+    /// RabbitMQ to publish ledger events to (`EVENTS_AMQP_URL`); unset: the
+    /// feed only.
+    pub events_amqp_url: Option<String>,
+    /// How often an idle event relay looks for new events.
+    pub events_poll_interval: Duration,
 }
 
 const DAY: u64 = 24 * 3600;
@@ -57,7 +62,25 @@ impl Settings {
             reservation_max_ttl: env
                 .duration("RESERVATION_MAX_TTL", Duration::from_secs(30 * DAY))?,
             sweep_interval: env.duration("SWEEP_INTERVAL", Duration::from_secs(10))?,
+            events_amqp_url: env
+                .get("EVENTS_AMQP_URL")
+                .map(|url| amqp_url("EVENTS_AMQP_URL", url))
+                .transpose()?,
+            events_poll_interval: env
+                .duration("EVENTS_POLL_INTERVAL", Duration::from_millis(50))?,
         })
+    }
+}
+
+/// An `amqp://` URL (TLS is not built in: see the README).
+fn amqp_url(name: &str, url: String) -> Result<String, ConfigError> {
+    if url.starts_with("amqp://") {
+        Ok(url)
+    } else {
+        // Not the value: it may carry a password.
+        Err(ConfigError(format!(
+            "{name} must be an amqp:// URL, vhost included"
+        )))
     }
 }
 

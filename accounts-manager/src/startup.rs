@@ -8,6 +8,7 @@ use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use prometheus::{IntCounter, IntCounterVec};
 use service_kit::access::guard;
+use service_kit::events::{Relay, RelayMetrics};
 use service_kit::error::{error_chain, json_error_body, no_such_route};
 use service_kit::metrics::HttpMetrics;
 use service_kit::telemetry::observe;
@@ -17,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::configuration::Settings;
 use crate::jobs::sweeper::Sweeper;
 use crate::openapi::ApiDoc;
+use crate::operations::events::{self, LedgerOutbox};
 use crate::operations::ledger::{self, Ledger};
 use crate::routes;
 use crate::store::{self, PgPool};
@@ -104,6 +106,22 @@ impl Application {
             }
             .run(),
         );
+        if let Some(amqp_url) = &settings.events_amqp_url {
+            let relay_metrics = RelayMetrics::register(&metrics)
+                .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
+            tokio::spawn(
+                Relay {
+                    outbox: LedgerOutbox,
+                    name: "ledger",
+                    database_url: settings.database_url.clone(),
+                    amqp_url: amqp_url.clone(),
+                    exchange: events::EXCHANGE,
+                    metrics: relay_metrics,
+                    poll: settings.events_poll_interval,
+                }
+                .run(),
+            );
+        }
         let state = AppState {
             pool,
             ledger,

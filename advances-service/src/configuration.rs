@@ -30,6 +30,8 @@ pub struct Settings {
     pub accounts_token: String,
     pub installment_interval: Duration,
     pub scheduler_interval: Duration,
+    /// How often an idle event relay looks for new events to publish.
+    pub events_poll_interval: Duration,
     pub reconcile_interval: Duration,
     pub roles: BTreeSet<Role>,
     pub database_pool_size: u32,
@@ -79,6 +81,8 @@ impl Settings {
             installment_interval: env
                 .duration("INSTALLMENT_INTERVAL", Duration::from_secs(7 * 24 * 3600))?,
             scheduler_interval: env.duration("SCHEDULER_INTERVAL", Duration::from_secs(10))?,
+            events_poll_interval: env
+                .duration("EVENTS_POLL_INTERVAL", Duration::from_millis(200))?,
             reconcile_interval: env.duration("RECONCILE_INTERVAL", Duration::from_secs(3600))?,
             roles: parse_roles(env.get("ROLES").as_deref())?,
             database_pool_size: env.number("DATABASE_POOL_SIZE", 16, 2..=1000)?,

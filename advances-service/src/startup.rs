@@ -10,6 +10,7 @@ use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use service_kit::access::guard;
 use service_kit::error::{error_chain, json_error_body, no_such_route};
+use service_kit::events::{Relay, RelayMetrics};
 use service_kit::metrics::HttpMetrics;
 use service_kit::telemetry::observe;
 use tokio::sync::watch;
@@ -18,13 +19,14 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::clients::accounts::AccountsClient;
-use crate::clients::broker::Broker;
+use crate::clients::broker::{Broker, EVENTS_EXCHANGE};
 use crate::configuration::{Role, Settings};
 use crate::context::{Context, JobMetrics};
 use crate::jobs::{scheduler, worker, Shutdown};
 use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::store;
+use crate::store::events::AdvancesOutbox;
 
 /// A failure to start: the message is the one line start-up prints.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +91,8 @@ impl Application {
             )?,
             advances: counter("advances_total", "Advances created", "event")?,
         };
+        let relay_metrics =
+            RelayMetrics::register(&http_metrics).map_err(|e| fail("cannot set up metrics")(&e))?;
         let listener = service_kit::http::listen(&settings.bind_addr).map_err(StartupError)?;
         let port = listener
             .local_addr()
@@ -133,6 +137,20 @@ impl Application {
         if settings.runs(Role::Worker) {
             jobs.push(tokio::spawn(worker::run(context.clone(), shutdown.clone())));
         }
+        // Every role writes events; whichever instance holds the relay's lock
+        // publishes them.
+        tokio::spawn(
+            Relay {
+                outbox: AdvancesOutbox,
+                name: "advances",
+                database_url: settings.database_url.clone(),
+                amqp_url: settings.amqp_url.clone(),
+                exchange: EVENTS_EXCHANGE,
+                metrics: relay_metrics,
+                poll: settings.events_poll_interval,
+            }
+            .run(),
+        );
         tracing::info!(roles = %roles.join(","), port, "advances-service started");
         Ok(Self {
             port,

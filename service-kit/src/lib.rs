@@ -1,7 +1,7 @@
 //! The HTTP plumbing both services share: access control (API keys, scopes,
 //! rate limits), request ids and JSON logs, Prometheus request metrics, the
 //! contract's error body, settings from the environment, and idempotent POSTs
-//! stored in Postgres.
+//! stored in Postgres, and the relay that publishes an outbox to RabbitMQ.
 
 pub mod access;
 pub mod amount;
@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod idempotency;
 pub mod idempotency_store;

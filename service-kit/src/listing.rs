@@ -16,13 +16,7 @@ impl PageRequest {
     pub const MAX_LIMIT: i64 = 1000;
 
     pub fn parse(limit: Option<i64>, page: Option<i64>) -> Result<Self, RuleViolation> {
-        let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
-        if !(1..=Self::MAX_LIMIT).contains(&limit) {
-            return Err(RuleViolation::new(
-                "invalid_limit",
-                format!("limit must be from 1 to {}, not {limit}", Self::MAX_LIMIT),
-            ));
-        }
+        let limit = Self::parse_limit(limit)?;
         let page = page.unwrap_or(1);
         // A page whose offset would overflow is past any end; refuse it plainly.
         if !(1..=i64::MAX / Self::MAX_LIMIT).contains(&page) {
@@ -32,6 +26,18 @@ impl PageRequest {
             ));
         }
         Ok(Self { limit, page })
+    }
+
+    /// `limit` alone (1..1000, default 100), for lists that page by position.
+    pub fn parse_limit(limit: Option<i64>) -> Result<i64, RuleViolation> {
+        let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            return Err(RuleViolation::new(
+                "invalid_limit",
+                format!("limit must be from 1 to {}, not {limit}", Self::MAX_LIMIT),
+            ));
+        }
+        Ok(limit)
     }
 
     pub fn offset(self) -> i64 {

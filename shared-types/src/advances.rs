@@ -184,3 +184,48 @@ pub struct DeadLetter {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub replayed_at: Option<DateTime<Utc>>,
 }
+
+/// What happened to an advance: the routing key on `advances.events` and the
+/// event's `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum AdvanceEventType {
+    #[serde(rename = "advance.created")]
+    AdvanceCreated,
+    /// Paid out into the account.
+    #[serde(rename = "advance.active")]
+    AdvanceActive,
+    #[serde(rename = "advance.repaid")]
+    AdvanceRepaid,
+    #[serde(rename = "payment.paid")]
+    PaymentPaid,
+    /// Refused for funds; its amount rolled into the next payment.
+    #[serde(rename = "payment.failed")]
+    PaymentFailed,
+    /// Cancelled by an early payoff (one event per cancelled payment).
+    #[serde(rename = "payment.cancelled")]
+    PaymentCancelled,
+}
+
+crate::named!(AdvanceEventType {
+    AdvanceCreated => "advance.created",
+    AdvanceActive => "advance.active",
+    AdvanceRepaid => "advance.repaid",
+    PaymentPaid => "payment.paid",
+    PaymentFailed => "payment.failed",
+    PaymentCancelled => "payment.cancelled",
+});
+
+/// A message on `advances.events`: the advance as it stood right after the change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdvanceEvent {
+    /// The same on every delivery: consumers deduplicate on it.
+    pub event_id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: AdvanceEventType,
+    #[serde(with = "crate::time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2022-11-17T01:44:22.083065Z"))]
+    pub occurred_at: DateTime<Utc>,
+    pub data: Advance,
+}

@@ -34,7 +34,7 @@ macro_rules! named {
 mod tests {
     use super::Named;
     use crate::accounts::{ReservationStatus, TransactionStatus, TransactionType};
-    use crate::advances::{AdvanceStatus, PaymentStatus};
+    use crate::advances::{AdvanceEventType, AdvanceStatus, PaymentStatus};
 
     /// Each name is the value's JSON name, so the column and the wire agree.
     fn names_are_the_wire_names<T: Named + serde::Serialize>() {
@@ -53,5 +53,6 @@ mod tests {
         names_are_the_wire_names::<ReservationStatus>();
         names_are_the_wire_names::<AdvanceStatus>();
         names_are_the_wire_names::<PaymentStatus>();
+        names_are_the_wire_names::<AdvanceEventType>();
     }
 }

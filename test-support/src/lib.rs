@@ -11,7 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use diesel::pg::PgConnection;
 use diesel::sql_types::{BigInt, Numeric, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::options::{
+    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, ConnectionProperties};
 use reqwest::StatusCode;
@@ -264,6 +267,16 @@ impl Drop for TestDb {
     }
 }
 
+/// A message taken from a queue.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub routing_key: String,
+    pub message_id: Option<String>,
+    /// Delivery mode 2.
+    pub persistent: bool,
+    pub body: Value,
+}
+
 /// A RabbitMQ vhost for one test (made with `rabbitmqctl`), deleted after it.
 pub struct TestVhost {
     pub name: String,
@@ -290,6 +303,39 @@ impl TestVhost {
             "rabbitmqctl set_permissions on {name} failed"
         );
         Self { name }
+    }
+
+    /// A vhost with a name of its own that does not exist yet: a broker that
+    /// is away, for whoever connects to it before [`TestVhost::open`].
+    pub fn absent() -> Self {
+        Self {
+            name: unique("adv_test"),
+        }
+    }
+
+    /// Makes an [`TestVhost::absent`] vhost exist: the broker is back.
+    pub fn open(&self) {
+        assert!(
+            rabbitmqctl(&["add_vhost", &self.name]),
+            "rabbitmqctl add_vhost {} failed",
+            self.name
+        );
+        assert!(
+            rabbitmqctl(&["set_permissions", "-p", &self.name, "guest", ".*", ".*", ".*"]),
+            "rabbitmqctl set_permissions on {} failed",
+            self.name
+        );
+    }
+
+    /// Closes every client connection to the vhost, as a broker restart would.
+    pub async fn close_connections(&self) {
+        let name = self.name.clone();
+        let closed = tokio::task::spawn_blocking(move || {
+            rabbitmqctl(&["close_all_connections", "--vhost", &name, "test fault"])
+        })
+        .await
+        .expect("rabbitmqctl ran");
+        assert!(closed, "rabbitmqctl close_all_connections on {} failed", self.name);
     }
 
     pub fn amqp_url(&self) -> String {
@@ -332,6 +378,69 @@ impl TestVhost {
                 .expect("the broker confirms");
         }
         let _ = connection.close(200, "published".into()).await;
+    }
+
+    /// Declares a durable topic exchange (as its publisher does) and a
+    /// durable queue bound to it with `#`, which keeps every message
+    /// published from then on.
+    pub async fn bind_all(&self, exchange: &str, queue: &str) {
+        let (connection, channel) = self.channel().await;
+        channel
+            .exchange_declare(
+                exchange.into(),
+                lapin::ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..ExchangeDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("declare the exchange");
+        channel
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions::durable(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("declare the queue");
+        channel
+            .queue_bind(
+                queue.into(),
+                exchange.into(),
+                "#".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("bind the queue");
+        let _ = connection.close(200, "bound".into()).await;
+    }
+
+    /// Takes every message waiting in a queue (acknowledged), in order.
+    pub async fn drain(&self, queue: &str) -> Vec<Message> {
+        let (connection, channel) = self.channel().await;
+        let mut messages = Vec::new();
+        while let Some(message) = channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get")
+        {
+            let delivery = message.delivery;
+            messages.push(Message {
+                routing_key: delivery.routing_key.to_string(),
+                message_id: delivery
+                    .properties
+                    .message_id()
+                    .as_ref()
+                    .map(|id| id.to_string()),
+                persistent: delivery.properties.delivery_mode() == &Some(2),
+                body: serde_json::from_slice(&delivery.data).expect("a JSON message"),
+            });
+        }
+        let _ = connection.close(200, "drained".into()).await;
+        messages
     }
 
     /// `(messages ready, consumers)` of a queue that exists.

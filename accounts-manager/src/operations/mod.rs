@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod events;
 pub mod ledger;
 pub mod listings;
 pub mod reservations;

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod events;
 pub mod health;
 pub mod movements;
 pub mod reports;
@@ -117,6 +118,7 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(movements::create_reversal)),
         )
         .service(web::resource("/reports/revenue").route(web::get().to(reports::revenue)))
+        .service(web::resource("/events").route(web::get().to(events::feed)))
         .service(web::resource("/admin/audit").route(web::get().to(admin::audit)))
         .configure(service_kit::access::admin::routes);
 }

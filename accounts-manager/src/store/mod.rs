@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod batch;
+pub mod events;
 pub mod reservations;
 pub mod schema;
 pub mod transactions;

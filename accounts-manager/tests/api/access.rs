@@ -215,6 +215,13 @@ async fn cases(app: &TestApp, user: i64, order_base: i64) -> Vec<Case> {
         ),
         case(
             Method::GET,
+            "/api/v1/events?limit=5".into(),
+            None,
+            "events:read",
+            StatusCode::OK,
+        ),
+        case(
+            Method::GET,
             "/api/v1/admin/audit".into(),
             None,
             "admin",

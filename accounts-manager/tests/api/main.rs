@@ -8,6 +8,7 @@ mod batches;
 mod by_user;
 mod concurrency;
 mod errors;
+mod events;
 mod expiry;
 mod group_commit;
 mod helpers;

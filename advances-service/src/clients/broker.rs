@@ -23,6 +23,8 @@ pub const ROUTING_KEY: &str = "payments";
 pub const QUEUE: &str = "advances.payments";
 /// Where rejected (malformed) jobs go (fanout, durable).
 pub const DEAD_EXCHANGE: &str = "advances.dead";
+/// Where advances events go (topic, durable; the relay declares it).
+pub const EVENTS_EXCHANGE: &str = "advances.events";
 /// The dead-letter queue.
 pub const DEAD_QUEUE: &str = "advances.payments.dead";
 

@@ -13,7 +13,7 @@ use service_kit::rule::RuleViolation;
 use service_kit::stored::Stored;
 use shared_types::accounts::AccountId;
 use shared_types::accounts::Page;
-use shared_types::advances::{Advance, AdvanceId, AdvanceStatus};
+use shared_types::advances::{Advance, AdvanceEventType, AdvanceId, AdvanceStatus};
 use shared_types::Named;
 use uuid::Uuid;
 
@@ -23,6 +23,7 @@ use crate::context::Context;
 use crate::domain::{self, Installments};
 use crate::error::JobError;
 use crate::store::advances::{self as advances_store, AdvanceRow};
+use crate::store::events;
 use crate::store::payments::{self as payments_store, PaymentRow, PayoffRefused};
 
 /// How long an attempt to disburse keeps others from trying the same advance.
@@ -115,6 +116,7 @@ pub async fn create(
                     _ => ApiError::from(error),
                 }
             })?;
+            events::record(conn, &[(advance.id(), AdvanceEventType::AdvanceCreated)])?;
             Reply::new(202, &advance.to_wire(&schedule)).map_err(ApiError::internal)
         })
     })
@@ -170,12 +172,18 @@ pub async fn disburse(
         Ok(transaction) => {
             let currency = transaction.currency.clone();
             let disbursed = run_job(&ctx.pool, move |conn| {
-                Ok(advances_store::mark_disbursed(
-                    conn,
-                    id,
-                    transaction.transaction_id,
-                    &currency,
-                )?)
+                conn.transaction(|conn| {
+                    let disbursed = advances_store::mark_disbursed(
+                        conn,
+                        id,
+                        transaction.transaction_id,
+                        &currency,
+                    )?;
+                    if disbursed.is_some() {
+                        events::record(conn, &[(id, AdvanceEventType::AdvanceActive)])?;
+                    }
+                    Ok(disbursed)
+                })
             })
             .await?;
             if disbursed.is_some() {
@@ -299,7 +307,10 @@ pub async fn pay_off(
             let advance = advances_store::find(conn, id)?
                 .ok_or_else(|| ApiError::NotFound(format!("advance {id} does not exist")))?;
             match payments_store::pay_off(conn, id)? {
-                Ok(_) => {}
+                Ok(cancelled) => {
+                    let changes = vec![(id, AdvanceEventType::PaymentCancelled); cancelled];
+                    events::record(conn, &changes)?;
+                }
                 Err(PayoffRefused::NotActive) => {
                     return Err(ApiError::Conflict {
                         code: "advance_not_active",

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use diesel::Connection;
 use shared_types::accounts::TransactionId;
-use shared_types::advances::{AdvanceId, PaymentId, PaymentJob, PaymentStatus};
+use shared_types::advances::{AdvanceEventType, AdvanceId, PaymentId, PaymentJob, PaymentStatus};
 
 use super::run_job;
 use crate::clients::accounts::{Movement, Withdrawal};
@@ -15,6 +15,7 @@ use crate::context::Context;
 use crate::domain;
 use crate::error::JobError;
 use crate::store::advances::{self as advances_store, AdvanceRow};
+use crate::store::events;
 use crate::store::payments::{self as payments_store, PaymentRow};
 
 /// What became of a job.
@@ -211,16 +212,30 @@ impl Outcomes {
             .iter()
             .map(|paid| (paid.payment, paid.transaction))
             .collect();
-        payments_store::mark_all_paid(conn, &paid)?;
+        let mut changes: Vec<(AdvanceId, AdvanceEventType)> =
+            payments_store::mark_all_paid(conn, &paid)?
+                .into_iter()
+                .map(|advance| (advance, AdvanceEventType::PaymentPaid))
+                .collect();
         for (payment, reason, interval) in &self.refused {
-            payments_store::mark_failed_and_roll_over(conn, payment, reason, *interval)?;
+            if payments_store::mark_failed_and_roll_over(conn, payment, reason, *interval)? {
+                changes.push((payment.advance(), AdvanceEventType::PaymentFailed));
+            }
         }
         for (payment, wait) in &self.deferred {
             payments_store::release(conn, *payment, *wait)?;
         }
-        for repaid in advances_store::mark_repaid_if_complete_all(conn, &advances)? {
-            tracing::info!(advance_id = %repaid, "advance repaid");
+        // The payments' events carry their advances before any is repaid.
+        events::record(conn, &changes)?;
+        let repaid = advances_store::mark_repaid_if_complete_all(conn, &advances)?;
+        for advance in &repaid {
+            tracing::info!(advance_id = %advance, "advance repaid");
         }
+        let repaid: Vec<(AdvanceId, AdvanceEventType)> = repaid
+            .into_iter()
+            .map(|advance| (advance, AdvanceEventType::AdvanceRepaid))
+            .collect();
+        events::record(conn, &repaid)?;
         Ok(())
     }
 }

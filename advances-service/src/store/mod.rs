@@ -2,6 +2,7 @@
 
 pub mod advances;
 pub mod dead_letters;
+pub mod events;
 pub mod payments;
 pub mod reconciliation;
 pub mod schema;

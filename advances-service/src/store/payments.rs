@@ -134,23 +134,29 @@ pub fn find_all(conn: &mut PgConnection, ids: &[PaymentId]) -> QueryResult<Vec<P
 
 /// Records collected payments, each with its accounts-manager transaction; a
 /// payment no longer `processing` (another claimant, after our lease ran out,
-/// recorded the same withdrawal) is left as it is.
+/// recorded the same withdrawal) is left as it is. Answers the advances of
+/// the payments it marked, one entry per payment.
 pub fn mark_all_paid(
     conn: &mut PgConnection,
     paid: &[(PaymentId, TransactionId)],
-) -> QueryResult<()> {
+) -> QueryResult<Vec<AdvanceId>> {
+    #[derive(QueryableByName)]
+    struct Marked {
+        #[diesel(sql_type = SqlUuid)]
+        advance_id: Uuid,
+    }
     if paid.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let (payments, transactions): (Vec<Uuid>, Vec<Uuid>) = paid
         .iter()
         .map(|(payment, transaction)| (payment.0, transaction.0))
         .unzip();
-    diesel::sql_query(include_str!("payments/mark_all_paid.sql"))
+    let marked: Vec<Marked> = diesel::sql_query(include_str!("payments/mark_all_paid.sql"))
         .bind::<Array<SqlUuid>, _>(payments)
         .bind::<Array<SqlUuid>, _>(transactions)
-        .execute(conn)
-        .map(|_| ())
+        .load(conn)?;
+    Ok(marked.into_iter().map(|m| AdvanceId(m.advance_id)).collect())
 }
 
 /// Records a payment the account could not cover, and rolls its amount into
@@ -260,11 +266,12 @@ pub enum PayoffRefused {
 /// Pays an advance off early, inside the caller's transaction, under the
 /// advance's lock (which every writer of its payments takes first): its
 /// scheduled payments become `cancelled` and one payment of their sum, due
-/// now, is appended. `Ok(false)` when nothing was left scheduled.
+/// now, is appended. Answers how many were cancelled (none when nothing was
+/// left scheduled).
 pub fn pay_off(
     conn: &mut PgConnection,
     advance: AdvanceId,
-) -> QueryResult<Result<bool, PayoffRefused>> {
+) -> QueryResult<Result<usize, PayoffRefused>> {
     use super::schema::advances;
     let status: Option<Stored<shared_types::advances::AdvanceStatus>> = advances::table
         .find(advance.0)
@@ -288,11 +295,12 @@ pub fn pay_off(
     }
     let rest: Decimal = open.iter().map(|p| p.amount).sum();
     if open.is_empty() {
-        return Ok(Ok(false));
+        return Ok(Ok(0));
     }
-    diesel::update(payments::table.filter(payments::id.eq_any(open.iter().map(|p| p.id))))
-        .set(payments::status.eq(Stored(PaymentStatus::Cancelled)))
-        .execute(conn)?;
+    let cancelled =
+        diesel::update(payments::table.filter(payments::id.eq_any(open.iter().map(|p| p.id))))
+            .set(payments::status.eq(Stored(PaymentStatus::Cancelled)))
+            .execute(conn)?;
     let last_seq: Option<i32> = payments::table
         .filter(payments::advance_id.eq(advance.0))
         .select(diesel::dsl::max(payments::seq))
@@ -301,5 +309,5 @@ pub fn pay_off(
     diesel::insert_into(payments::table)
         .values(&payoff)
         .execute(conn)?;
-    Ok(Ok(true))
+    Ok(Ok(cancelled))
 }

@@ -6,6 +6,7 @@ mod access;
 mod api;
 mod collection;
 mod dead_letters;
+mod events;
 mod faults;
 mod helpers;
 mod payoff;

@@ -1,0 +1,8 @@
+-- How many events wait after a position (the feed's rule), counting at most
+-- the cap.
+SELECT count(*) AS n
+FROM (SELECT 1
+      FROM transactions
+      WHERE position > ?
+        AND position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 24)
+      LIMIT ?) AS waiting

@@ -1,0 +1,4 @@
+DROP TABLE event_relay;
+DROP INDEX transactions_by_position;
+ALTER TABLE transactions DROP COLUMN position;
+DROP SEQUENCE transactions_ordinal;

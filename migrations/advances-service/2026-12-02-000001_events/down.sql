@@ -1,0 +1,3 @@
+DROP TABLE event_relay;
+DROP TABLE events;
+DROP SEQUENCE events_ordinal;

@@ -5,6 +5,7 @@
 //!
 //!   loadgen setup <url> <token> <accounts> <out-file>
 //!   loadgen run <url> <token> <accounts-file> <mode> <connections> <seconds>
+//!   loadgen bind <amqp-url> <exchange> <queue>
 //!
 //! `<token>` may be `@file`: a file of keys, one a line; connection i sends
 //! with key i mod n (the bench's many-keys run).
@@ -16,6 +17,10 @@
 //! `deposits` (a deposit by `account_id` into a random account) and
 //! `deposits-user` (a deposit by `user_id` into that user's account) and
 //! `batches` (a transfer batch of 100 random transfers per request).
+//!
+//! `bind` declares a durable topic exchange and a durable queue bound to it
+//! with `#`: a consumer's queue, so that the broker keeps what the events
+//! bench publishes.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -97,6 +102,7 @@ async fn main() -> Result<(), Failure> {
             )
             .await
         }
+        "bind" => bind(&arg(2)?, &arg(3)?, &arg(4)?).await,
         other => Err(format!("unknown command {other:?}").into()),
     }
 }
@@ -268,4 +274,42 @@ async fn one(client: &Client, accounts: &[Funded], mode: &str, next_order: &Atom
             client.transfer(&transfer, None).await.is_ok()
         }
     }
+}
+
+async fn bind(amqp_url: &str, exchange: &str, queue: &str) -> Result<(), Failure> {
+    use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+    let connection =
+        lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    channel
+        .exchange_declare(
+            exchange.into(),
+            lapin::ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions::durable(),
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            queue.into(),
+            exchange.into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    connection.close(200, "bound".into()).await?;
+    Ok(())
 }

@@ -17,9 +17,12 @@ use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::Connection as _;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
 use uuid::Uuid;
 
@@ -144,7 +147,11 @@ impl<O: Outbox> Relay<O> {
                 Some(held) => held,
                 None => match relay.clone().take_lease().await {
                     Ok(Some(held)) => {
-                        tracing::info!(relay = relay.name, mark = held.mark, "this instance relays the events");
+                        tracing::info!(
+                            relay = relay.name,
+                            mark = held.mark,
+                            "this instance relays the events"
+                        );
                         held
                     }
                     Ok(None) => {
@@ -220,7 +227,11 @@ impl<O: Outbox> Relay<O> {
             let mut lease = lease;
             let events = relay.outbox.after(&mut lease.conn, lease.mark, ROUND);
             let pending = match (&events, recount) {
-                (Ok(_), true) => Some(relay.outbox.pending(&mut lease.conn, lease.mark, PENDING_CAP)),
+                (Ok(_), true) => Some(relay.outbox.pending(
+                    &mut lease.conn,
+                    lease.mark,
+                    PENDING_CAP,
+                )),
                 _ => None,
             };
             match (events, pending.transpose()) {
@@ -253,7 +264,10 @@ impl<O: Outbox> Relay<O> {
             .bind::<BigInt, _>(last)
             .execute(&mut lease.conn)?;
             relay.outbox.published(&mut lease.conn, last)?;
-            Ok::<_, diesel::result::Error>(Lease { mark: last, ..lease })
+            Ok::<_, diesel::result::Error>(Lease {
+                mark: last,
+                ..lease
+            })
         })
         .await
         .map_err(|e| (None, RelayError::Task(e)))?
@@ -275,7 +289,10 @@ impl<O: Outbox> Relay<O> {
         channel: &mut Option<(Connection, Channel)>,
         events: &[Outgoing],
     ) -> Result<(), RelayError> {
-        if channel.as_ref().is_none_or(|(c, _)| !c.status().connected()) {
+        if channel
+            .as_ref()
+            .is_none_or(|(c, _)| !c.status().connected())
+        {
             *channel = Some(self.connect().await?);
         }
         let Some((_, publisher)) = channel.as_ref() else {
@@ -341,7 +358,11 @@ impl<O: Outbox> Relay<O> {
                 FieldTable::default(),
             )
             .await?;
-        tracing::info!(relay = self.name, exchange = self.exchange, "connected to RabbitMQ");
+        tracing::info!(
+            relay = self.name,
+            exchange = self.exchange,
+            "connected to RabbitMQ"
+        );
         Ok((connection, channel))
     }
 }

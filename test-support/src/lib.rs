@@ -305,23 +305,28 @@ impl TestVhost {
         Self { name }
     }
 
-    /// A vhost with a name of its own that does not exist yet: a broker that
-    /// is away, for whoever connects to it before [`TestVhost::open`].
-    pub fn absent() -> Self {
-        Self {
-            name: unique("adv_test"),
-        }
-    }
-
-    /// Makes an [`TestVhost::absent`] vhost exist: the broker is back.
-    pub fn open(&self) {
+    /// Takes away the client user's access: a broker that is away, for
+    /// anyone connecting from now on (queues and bindings stay).
+    pub fn lock_out(&self) {
         assert!(
-            rabbitmqctl(&["add_vhost", &self.name]),
-            "rabbitmqctl add_vhost {} failed",
+            rabbitmqctl(&["clear_permissions", "-p", &self.name, "guest"]),
+            "rabbitmqctl clear_permissions on {} failed",
             self.name
         );
+    }
+
+    /// Gives the access back: the broker is back.
+    pub fn let_in(&self) {
         assert!(
-            rabbitmqctl(&["set_permissions", "-p", &self.name, "guest", ".*", ".*", ".*"]),
+            rabbitmqctl(&[
+                "set_permissions",
+                "-p",
+                &self.name,
+                "guest",
+                ".*",
+                ".*",
+                ".*"
+            ]),
             "rabbitmqctl set_permissions on {} failed",
             self.name
         );
@@ -335,7 +340,11 @@ impl TestVhost {
         })
         .await
         .expect("rabbitmqctl ran");
-        assert!(closed, "rabbitmqctl close_all_connections on {} failed", self.name);
+        assert!(
+            closed,
+            "rabbitmqctl close_all_connections on {} failed",
+            self.name
+        );
     }
 
     pub fn amqp_url(&self) -> String {

@@ -2,6 +2,8 @@
 //! RabbitMQ vhost, and lets tests kill, stop and restart them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a harness that cannot do its job should stop the test
 
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Once};
@@ -183,6 +185,11 @@ impl Drop for Process {
 
 /// The databases and the vhost of one test, and the settings that point the
 /// services at them.
+const LEDGER_EVENTS: &str = "ledger.events";
+const ADVANCES_EVENTS: &str = "advances.events";
+const LEDGER_EVENTS_QUEUE: &str = "e2e-ledger-events";
+const ADVANCES_EVENTS_QUEUE: &str = "e2e-advances-events";
+
 pub struct Environment {
     pub am_db: Arc<TestDb>,
     pub adv_db: Arc<TestDb>,
@@ -207,6 +214,87 @@ impl Environment {
             vhost: Arc::new(vhost),
             client: test_support::http_client(),
         }
+    }
+
+    /// Queues that keep every event both services publish; bind them
+    /// before the services start.
+    pub async fn bind_event_queues(&self) {
+        self.vhost
+            .bind_all(LEDGER_EVENTS, LEDGER_EVENTS_QUEUE)
+            .await;
+        self.vhost
+            .bind_all(ADVANCES_EVENTS, ADVANCES_EVENTS_QUEUE)
+            .await;
+    }
+
+    /// Every committed ledger transaction's event reached `ledger.events`, and
+    /// every change of every advance `advances.events`, whatever was killed and
+    /// cut off on the way: counted by event id, duplicates allowed.
+    pub async fn assert_every_event_published(&self) {
+        let env = self;
+        let ledger: BTreeSet<String> = env
+            .am_db
+            .text("SELECT coalesce(string_agg(id::text, ','), '') AS t FROM transactions")
+            .await
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        let received: RefCell<HashMap<String, String>> = RefCell::default();
+        eventually(
+            "every ledger event is published",
+            Duration::from_secs(60),
+            || async {
+                let messages = env.vhost.drain(LEDGER_EVENTS_QUEUE).await;
+                let mut received = received.borrow_mut();
+                for message in messages {
+                    let transaction = message.body["data"]["transaction_id"].as_str().unwrap();
+                    received.insert(
+                        message.body["event_id"].as_str().unwrap().to_owned(),
+                        transaction.to_owned(),
+                    );
+                }
+                received.values().cloned().collect::<BTreeSet<_>>() == ledger
+            },
+        )
+        .await;
+        assert_eq!(
+            received.borrow().len(),
+            ledger.len(),
+            "one event id per transaction"
+        );
+
+        // advances: one event per change, each a row of the outbox until confirmed.
+        let expected = |sql: &'static str| env.adv_db.number(sql);
+        let paid = expected("SELECT count(*) AS n FROM payments WHERE status = 'paid'").await;
+        let failed = expected("SELECT count(*) AS n FROM payments WHERE status = 'failed'").await;
+        let advances = expected("SELECT count(*) AS n FROM advances").await;
+        let by_type: RefCell<HashMap<String, BTreeSet<String>>> = RefCell::default();
+        eventually(
+            "every advances event is published",
+            Duration::from_secs(60),
+            || async {
+                let messages = env.vhost.drain(ADVANCES_EVENTS_QUEUE).await;
+                let mut by_type = by_type.borrow_mut();
+                for message in messages {
+                    by_type
+                        .entry(message.routing_key.clone())
+                        .or_default()
+                        .insert(message.body["event_id"].as_str().unwrap().to_owned());
+                }
+                let count = |t: &str| by_type.get(t).map_or(0, BTreeSet::len) as i64;
+                count("advance.created") == advances
+                    && count("advance.active") == advances
+                    && count("advance.repaid") == advances
+                    && count("payment.paid") == paid
+                    && count("payment.failed") == failed
+            },
+        )
+        .await;
+        assert_eq!(
+            env.adv_db.number("SELECT count(*) AS n FROM events").await,
+            0,
+            "the outbox holds nothing once confirmed"
+        );
     }
 
     pub fn accounts_manager(&self, name: &str) -> Process {

@@ -163,7 +163,10 @@ async fn payment_ids(env: &Environment, api: &Process, advance: &Advance) -> Vec
 async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_advance() {
     let _machine = MACHINE.read().await;
     let env = Environment::new().await;
-    let mut am = env.accounts_manager("chaos-am");
+    // Queues that keep every event both services publish, bound before any.
+    env.bind_event_queues().await;
+    let amqp = env.vhost.amqp_url();
+    let mut am = env.accounts_manager_with("chaos-am", &[("EVENTS_AMQP_URL", &amqp)]);
     am.ready().await;
     let extra = [("INSTALLMENT_INTERVAL", "2s")];
     let api = env.advances("chaos-api", "api,scheduler", &am.url(), &extra);
@@ -252,6 +255,7 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
 
     all_repaid(&env, &api, &advances, Duration::from_secs(120)).await;
     assert_each_collected_once(&env, &am, &api, &advances).await;
+    env.assert_every_event_published().await;
     eventually(
         "the malformed job is dead-lettered",
         Duration::from_secs(20),

@@ -57,7 +57,9 @@ async fn readiness(env: &Environment, process: &Process) -> StatusCode {
 }
 
 async fn start(env: &Environment) -> (Process, Process, AccountId, String) {
-    let am = env.accounts_manager("restart-am");
+    env.bind_event_queues().await;
+    let amqp = env.vhost.amqp_url();
+    let am = env.accounts_manager_with("restart-am", &[("EVENTS_AMQP_URL", &amqp)]);
     am.ready().await;
     let advances = env.advances(
         "restart-adv",
@@ -160,6 +162,12 @@ async fn advances_service_rides_out_a_rabbitmq_restart() {
         || async { readiness(&env, &advances).await == StatusCode::SERVICE_UNAVAILABLE },
     )
     .await;
+    // accounts-manager needs no broker to move money: its events wait.
+    assert_eq!(readiness(&env, &am).await, StatusCode::OK);
+    env.accounts(&am)
+        .deposit(&DepositRequest::to_account(account, "1"), None)
+        .await
+        .unwrap();
     // RabbitMQ stays away until a payment falls due that the scheduler
     // cannot publish: the job waits in the database, not lost.
     let failed_before = advances.logged(TICK_FAILED);
@@ -179,4 +187,7 @@ async fn advances_service_rides_out_a_rabbitmq_restart() {
     advances.ready().await;
 
     finish(&env, &am, &advances, account, &advance).await;
+    // Both services' events waited in their databases while the broker was
+    // away, and every one of them was published after.
+    env.assert_every_event_published().await;
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use diesel::pg::PgConnection;
+use diesel::Connection;
 use service_kit::amount::Amount;
 use service_kit::error::{classify, ApiError, DbFailure};
 use service_kit::idempotency::{run_once, Idempotency, Reply};

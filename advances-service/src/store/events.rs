@@ -16,7 +16,10 @@ use super::{advances, payments};
 /// Records one event per `(advance, type)`, in this order, each carrying the
 /// advance as it stands in the caller's transaction: call it right after the
 /// change it describes.
-pub fn record(conn: &mut PgConnection, changes: &[(AdvanceId, AdvanceEventType)]) -> QueryResult<()> {
+pub fn record(
+    conn: &mut PgConnection,
+    changes: &[(AdvanceId, AdvanceEventType)],
+) -> QueryResult<()> {
     if changes.is_empty() {
         return Ok(());
     }
@@ -45,9 +48,10 @@ pub fn record(conn: &mut PgConnection, changes: &[(AdvanceId, AdvanceEventType)]
         insert.event_ids.push(event.event_id);
         insert.types.push(kind.name().to_owned());
         insert.occurred_at.push(occurred_at);
-        insert
-            .bodies
-            .push(serde_json::to_string(&event).map_err(|e| diesel::result::Error::SerializationError(e.into()))?);
+        insert.bodies.push(
+            serde_json::to_string(&event)
+                .map_err(|e| diesel::result::Error::SerializationError(e.into()))?,
+        );
     }
     insert.execute(conn).map(|_| ())
 }
@@ -108,7 +112,9 @@ impl Outbox for AdvancesOutbox {
     }
 
     fn pending(&self, conn: &mut PgConnection, after: i64, cap: i64) -> QueryResult<i64> {
-        CountAfter { after, cap }.get_result::<Count>(conn).map(|c| c.n)
+        CountAfter { after, cap }
+            .get_result::<Count>(conn)
+            .map(|c| c.n)
     }
 
     fn published(&self, conn: &mut PgConnection, through: i64) -> QueryResult<()> {

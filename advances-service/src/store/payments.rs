@@ -156,7 +156,10 @@ pub fn mark_all_paid(
         .bind::<Array<SqlUuid>, _>(payments)
         .bind::<Array<SqlUuid>, _>(transactions)
         .load(conn)?;
-    Ok(marked.into_iter().map(|m| AdvanceId(m.advance_id)).collect())
+    Ok(marked
+        .into_iter()
+        .map(|m| AdvanceId(m.advance_id))
+        .collect())
 }
 
 /// Records a payment the account could not cover, and rolls its amount into

@@ -33,10 +33,7 @@ fn of_advance<'a>(events: &'a [Message], id: &str) -> Vec<&'a Message> {
 }
 
 fn types(events: &[&Message]) -> Vec<String> {
-    events
-        .iter()
-        .map(|m| m.routing_key.clone())
-        .collect()
+    events.iter().map(|m| m.routing_key.clone()).collect()
 }
 
 fn payment_statuses(advance: &Value) -> Vec<String> {

@@ -22,6 +22,12 @@ added to the next scheduled payment, or to a new one an interval later.\n\n\
 Other producers may publish it (also straight to the queue through the default exchange). A body that is not a \
 valid job, or names an unknown payment, is dead-lettered to `advances.payments.dead` (exchange `advances.dead`, \
 fanout). A job for a payment that is paid, failed or not yet due is acknowledged with no effect.\n\n\
+**Events.** Every change is published to the durable topic exchange `advances.events` (persistent, publisher \
+confirms, at least once: deduplicate on `event_id`, also the message's `message_id`) from an outbox written in \
+the database transaction of the change, with the routing keys `advance.created`, `advance.active`, \
+`advance.repaid`, `payment.paid`, `payment.failed` and `payment.cancelled` (one per cancelled payment) and the \
+body `{\"event_id\", \"type\", \"occurred_at\", \"data\": Advance}` (schema AdvanceEvent): `data` is the \
+advance right after the change.\n\n\
 Conventions, errors and idempotency are those of accounts-manager: JSON, amounts as two-decimal strings, \
 `{\"error\": {\"code\", \"message\"}}`, bearer keys on `/api/v1` (401 a missing, unknown, expired or revoked \
 key; 403 insufficient_scope; 429 rate_limited with `Retry-After`), stored answers kept for `IDEMPOTENCY_RETENTION`. \
@@ -47,6 +53,8 @@ while disbursing). Every advance records the name of the key that made it (`crea
         routes::health::metrics,
     ),
     components(schemas(
+        shared_types::advances::AdvanceEvent,
+        shared_types::advances::AdvanceEventType,
         shared_types::ErrorBody,
         shared_types::ErrorDetail,
         shared_types::access::NewApiKey,

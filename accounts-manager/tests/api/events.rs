@@ -312,6 +312,17 @@ async fn a_write_that_rolls_back_leaves_no_event() {
     );
 }
 
+async fn metrics(app: &TestApp) -> String {
+    app.client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
 /// Waits until the queue has received an event for every committed
 /// transaction; answers the messages, by event id.
 async fn published(app: &TestApp, vhost: &TestVhost, queue: &str) -> HashMap<String, Vec<Message>> {
@@ -369,19 +380,15 @@ async fn every_event_is_published_to_ledger_events_with_its_routing_key() {
             )
         );
     }
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains(&format!("events_published_total {}", feed.len())),
-        "{metrics}"
-    );
+    // Counted once the relay has moved its mark past the confirms.
+    let published = format!("events_published_total {}", feed.len());
+    eventually(
+        "the events are counted",
+        Duration::from_secs(10),
+        || async { metrics(&app).await.contains(&published) },
+    )
+    .await;
+    let metrics = metrics(&app).await;
     assert!(metrics.contains("events_publish_lag_seconds_count"));
 }
 
@@ -405,21 +412,11 @@ async fn a_broker_that_is_away_delays_events_and_loses_none() {
         .unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
     let waiting = committed(&app).await.len();
+    let pending = format!("events_pending {waiting}");
     eventually(
         "events_pending counts what waits",
         Duration::from_secs(10),
-        || async {
-            let metrics = app
-                .client
-                .get(format!("{}/metrics", app.address))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            metrics.contains(&format!("events_pending {waiting}"))
-        },
+        || async { metrics(&app).await.contains(&pending) },
     )
     .await;
 

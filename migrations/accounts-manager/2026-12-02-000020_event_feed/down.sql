@@ -1,3 +1,4 @@
+DROP FUNCTION event_horizon();
 DROP TABLE event_relay;
 DROP INDEX transactions_by_position;
 ALTER TABLE transactions DROP COLUMN position;

@@ -3,5 +3,5 @@ SELECT count(*) AS n
 FROM (SELECT 1
       FROM events
       WHERE position > ?
-        AND position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 24)
+        AND position < (event_horizon() << 24)
       LIMIT ?) AS waiting

@@ -13,6 +13,8 @@ pub struct Settings {
     pub api_tokens: Vec<String>,
     /// `RATE_LIMIT` and `IDEMPOTENCY_RETENTION`.
     pub access: AccessSettings,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: where spans go (OTLP/HTTP); none, none exported.
+    pub otlp_endpoint: Option<String>,
     pub report_window: Duration,
     /// Connections in this instance's pool.
     pub database_pool_size: u32,
@@ -28,6 +30,8 @@ pub struct Settings {
     pub reservation_max_ttl: Duration,
     /// How often expired holds are looked for and released.
     pub sweep_interval: Duration,
+    /// How often each instance runs the audit for `ledger_audit_problems`.
+    pub audit_interval: Duration,
 }
 
 const DAY: u64 = 24 * 3600;
@@ -48,6 +52,7 @@ impl Settings {
             bind_addr: env.or("BIND_ADDR", "127.0.0.1:8080"),
             api_tokens: env.tokens("API_TOKENS")?,
             access: env.access()?,
+            otlp_endpoint: env.otlp_endpoint()?,
             report_window: env.duration("REPORT_WINDOW", Duration::from_secs(5 * 24 * 3600))?,
             database_pool_size: env.number("DATABASE_POOL_SIZE", 16, 1..=1000)?,
             http_workers: env.number("HTTP_WORKERS", 0, 0..=1024)?,
@@ -57,6 +62,7 @@ impl Settings {
             reservation_max_ttl: env
                 .duration("RESERVATION_MAX_TTL", Duration::from_secs(30 * DAY))?,
             sweep_interval: env.duration("SWEEP_INTERVAL", Duration::from_secs(10))?,
+            audit_interval: env.duration("AUDIT_INTERVAL", Duration::from_secs(3600))?,
         })
     }
 }

@@ -8,5 +8,6 @@ mod collection;
 mod dead_letters;
 mod faults;
 mod helpers;
+mod observability;
 mod payoff;
 mod reconciliation;

@@ -103,7 +103,13 @@ impl Application {
         for check in ["schedule_sum", "ledger_paid"] {
             metrics.mismatches.with_label_values(&[check]);
         }
-        for outcome in ["collected", "refused", "deferred", "skipped", "dead_lettered"] {
+        for outcome in [
+            "collected",
+            "refused",
+            "deferred",
+            "skipped",
+            "dead_lettered",
+        ] {
             metrics.jobs.with_label_values(&[outcome]);
         }
         let listener = service_kit::http::listen(&settings.bind_addr).map_err(StartupError)?;

@@ -6,7 +6,7 @@
 //! process with nothing exported are in `tests/api/traces.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic
 
-#[allow(dead_code)] // the helpers of tests/api; this binary uses a few
+#[allow(dead_code, unused_imports)] // the helpers of tests/api; this binary uses a few
 #[path = "api/helpers.rs"]
 mod helpers;
 

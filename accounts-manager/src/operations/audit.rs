@@ -45,7 +45,11 @@ pub async fn audit(pool: &PgPool, problems: &IntGauge) -> Result<AuditReport, Ap
 pub async fn audit_periodically(pool: PgPool, problems: IntGauge, interval: Duration) {
     loop {
         match audit(&pool, &problems).await {
-            Ok(report) => tracing::info!(problems = problems.get(), currencies = report.currencies.len(), "audit finished"),
+            Ok(report) => tracing::info!(
+                problems = problems.get(),
+                currencies = report.currencies.len(),
+                "audit finished"
+            ),
             Err(error) => tracing::warn!(error = %error, "audit failed"),
         }
         tokio::time::sleep(interval).await;

@@ -47,7 +47,10 @@ pub async fn reconcile_periodically(ctx: Context, mut shutdown: Shutdown) {
             request_id: None,
             trace: trace.as_ref(),
         };
-        match reconciliation::reconcile(&ctx, origin).instrument(span).await {
+        match reconciliation::reconcile(&ctx, origin)
+            .instrument(span)
+            .await
+        {
             Ok(report) => tracing::info!(
                 advances_checked = report.advances_checked,
                 mismatches = report.mismatches.len(),

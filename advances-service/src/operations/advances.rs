@@ -58,8 +58,7 @@ pub async fn create(
     request: NewAdvance,
     origin: Origin<'_>,
 ) -> Result<Created, ApiError> {
-    let currency = match ctx.accounts.account(request.account, origin).await
-    {
+    let currency = match ctx.accounts.account(request.account, origin).await {
         Ok(Some(account)) => account.currency,
         Ok(None) => {
             return Err(RuleViolation::new(

@@ -54,10 +54,16 @@ async fn every_metric_the_alerts_and_the_dashboard_use_is_exported() {
     )
     .unwrap();
     let mut expressions = rule_expressions(&rules);
-    assert!(expressions.len() >= 8, "the rules' expressions: {expressions:?}");
+    assert!(
+        expressions.len() >= 8,
+        "the rules' expressions: {expressions:?}"
+    );
     let mut panels = Vec::new();
     dashboard_expressions(&dashboard, &mut panels);
-    assert!(panels.len() >= 16, "the dashboard's expressions: {panels:?}");
+    assert!(
+        panels.len() >= 16,
+        "the dashboard's expressions: {panels:?}"
+    );
     expressions.extend(panels);
 
     let mut used = BTreeSet::new();
@@ -155,7 +161,10 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
             }
             // Numbers: digits and dots, with any exponent or unit letters after them.
             c if c.is_ascii_digit() || c == '.' => {
-                while chars.peek().is_some_and(|n| n.is_ascii_alphanumeric() || *n == '.') {
+                while chars
+                    .peek()
+                    .is_some_and(|n| n.is_ascii_alphanumeric() || *n == '.')
+                {
                     chars.next();
                 }
             }

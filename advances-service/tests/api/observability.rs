@@ -179,6 +179,8 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
         "group_left",
         "group_right",
     ];
+    // Aggregations may come before their `by (...)`, so they are not always
+    // followed by a parenthesis as functions are.
     let keywords = [
         "and",
         "or",
@@ -187,6 +189,18 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
         "offset",
         "group_left",
         "group_right",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "count",
+        "group",
+        "stddev",
+        "stdvar",
+        "topk",
+        "bottomk",
+        "quantile",
+        "count_values",
     ];
     let mut names = BTreeSet::new();
     let mut i = 0;

@@ -11,3 +11,4 @@ mod helpers;
 mod observability;
 mod payoff;
 mod reconciliation;
+mod traces;

@@ -23,9 +23,8 @@ use tracing_subscriber::EnvFilter;
 
 pub use shared_types::headers::TRACEPARENT;
 
-/// A `traceparent` value that parses as W3C Trace Context (version `00`, a
-/// trace id and a parent span id that are not all zeros), in its canonical
-/// lower-case form.
+/// A `traceparent` value that parses as W3C Trace Context: version `00`, a
+/// trace id and a parent span id that are not all zeros, lower-case hex.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceParent(String);
 
@@ -33,6 +32,19 @@ impl TraceParent {
     /// The value if it is a valid `traceparent`; anything else is ignored,
     /// as the specification asks (the work starts a trace of its own).
     pub fn parse(raw: &str) -> Option<Self> {
+        // The propagator alone takes a short trace id (and pads it); the
+        // specification wants exactly 2-32-16-2 lower-case hex digits.
+        let parts: Vec<&str> = raw.split('-').collect();
+        let shaped = parts.len() == 4
+            && parts.iter().zip([2, 32, 16, 2]).all(|(part, digits)| {
+                part.len() == digits
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            });
+        if !shaped {
+            return None;
+        }
         let carrier = HashMap::from([(TRACEPARENT.to_owned(), raw.to_owned())]);
         let cx = TraceContextPropagator::new().extract(&carrier);
         Self::of_context(&cx)
@@ -212,7 +224,7 @@ mod tests {
     #[test]
     fn a_valid_traceparent_is_kept_with_its_trace_and_parent_ids() {
         let parsed =
-            TraceParent::parse("00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01").unwrap();
+            TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
         assert_eq!(
             parsed.as_str(),
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -230,6 +242,8 @@ mod tests {
             "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
             "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
             "00-0af7651916cd43dd8448eb211c80319-b7ad6b7169203331-01",
+            "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
         ] {
             assert_eq!(TraceParent::parse(raw), None, "{raw:?}");
         }

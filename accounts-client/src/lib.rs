@@ -37,7 +37,7 @@ use shared_types::accounts::{
     TransactionId, TransactionStatus, TransferBatchAnswer, TransferBatchRequest, TransferRequest,
     WithdrawalRequest,
 };
-use shared_types::headers::{IDEMPOTENCY_KEY, REQUEST_ID};
+use shared_types::headers::{IDEMPOTENCY_KEY, REQUEST_ID, TRACEPARENT};
 use shared_types::ErrorBody;
 
 pub use reqwest::StatusCode;
@@ -185,6 +185,7 @@ impl Builder {
             base_url: self.base_url.trim_end_matches('/').into(),
             token: self.token.into(),
             request_id: None,
+            traceparent: None,
         })
     }
 }
@@ -197,6 +198,7 @@ pub struct Client {
     base_url: Arc<str>,
     token: Arc<str>,
     request_id: Option<Arc<str>>,
+    traceparent: Option<Arc<str>>,
 }
 
 impl Client {
@@ -220,6 +222,16 @@ impl Client {
     pub fn with_request_id(&self, request_id: &str) -> Self {
         Self {
             request_id: Some(request_id.into()),
+            ..self.clone()
+        }
+    }
+
+    /// The same client, sending `traceparent: traceparent` (W3C Trace
+    /// Context) with every call, so that accounts-manager's spans join the
+    /// caller's trace.
+    pub fn with_traceparent(&self, traceparent: &str) -> Self {
+        Self {
+            traceparent: Some(traceparent.into()),
             ..self.clone()
         }
     }
@@ -386,8 +398,12 @@ impl Client {
             .http
             .request(method, format!("{}{path}", self.base_url))
             .bearer_auth(&self.token);
-        match &self.request_id {
+        let builder = match &self.request_id {
             Some(id) => builder.header(REQUEST_ID, id.as_ref()),
+            None => builder,
+        };
+        match &self.traceparent {
+            Some(traceparent) => builder.header(TRACEPARENT, traceparent.as_ref()),
             None => builder,
         }
     }
@@ -488,13 +504,14 @@ mod tests {
         "created_by": "token-1", "created_at": "2022-11-17T01:44:22.083065Z"}"#;
 
     #[test]
-    fn a_post_carries_the_token_the_key_the_request_id_and_the_typed_body() {
+    fn a_post_carries_the_token_the_key_the_request_id_the_traceparent_and_the_typed_body() {
         let deposit = DepositRequest {
             reference: Some("advance:1".into()),
             ..DepositRequest::to_account(account(), Decimal::new(19999, 2))
         };
         let request = client()
             .with_request_id("trace-1")
+            .with_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
             .post_request("/api/v1/deposits", &deposit, Some("key-1"))
             .build()
             .unwrap();
@@ -508,6 +525,10 @@ mod tests {
         assert_eq!(headers["authorization"], "Bearer secret");
         assert_eq!(headers["idempotency-key"], "key-1");
         assert_eq!(headers["x-request-id"], "trace-1");
+        assert_eq!(
+            headers["traceparent"],
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        );
         assert_eq!(headers["content-type"], "application/json");
         let body: serde_json::Value =
             serde_json::from_slice(request.body().unwrap().as_bytes().unwrap()).unwrap();
@@ -527,6 +548,7 @@ mod tests {
 
         assert!(!request.headers().contains_key("idempotency-key"));
         assert!(!request.headers().contains_key("x-request-id"));
+        assert!(!request.headers().contains_key("traceparent"));
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub struct Settings {
     pub api_tokens: Vec<String>,
     /// `RATE_LIMIT` and `IDEMPOTENCY_RETENTION`.
     pub access: AccessSettings,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: where spans go (OTLP/HTTP); none, none exported.
+    pub otlp_endpoint: Option<String>,
     pub report_window: Duration,
     /// Connections in this instance's pool.
     pub database_pool_size: u32,
@@ -33,6 +35,8 @@ pub struct Settings {
     pub events_amqp_url: Option<String>,
     /// How often an idle event relay looks for new events.
     pub events_poll_interval: Duration,
+    /// How often each instance runs the audit for `ledger_audit_problems`.
+    pub audit_interval: Duration,
 }
 
 const DAY: u64 = 24 * 3600;
@@ -53,6 +57,7 @@ impl Settings {
             bind_addr: env.or("BIND_ADDR", "127.0.0.1:8080"),
             api_tokens: env.tokens("API_TOKENS")?,
             access: env.access()?,
+            otlp_endpoint: env.otlp_endpoint()?,
             report_window: env.duration("REPORT_WINDOW", Duration::from_secs(5 * 24 * 3600))?,
             database_pool_size: env.number("DATABASE_POOL_SIZE", 16, 1..=1000)?,
             http_workers: env.number("HTTP_WORKERS", 0, 0..=1024)?,
@@ -68,6 +73,7 @@ impl Settings {
                 .transpose()?,
             events_poll_interval: env
                 .duration("EVENTS_POLL_INTERVAL", Duration::from_millis(50))?,
+            audit_interval: env.duration("AUDIT_INTERVAL", Duration::from_secs(3600))?,
         })
     }
 }

@@ -3,14 +3,20 @@
 use std::process::ExitCode;
 
 use accounts_manager::{Application, Settings};
-use service_kit::telemetry;
+use service_kit::trace;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
-    telemetry::init_logging();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("accounts-manager: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let traces = match trace::init("accounts-manager", settings.otlp_endpoint.as_deref()) {
+        Ok(traces) => traces,
         Err(error) => {
             eprintln!("accounts-manager: {error}");
             return ExitCode::FAILURE;
@@ -24,7 +30,9 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(addr = %settings.bind_addr, port = app.port(), "accounts-manager listening");
-    match app.run_until_stopped().await {
+    let stopped = app.run_until_stopped().await;
+    traces.shutdown().await;
+    match stopped {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("accounts-manager: the server stopped: {error}");

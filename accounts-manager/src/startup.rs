@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
-use prometheus::{IntCounter, IntCounterVec};
+use prometheus::{IntCounter, IntCounterVec, IntGauge};
 use service_kit::access::guard;
 use service_kit::error::{error_chain, json_error_body, no_such_route};
 use service_kit::events::{Relay, RelayMetrics};
@@ -32,6 +32,8 @@ pub struct AppState {
     pub settings: Settings,
     /// `ledger_transactions_total{type, status}`.
     pub transactions: IntCounterVec,
+    /// `ledger_audit_problems`: what the last audit found (0 when clean).
+    pub audit_problems: IntGauge,
 }
 
 /// A failure to start: the message is the one line start-up prints.
@@ -122,11 +124,26 @@ impl Application {
                 .run(),
             );
         }
+        let audit_problems = metrics
+            .register(
+                IntGauge::new(
+                    "ledger_audit_problems",
+                    "What the last audit found: currencies not summing to zero, user accounts below zero, balances differing from their entries",
+                )
+                .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?,
+            )
+            .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
+        tokio::spawn(crate::operations::audit::audit_periodically(
+            pool.clone(),
+            audit_problems.clone(),
+            settings.audit_interval,
+        ));
         let state = AppState {
             pool,
             ledger,
             settings: settings.clone(),
             transactions,
+            audit_problems,
         };
         let server = run(listener, state, metrics, settings.http_workers)
             .map_err(|e| StartupError(format!("cannot start the HTTP server: {e}")))?;

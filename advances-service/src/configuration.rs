@@ -25,6 +25,8 @@ pub struct Settings {
     pub api_tokens: Vec<String>,
     /// `RATE_LIMIT` and `IDEMPOTENCY_RETENTION`.
     pub access: AccessSettings,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: where spans go (OTLP/HTTP); none, none exported.
+    pub otlp_endpoint: Option<String>,
     pub amqp_url: String,
     pub accounts_url: String,
     pub accounts_token: String,
@@ -74,6 +76,7 @@ impl Settings {
             bind_addr: env.or("BIND_ADDR", "127.0.0.1:8081"),
             api_tokens: env.tokens("API_TOKENS")?,
             access: env.access()?,
+            otlp_endpoint: env.otlp_endpoint()?,
             amqp_url,
             accounts_url: accounts_url.trim_end_matches('/').to_owned(),
             accounts_token: env

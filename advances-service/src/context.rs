@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use prometheus::IntCounterVec;
+use prometheus::{Gauge, IntCounterVec};
 
 use crate::clients::accounts::AccountsClient;
 use crate::clients::broker::Broker;
@@ -20,6 +20,9 @@ pub struct JobMetrics {
     pub mismatches: IntCounterVec,
     /// `advances_total{status}`: advances created (active at once, or disbursing).
     pub advances: IntCounterVec,
+    /// `payments_overdue_seconds`: how long the oldest uncollected due payment
+    /// has been due, as the scheduler's last tick saw it.
+    pub overdue: Gauge,
 }
 
 #[derive(Clone)]

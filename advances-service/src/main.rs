@@ -3,14 +3,20 @@
 use std::process::ExitCode;
 
 use advances_service::{Application, Settings};
-use service_kit::telemetry;
+use service_kit::trace;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
-    telemetry::init_logging();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("advances-service: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let traces = match trace::init("advances-service", settings.otlp_endpoint.as_deref()) {
+        Ok(traces) => traces,
         Err(error) => {
             eprintln!("advances-service: {error}");
             return ExitCode::FAILURE;
@@ -23,7 +29,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match app.run_until_stopped().await {
+    let stopped = app.run_until_stopped().await;
+    traces.shutdown().await;
+    match stopped {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("advances-service: the server stopped: {error}");

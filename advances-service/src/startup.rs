@@ -90,9 +90,32 @@ impl Application {
                 "check",
             )?,
             advances: counter("advances_total", "Advances created", "event")?,
+            overdue: http_metrics
+                .register(
+                    prometheus::Gauge::new(
+                        "payments_overdue_seconds",
+                        "How long the oldest uncollected due payment has been due (scheduler)",
+                    )
+                    .map_err(|e| fail("cannot set up metrics")(&e))?,
+                )
+                .map_err(|e| fail("cannot set up metrics")(&e))?,
         };
         let relay_metrics =
             RelayMetrics::register(&http_metrics).map_err(|e| fail("cannot set up metrics")(&e))?;
+        // The series the alerts watch exist from the start, at 0, so that
+        // `increase()` sees the first mismatch or dead letter.
+        for check in ["schedule_sum", "ledger_paid"] {
+            metrics.mismatches.with_label_values(&[check]);
+        }
+        for outcome in [
+            "collected",
+            "refused",
+            "deferred",
+            "skipped",
+            "dead_lettered",
+        ] {
+            metrics.jobs.with_label_values(&[outcome]);
+        }
         let listener = service_kit::http::listen(&settings.bind_addr).map_err(StartupError)?;
         let port = listener
             .local_addr()

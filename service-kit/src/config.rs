@@ -53,6 +53,21 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         Ok(tokens)
     }
 
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: the base URL of an OTLP/HTTP collector
+    /// (spans go to `<url>/v1/traces`), or none to export nothing.
+    pub fn otlp_endpoint(&self) -> Result<Option<String>, ConfigError> {
+        const NAME: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+        match self.get(NAME) {
+            None => Ok(None),
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                Ok(Some(url.trim().trim_end_matches('/').to_owned()))
+            }
+            Some(url) => Err(ConfigError(format!(
+                "{NAME}={url:?} must be an http:// or https:// URL (an OTLP/HTTP collector, e.g. http://127.0.0.1:4318)"
+            ))),
+        }
+    }
+
     /// `RATE_LIMIT` and `IDEMPOTENCY_RETENTION`, read the same way by both services.
     pub fn access(&self) -> Result<AccessSettings, ConfigError> {
         Ok(AccessSettings {

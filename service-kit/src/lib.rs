@@ -1,5 +1,5 @@
 //! The HTTP plumbing both services share: access control (API keys, scopes,
-//! rate limits), request ids and JSON logs, Prometheus request metrics, the
+//! rate limits), request ids, JSON logs and traces, Prometheus request metrics, the
 //! contract's error body, settings from the environment, and idempotent POSTs
 //! stored in Postgres, and the relay that publishes an outbox to RabbitMQ.
 
@@ -20,3 +20,4 @@ pub mod prepared;
 pub mod rule;
 pub mod stored;
 pub mod telemetry;
+pub mod trace;

@@ -1,7 +1,9 @@
 //! Prometheus metrics of one application instance (its own registry, so that
 //! several instances in one test process do not collide).
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 /// The request metrics every service has; a service registers its own next to them.
 #[derive(Clone)]
@@ -9,6 +11,8 @@ pub struct HttpMetrics {
     registry: Registry,
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
+    /// `service_ready`: 1 when the last `/readyz` found every dependency up.
+    pub ready: IntGauge,
 }
 
 impl HttpMetrics {
@@ -31,12 +35,18 @@ impl HttpMetrics {
             ]),
             &["method", "route", "status"],
         )?;
+        let ready = IntGauge::new(
+            "service_ready",
+            "1 when the last /readyz found every dependency up, 0 when not",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(ready.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
+            ready,
         })
     }
 

@@ -1,4 +1,5 @@
-//! JSON logs, the request id, and the per-request log line and metrics.
+//! JSON logs, the request id and trace context of a request, and the
+//! per-request log line and metrics.
 
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 use uuid::Uuid;
 
 use crate::metrics::HttpMetrics;
+use crate::trace::{self, TraceParent, TRACEPARENT};
 
 pub use shared_types::headers::REQUEST_ID;
 
@@ -37,9 +39,17 @@ impl RequestId {
     }
 }
 
+impl TraceParent {
+    /// The trace context calls made for a request pass on (see [`observe`]).
+    pub fn of(req: &HttpRequest) -> Option<TraceParent> {
+        req.extensions().get::<TraceParent>().cloned()
+    }
+}
+
 /// Takes the caller's `X-Request-Id` when it is sane, or makes one; runs the
-/// request inside a span carrying it; returns it; logs one line and records
-/// the metrics of the app's `web::Data<HttpMetrics>` when the request ends.
+/// request inside a span carrying it, which continues the caller's
+/// `traceparent`; returns the id; logs one line and records the metrics of
+/// the app's `web::Data<HttpMetrics>` when the request ends.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -58,8 +68,17 @@ pub async fn observe(
         .unwrap_or_else(|| "unmatched".to_owned());
     let path = req.path().to_owned();
     let metrics = req.app_data::<web::Data<HttpMetrics>>().cloned();
-    let span =
-        tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+    let incoming = req
+        .headers()
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceParent::parse);
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path,
+        otel.name = %format_args!("{method} {route}"), otel.kind = "server");
+    trace::follow(&span, incoming.as_ref());
+    if let Some(traceparent) = trace::pass_on(&span, incoming.as_ref()) {
+        req.extensions_mut().insert(traceparent);
+    }
 
     let mut response = next.call(req).instrument(span.clone()).await?;
 

@@ -15,3 +15,8 @@ pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 
 /// How many seconds to wait before trying again (`429`, `503`, `409` in flight).
 pub const RETRY_AFTER: &str = "Retry-After";
+
+/// W3C Trace Context: the trace and the caller's span a request belongs to
+/// (`00-<trace id>-<parent span id>-<flags>`). Optional; also carried by
+/// payment jobs as an AMQP header of the same name.
+pub const TRACEPARENT: &str = "traceparent";

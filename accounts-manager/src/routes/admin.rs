@@ -17,6 +17,6 @@ use crate::startup::AppState;
     security(("bearer" = []))
 )]
 pub async fn audit(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let report = operations::audit::audit(&state.pool).await?;
+    let report = operations::audit::audit(&state.pool, &state.audit_problems).await?;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -17,8 +17,13 @@ pub async fn healthz() -> HttpResponse {
     get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "Ready"), (status = 503, description = "The database is unavailable"))
 )]
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match operations::run(&state.pool, |conn| Ok(crate::store::ping(conn)?)).await {
+pub async fn readyz(
+    state: web::Data<AppState>,
+    metrics: web::Data<service_kit::metrics::HttpMetrics>,
+) -> HttpResponse {
+    let ready = operations::run(&state.pool, |conn| Ok(crate::store::ping(conn)?)).await;
+    metrics.ready.set(i64::from(ready.is_ok()));
+    match ready {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "database": "up"})),
         Err(error) => {
             tracing::warn!(error = %service_kit::error::error_chain(&error), "not ready");

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use accounts_client::{Client, HistoryQuery, StatusCode};
 use rust_decimal::Decimal;
+use service_kit::trace::TraceParent;
 use shared_types::accounts::{
     Account, AccountId, DepositRequest, Transaction, TransactionStatus, TransactionType,
     WithdrawalRequest,
@@ -67,6 +68,15 @@ pub enum Withdrawal {
     Refused(Transaction),
 }
 
+/// What a call passes on of the work it is part of.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Origin<'a> {
+    /// Passed on as `X-Request-Id`, so one id shows in both services' logs.
+    pub request_id: Option<&'a str>,
+    /// Passed on as `traceparent`, so accounts-manager's spans join the trace.
+    pub trace: Option<&'a TraceParent>,
+}
+
 /// One movement to ask for.
 pub struct Movement<'a> {
     pub account: AccountId,
@@ -74,8 +84,7 @@ pub struct Movement<'a> {
     pub idempotency_key: &'a str,
     pub reference: &'a str,
     pub description: &'a str,
-    /// Passed on as `X-Request-Id`, so one id shows in both services' logs.
-    pub request_id: Option<&'a str>,
+    pub origin: Origin<'a>,
 }
 
 #[derive(Clone)]
@@ -97,10 +106,14 @@ impl AccountsClient {
         Ok(Self { client })
     }
 
-    fn traced(&self, request_id: Option<&str>) -> Client {
-        match request_id {
+    fn traced(&self, origin: Origin<'_>) -> Client {
+        let client = match origin.request_id {
             Some(id) => self.client.with_request_id(id),
             None => self.client.clone(),
+        };
+        match origin.trace {
+            Some(trace) => client.with_traceparent(trace.as_str()),
+            None => client,
         }
     }
 
@@ -108,9 +121,9 @@ impl AccountsClient {
     pub async fn account(
         &self,
         id: AccountId,
-        request_id: Option<&str>,
+        origin: Origin<'_>,
     ) -> Result<Option<Account>, AccountsError> {
-        match self.traced(request_id).account(id).await {
+        match self.traced(origin).account(id).await {
             Ok(account) => Ok(Some(account)),
             Err(accounts_client::Error::Api { status, .. }) if status == StatusCode::NOT_FOUND => {
                 Ok(None)
@@ -127,7 +140,7 @@ impl AccountsClient {
             ..DepositRequest::to_account(movement.account, movement.amount)
         };
         Ok(self
-            .traced(movement.request_id)
+            .traced(movement.origin)
             .deposit(&request, Some(movement.idempotency_key))
             .await?)
     }
@@ -140,7 +153,7 @@ impl AccountsClient {
             ..WithdrawalRequest::new(movement.account, movement.amount)
         };
         match self
-            .traced(movement.request_id)
+            .traced(movement.origin)
             .withdraw(&request, Some(movement.idempotency_key))
             .await
         {
@@ -157,7 +170,9 @@ impl AccountsClient {
     pub async fn withdrawals(
         &self,
         account: AccountId,
+        origin: Origin<'_>,
     ) -> Result<Vec<(Option<String>, Decimal)>, AccountsError> {
+        let client = self.traced(origin);
         let mut found = Vec::new();
         let mut query = HistoryQuery {
             limit: Some(1000),
@@ -165,7 +180,7 @@ impl AccountsClient {
             ..HistoryQuery::default()
         };
         loop {
-            let listing = self.client.history(account, &query).await?;
+            let listing = client.history(account, &query).await?;
             found.extend(
                 listing
                     .items

@@ -12,6 +12,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
 };
+use service_kit::trace::{TraceParent, TRACEPARENT};
 use shared_types::advances::PaymentJob;
 use tokio::sync::Mutex;
 
@@ -165,18 +166,50 @@ pub async fn declare_topology(channel: &Channel) -> Result<(), lapin::Error> {
     Ok(())
 }
 
-/// Publishes a persistent job and waits for the broker's confirm.
-pub async fn publish(channel: &Channel, job: &PaymentJob) -> Result<(), BrokerError> {
+/// Publishes a persistent job, with its trace context as the AMQP header
+/// `traceparent` when there is one, and waits for the broker's confirm.
+pub async fn publish(
+    channel: &Channel,
+    job: &PaymentJob,
+    trace: Option<&TraceParent>,
+) -> Result<(), BrokerError> {
     let payload = serde_json::to_vec(job).unwrap_or_default();
-    publish_raw(channel, &payload).await
+    send(channel, &payload, trace).await
 }
 
 /// Publishes a body as it is (a dead letter replayed) to the payments queue,
 /// persistent, and waits for the broker's confirm.
 pub async fn publish_raw(channel: &Channel, payload: &[u8]) -> Result<(), BrokerError> {
-    let properties = BasicProperties::default()
+    send(channel, payload, None).await
+}
+
+/// The trace context a job carries, if it carries a valid one.
+pub fn trace_of(properties: &BasicProperties) -> Option<TraceParent> {
+    match properties.headers().as_ref()?.inner().get(TRACEPARENT)? {
+        AMQPValue::LongString(value) => std::str::from_utf8(value.as_bytes())
+            .ok()
+            .and_then(TraceParent::parse),
+        AMQPValue::ShortString(value) => TraceParent::parse(value.as_str()),
+        _ => None,
+    }
+}
+
+async fn send(
+    channel: &Channel,
+    payload: &[u8],
+    trace: Option<&TraceParent>,
+) -> Result<(), BrokerError> {
+    let mut properties = BasicProperties::default()
         .with_delivery_mode(2)
         .with_content_type("application/json".into());
+    if let Some(trace) = trace {
+        let mut headers = FieldTable::default();
+        headers.insert(
+            TRACEPARENT.into(),
+            AMQPValue::LongString(trace.as_str().into()),
+        );
+        properties = properties.with_headers(headers);
+    }
     let confirm = channel
         .basic_publish(
             EXCHANGE.into(),

@@ -9,9 +9,12 @@
 //! duplicate job is harmless, a lost one is not.
 
 use futures::future::join_all;
+use service_kit::trace::TraceParent;
 use shared_types::advances::{AdvanceId, PaymentId, PaymentJob};
+use tracing::Instrument;
 
 use super::Shutdown;
+use crate::clients::accounts::Origin;
 use crate::clients::broker::{self, BrokerError};
 use crate::context::Context;
 use crate::error::JobError;
@@ -39,7 +42,15 @@ pub async fn reconcile_periodically(ctx: Context, mut shutdown: Shutdown) {
         if shutdown.sleep(ctx.settings.reconcile_interval).await {
             break;
         }
-        match reconciliation::reconcile(&ctx).await {
+        let (span, trace) = service_kit::continued_span!(None, "reconciliation");
+        let origin = Origin {
+            request_id: None,
+            trace: trace.as_ref(),
+        };
+        match reconciliation::reconcile(&ctx, origin)
+            .instrument(span)
+            .await
+        {
             Ok(report) => tracing::info!(
                 advances_checked = report.advances_checked,
                 mismatches = report.mismatches.len(),
@@ -52,8 +63,11 @@ pub async fn reconcile_periodically(ctx: Context, mut shutdown: Shutdown) {
     }
 }
 
-/// One round: disbursements to retry, then every due payment's job.
+/// One round: how overdue payments are, disbursements to retry, then every
+/// due payment's job.
 pub async fn tick(ctx: &Context) -> Result<usize, JobError> {
+    let overdue = run_job(&ctx.pool, |conn| Ok(payments::oldest_due_age(conn)?)).await?;
+    ctx.metrics.overdue.set(overdue);
     advances::retry_disbursements(ctx).await?;
     let mut published = 0;
     loop {
@@ -108,7 +122,11 @@ async fn publish_all(channel: &lapin::Channel, due: &[payments::DueJob]) -> Vec<
             payment_id: PaymentId(job.id),
             advance_id: AdvanceId(job.advance_id),
         };
-        match broker::publish(channel, &message).await {
+        // The job continues the trace of the request that made its advance.
+        let advance_trace = job.traceparent.as_deref().and_then(TraceParent::parse);
+        let (span, trace) = service_kit::continued_span!(advance_trace.as_ref(), "publish payment job",
+            payment_id = %job.id, advance_id = %job.advance_id, otel.kind = "producer");
+        match broker::publish(channel, &message, trace.as_ref()).instrument(span).await {
             Ok(()) => Some(message.payment_id),
             Err(error @ (BrokerError::Unavailable(_) | BrokerError::NotConfirmed(_) | BrokerError::Timeout)) => {
                 tracing::warn!(payment_id = %job.id, error = %error, "job not published; the next tick retries");

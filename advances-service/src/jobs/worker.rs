@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::Shutdown;
-use crate::clients::broker::{BrokerError, QUEUE};
+use crate::clients::broker::{self, BrokerError, QUEUE};
 use crate::context::Context;
 use crate::operations::collection::{collect_all, Job, Outcome};
 use crate::operations::run_job;
@@ -125,7 +125,12 @@ async fn handle(ctx: &Context, deliveries: Vec<Delivery>) {
         match serde_json::from_slice::<PaymentJob>(&delivery.data) {
             Ok(job) => {
                 let request_id = uuid::Uuid::new_v4().to_string();
-                jobs.push(Job { job, request_id });
+                let trace = broker::trace_of(&delivery.properties);
+                jobs.push(Job {
+                    job,
+                    request_id,
+                    trace,
+                });
                 taken.push(delivery);
             }
             Err(error) => {
@@ -146,8 +151,9 @@ async fn handle(ctx: &Context, deliveries: Vec<Delivery>) {
     match collect_all(ctx, &jobs).await {
         Ok(outcomes) => {
             for ((job, delivery), outcome) in jobs.iter().zip(taken).zip(outcomes) {
-                let span = tracing::info_span!("job", request_id = %job.request_id,
-                    payment_id = %job.job.payment_id, advance_id = %job.job.advance_id);
+                let (span, _) = service_kit::continued_span!(job.trace.as_ref(), "job",
+                    request_id = %job.request_id, payment_id = %job.job.payment_id,
+                    advance_id = %job.job.advance_id);
                 settle(ctx, outcome, delivery, &count)
                     .instrument(span)
                     .await;

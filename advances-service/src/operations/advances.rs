@@ -16,10 +16,12 @@ use shared_types::accounts::AccountId;
 use shared_types::accounts::Page;
 use shared_types::advances::{Advance, AdvanceEventType, AdvanceId, AdvanceStatus};
 use shared_types::Named;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{run, run_job};
-use crate::clients::accounts::{AccountsError, Movement};
+
+use crate::clients::accounts::{AccountsError, Movement, Origin};
 use crate::context::Context;
 use crate::domain::{self, Installments};
 use crate::error::JobError;
@@ -56,13 +58,9 @@ pub async fn create(
     ctx: &Context,
     idempotency: Option<Idempotency>,
     request: NewAdvance,
-    request_id: Option<String>,
+    origin: Origin<'_>,
 ) -> Result<Created, ApiError> {
-    let currency = match ctx
-        .accounts
-        .account(request.account, request_id.as_deref())
-        .await
-    {
+    let currency = match ctx.accounts.account(request.account, origin).await {
         Ok(Some(account)) => account.currency,
         Ok(None) => {
             return Err(RuleViolation::new(
@@ -98,6 +96,7 @@ pub async fn create(
         created_at,
         updated_at: created_at,
         created_by: request.created_by,
+        traceparent: origin.trace.map(|trace| trace.as_str().to_owned()),
     };
     let schedule: Vec<PaymentRow> = plan
         .iter()
@@ -130,7 +129,7 @@ pub async fn create(
         })
         .await?;
         if let Some(row) = row {
-            disburse(ctx, &row, request_id.as_deref()).await?;
+            disburse(ctx, &row, origin).await?;
         }
     }
     let advance = get(ctx, stored.advance_id).await?;
@@ -152,7 +151,7 @@ pub async fn create(
 pub async fn disburse(
     ctx: &Context,
     advance: &AdvanceRow,
-    request_id: Option<&str>,
+    origin: Origin<'_>,
 ) -> Result<bool, JobError> {
     let id = advance.id();
     let key = domain::disbursement_key(id);
@@ -167,7 +166,7 @@ pub async fn disburse(
         idempotency_key: &key,
         reference: &reference,
         description: &description,
-        request_id,
+        origin,
     };
     match ctx.accounts.deposit(&movement).await {
         Ok(transaction) => {
@@ -224,7 +223,13 @@ pub async fn retry_disbursements(ctx: &Context) -> Result<usize, JobError> {
     .await?;
     let mut disbursed = 0;
     for advance in &due {
-        if disburse(ctx, advance, None).await? {
+        let trace = advance.trace();
+        let (span, trace) = service_kit::continued_span!(trace.as_ref(), "disbursement retry", advance_id = %advance.id);
+        let origin = Origin {
+            request_id: None,
+            trace: trace.as_ref(),
+        };
+        if disburse(ctx, advance, origin).instrument(span).await? {
             disbursed += 1;
         }
     }

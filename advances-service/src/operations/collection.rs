@@ -6,11 +6,13 @@
 use std::collections::HashSet;
 
 use diesel::Connection;
+use service_kit::trace::TraceParent;
 use shared_types::accounts::TransactionId;
 use shared_types::advances::{AdvanceEventType, AdvanceId, PaymentId, PaymentJob, PaymentStatus};
+use tracing::Instrument;
 
 use super::run_job;
-use crate::clients::accounts::{Movement, Withdrawal};
+use crate::clients::accounts::{Movement, Origin, Withdrawal};
 use crate::context::Context;
 use crate::domain;
 use crate::error::JobError;
@@ -35,11 +37,12 @@ pub enum Outcome {
 }
 
 /// A job as the worker took it off the queue, with the request id its
-/// withdrawal carries.
+/// withdrawal carries and the trace it continues (its advance's).
 #[derive(Debug, Clone)]
 pub struct Job {
     pub job: PaymentJob,
     pub request_id: String,
+    pub trace: Option<TraceParent>,
 }
 
 /// Collects the jobs that arrived together, as one batch: one statement claims
@@ -108,7 +111,16 @@ pub async fn collect_all(ctx: &Context, jobs: &[Job]) -> Result<Vec<Outcome>, Jo
 
     let withdrawals = collecting.iter().map(|(i, payment, advance)| {
         let job = &jobs[*i];
-        withdraw(ctx, payment, advance, &job.request_id)
+        let (span, trace) = service_kit::continued_span!(job.trace.as_ref(), "collect payment",
+            request_id = %job.request_id, payment_id = %payment.id, advance_id = %advance.id);
+        async move {
+            let origin = Origin {
+                request_id: Some(&job.request_id),
+                trace: trace.as_ref(),
+            };
+            withdraw(ctx, payment, advance, origin).await
+        }
+        .instrument(span)
     });
     let answers = futures::future::join_all(withdrawals).await;
 
@@ -155,7 +167,7 @@ async fn withdraw(
     ctx: &Context,
     payment: &PaymentRow,
     advance: &AdvanceRow,
-    request_id: &str,
+    origin: Origin<'_>,
 ) -> Result<Withdrawal, crate::clients::accounts::AccountsError> {
     let advance_id = advance.id();
     let key = domain::payment_key(advance_id, payment.id());
@@ -170,7 +182,7 @@ async fn withdraw(
         idempotency_key: &key,
         reference: &reference,
         description: &description,
-        request_id: Some(request_id),
+        origin,
     };
     ctx.accounts.withdraw(&movement).await
 }

@@ -13,13 +13,18 @@ use shared_types::advances::{
 };
 
 use super::{run, run_job};
+use crate::clients::accounts::Origin;
 use crate::context::Context;
 use crate::domain;
 use crate::error::JobError;
 use crate::store::reconciliation as store;
 
-/// Runs a reconciliation now, stores its report and returns it.
-pub async fn reconcile(ctx: &Context) -> Result<ReconciliationReport, JobError> {
+/// Runs a reconciliation now, stores its report and returns it; its reads
+/// of accounts-manager carry `origin`.
+pub async fn reconcile(
+    ctx: &Context,
+    origin: Origin<'_>,
+) -> Result<ReconciliationReport, JobError> {
     let advances = run_job(&ctx.pool, |conn| Ok(store::advance_sums(conn)?)).await?;
     let mut mismatches = Vec::new();
     for advance in &advances {
@@ -44,7 +49,7 @@ pub async fn reconcile(ctx: &Context) -> Result<ReconciliationReport, JobError> 
             .push(advance);
     }
     for (account, advances) in by_account {
-        let withdrawals = ctx.accounts.withdrawals(AccountId(account)).await?;
+        let withdrawals = ctx.accounts.withdrawals(AccountId(account), origin).await?;
         for advance in advances {
             let prefix = domain::payment_reference_prefix(AdvanceId(advance.id));
             let collected: Decimal = withdrawals

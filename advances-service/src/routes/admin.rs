@@ -5,10 +5,13 @@ use chrono::Utc;
 use service_kit::error::ApiError;
 use service_kit::idempotency::{run_once, Idempotency, Reply};
 use service_kit::listing::{PageRequest, Snapshot};
+use service_kit::telemetry::RequestId;
+use service_kit::trace::TraceParent;
 use shared_types::accounts::Page;
 use shared_types::advances::{DeadLetter, ReconciliationReport};
 use shared_types::ErrorBody;
 
+use crate::clients::accounts::Origin;
 use crate::context::Context;
 use crate::operations::{self, reconciliation, run};
 
@@ -62,7 +65,12 @@ pub async fn run_reconciliation(
             Err(error) => return Err(error),
         }
     }
-    let report = reconciliation::reconcile(&ctx).await?;
+    let (request_id, trace) = (RequestId::of(&req), TraceParent::of(&req));
+    let origin = Origin {
+        request_id: request_id.as_deref(),
+        trace: trace.as_ref(),
+    };
+    let report = reconciliation::reconcile(&ctx, origin).await?;
     let reply = Reply::new(200, &report).map_err(ApiError::internal)?;
     let reply = run(&ctx.pool, move |conn| {
         run_once(conn, idempotency, |_| Ok(reply))

@@ -9,10 +9,12 @@ use service_kit::http::{parse_optional_post, parse_post, uuid, NoFields};
 use service_kit::idempotency::REPLAYED_HEADER;
 use service_kit::listing::{PageRequest, Snapshot};
 use service_kit::telemetry::RequestId;
+use service_kit::trace::TraceParent;
 use shared_types::accounts::{AccountId, Page};
 use shared_types::advances::{Advance, AdvanceId, AdvanceRequest};
 use shared_types::ErrorBody;
 
+use crate::clients::accounts::Origin;
 use crate::context::Context;
 use crate::domain::Installments;
 use crate::operations::advances::{self, NewAdvance};
@@ -47,7 +49,12 @@ pub async fn create_advance(
         installments: Installments::parse(request.installments)?,
         created_by: Caller::of(&req).name,
     };
-    let created = advances::create(&ctx, idempotency, new, RequestId::of(&req)).await?;
+    let (request_id, trace) = (RequestId::of(&req), TraceParent::of(&req));
+    let origin = Origin {
+        request_id: request_id.as_deref(),
+        trace: trace.as_ref(),
+    };
+    let created = advances::create(&ctx, idempotency, new, origin).await?;
     let mut response = match created.status {
         201 => HttpResponse::Created(),
         _ => HttpResponse::Accepted(),

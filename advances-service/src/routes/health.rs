@@ -17,11 +17,15 @@ pub async fn healthz() -> HttpResponse {
     get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "Ready"), (status = 503, description = "The database or RabbitMQ is unavailable"))
 )]
-pub async fn readyz(ctx: web::Data<Context>) -> HttpResponse {
+pub async fn readyz(
+    ctx: web::Data<Context>,
+    metrics: web::Data<service_kit::metrics::HttpMetrics>,
+) -> HttpResponse {
     let database = run(&ctx.pool, |conn| Ok(crate::store::ping(conn)?))
         .await
         .is_ok();
     let broker = ctx.broker.is_ready().await;
+    metrics.ready.set(i64::from(database && broker));
     let up = |ok: bool| if ok { "up" } else { "down" };
     let body = json!({
         "status": if database && broker { "ready" } else { "not_ready" },

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::payments::PaymentRow;
 use super::schema::{advances, payments};
 use service_kit::stored::Stored;
+use service_kit::trace::TraceParent;
 use shared_types::accounts::{AccountId, TransactionId};
 use shared_types::advances::{Advance, AdvanceId, AdvanceStatus, Payment, PaymentStatus};
 
@@ -33,6 +34,9 @@ pub struct AdvanceRow {
     pub updated_at: DateTime<Utc>,
     /// The name of the API key that asked for the advance.
     pub created_by: String,
+    /// The trace context of the request that made the advance (W3C
+    /// `traceparent`), continued by its disbursement retries and payment jobs.
+    pub traceparent: Option<String>,
 }
 
 impl AdvanceRow {
@@ -46,6 +50,11 @@ impl AdvanceRow {
 
     pub fn status(&self) -> AdvanceStatus {
         self.status.0
+    }
+
+    /// The trace the advance's later work continues.
+    pub fn trace(&self) -> Option<TraceParent> {
+        self.traceparent.as_deref().and_then(TraceParent::parse)
     }
 
     pub fn interval(&self) -> Duration {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Double, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Double, Nullable, Text, Uuid as SqlUuid};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -234,6 +234,9 @@ pub struct DueJob {
     pub id: Uuid,
     #[diesel(sql_type = SqlUuid)]
     pub advance_id: Uuid,
+    /// The advance's trace context, which the job carries on.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub traceparent: Option<String>,
 }
 
 /// Payments that need a job, locked (skipping rows another scheduler holds)
@@ -249,6 +252,20 @@ pub fn lock_due_for_publishing(
         .bind::<Double, _>(super::seconds(republish_after))
         .bind::<BigInt, _>(limit)
         .load(conn)
+}
+
+#[derive(QueryableByName)]
+struct Age {
+    #[diesel(sql_type = Double)]
+    seconds: f64,
+}
+
+/// Seconds since the oldest uncollected due payment of an active advance
+/// fell due; 0 when none is due.
+pub fn oldest_due_age(conn: &mut PgConnection) -> QueryResult<f64> {
+    diesel::sql_query(include_str!("payments/oldest_due_age.sql"))
+        .get_result::<Age>(conn)
+        .map(|age| age.seconds)
 }
 
 /// Notes that the broker confirmed jobs for these payments.

@@ -16,6 +16,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         xid -> Int8,
         created_by -> Text,
+        traceparent -> Nullable<Text>,
     }
 }
 

@@ -9,5 +9,7 @@ mod dead_letters;
 mod events;
 mod faults;
 mod helpers;
+mod observability;
 mod payoff;
 mod reconciliation;
+mod traces;

@@ -10,7 +10,8 @@
 # all are collected by one scheduler and two workers.
 #   bench/run.sh   SECONDS_PER_RUN=10 per run by default; BENCH_MODES (uniform
 #                  hot reservations deposits deposits-user) and
-#                  BENCH_ADVANCES=0 run a part of it
+#                  BENCH_ADVANCES=0 run a part of it; BENCH_SETUP_SQL is run on
+#                  the ledger's database before measuring
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
@@ -47,6 +48,9 @@ $BIN/loadgen setup "http://$AM_ADDR" $TOKEN 10000 "$OUT/accounts.txt"
 # it whole, and autovacuum's ANALYZE (which replaces them) would not come
 # within a ten-second run.
 $BIN/loadgen run "http://$AM_ADDR" $TOKEN "$OUT/accounts.txt" reservations 16 3 >/dev/null
+# BENCH_SETUP_SQL: statements run on the ledger's database before measuring,
+# to measure a schema change (e.g. without an index) against the same build.
+if [ -n "${BENCH_SETUP_SQL:-}" ]; then psql "$PG/bench_am" -qc "$BENCH_SETUP_SQL"; fi
 psql "$PG/bench_am" -qc "VACUUM ANALYZE" -c "CHECKPOINT"
 
 echo "== pgbench baseline (raw SQL of the same shape)"

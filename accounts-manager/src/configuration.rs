@@ -28,6 +28,8 @@ pub struct Settings {
     pub reservation_max_ttl: Duration,
     /// How often expired holds are looked for and released.
     pub sweep_interval: Duration,
+    /// How often the audit's full recount of the entries runs.
+    pub audit_interval: Duration,
 }
 
 const DAY: u64 = 24 * 3600;
@@ -57,6 +59,7 @@ impl Settings {
             reservation_max_ttl: env
                 .duration("RESERVATION_MAX_TTL", Duration::from_secs(30 * DAY))?,
             sweep_interval: env.duration("SWEEP_INTERVAL", Duration::from_secs(10))?,
+            audit_interval: env.duration("AUDIT_INTERVAL", Duration::from_secs(3600))?,
         })
     }
 }

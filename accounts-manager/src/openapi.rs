@@ -86,6 +86,7 @@ In Transactions, `from_account_id` and `to_account_id` name user accounts; `null
         shared_types::accounts::Page<shared_types::accounts::Transaction>,
         shared_types::accounts::AuditReport,
         shared_types::accounts::CurrencyAudit,
+        shared_types::accounts::RecountReport,
     )),
     modifiers(&BearerAuth, &Scopes),
     tags(

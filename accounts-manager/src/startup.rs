@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
-use prometheus::{IntCounter, IntCounterVec};
+use prometheus::{IntCounter, IntCounterVec, IntGauge};
 use service_kit::access::guard;
 use service_kit::error::{error_chain, json_error_body, no_such_route};
 use service_kit::metrics::HttpMetrics;
@@ -15,6 +15,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::configuration::Settings;
+use crate::jobs::recount::Recounter;
 use crate::jobs::sweeper::Sweeper;
 use crate::openapi::ApiDoc;
 use crate::operations::ledger::{self, Ledger};
@@ -101,6 +102,23 @@ impl Application {
                 ledger: ledger.clone(),
                 interval: settings.sweep_interval,
                 expired,
+            }
+            .run(),
+        );
+        let mismatches = metrics
+            .register(
+                IntGauge::new(
+                    "audit_recount_mismatches",
+                    "Accounts the latest full recount of this instance found to differ from their entries",
+                )
+                .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?,
+            )
+            .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
+        tokio::spawn(
+            Recounter {
+                pool: pool.clone(),
+                interval: settings.audit_interval,
+                mismatches,
             }
             .run(),
         );

@@ -29,12 +29,9 @@ pub async fn account_history(
         let snapshot = match snapshot {
             Some(s) if s.window.is_none() => s,
             Some(_) => return Err(foreign_snapshot()),
-            None => Snapshot {
-                pg_snapshot: store::transactions::current_snapshot(conn)?,
-                window: None,
-            },
+            None => Snapshot::new(store::transactions::current_snapshot(conn)?, None),
         };
-        let (rows, total) = store::transactions::account_history(
+        let rows = store::transactions::account_history(
             conn,
             account,
             &snapshot.pg_snapshot,
@@ -42,7 +39,20 @@ pub async fn account_history(
             order,
             page,
         )?;
-        Ok(page_of(rows, total, page, &snapshot))
+        // The count of a snapshot cannot change: counted once, then carried.
+        let listing = format!("history:{account}");
+        let total = match snapshot.total_of(&listing) {
+            Some(total) => total,
+            None => {
+                store::transactions::account_history_count(conn, account, &snapshot.pg_snapshot)?
+            }
+        };
+        Ok(page_of(
+            rows,
+            total,
+            page,
+            &snapshot.with_total(&listing, total),
+        ))
     })
     .await
 }
@@ -59,8 +69,9 @@ pub struct ReportQuery {
 
 /// The whole ledger between `from` and `to`, oldest first. The first page
 /// fixes the window (defaults: the report window back from now, and now) and
-/// the snapshot; both travel in the `snapshot` token, so later pages see the
-/// same set even as time passes and transactions commit.
+/// the snapshot, and counts the rows; all three travel in the `snapshot`
+/// token, so later pages see the same set even as time passes and
+/// transactions commit, and cost a page, not a count of the window.
 pub async fn report(
     pool: &PgPool,
     query: ReportQuery,
@@ -68,10 +79,12 @@ pub async fn report(
 ) -> Result<Page<Transaction>, ApiError> {
     let now = Utc::now();
     let (window, pinned) = match &query.snapshot {
-        Some(Snapshot {
-            window: Some((from, to)),
-            pg_snapshot,
-        }) => {
+        Some(
+            pinned @ Snapshot {
+                window: Some((from, to)),
+                ..
+            },
+        ) => {
             if query.from.is_some_and(|f| f != *from) || query.to.is_some_and(|t| t != *to) {
                 return Err(RuleViolation::new(
                     "invalid_snapshot",
@@ -79,7 +92,7 @@ pub async fn report(
                 )
                 .into());
             }
-            ((*from, *to), Some(pg_snapshot.clone()))
+            ((*from, *to), Some(pinned.clone()))
         }
         Some(Snapshot { window: None, .. }) => return Err(foreign_snapshot()),
         None => {
@@ -107,21 +120,27 @@ pub async fn report(
         }
     };
     run(pool, move |conn| {
-        let snapshot = Snapshot {
-            pg_snapshot: match pinned {
-                Some(s) => s,
-                None => store::transactions::current_snapshot(conn)?,
-            },
-            window: Some(window),
+        let snapshot = match pinned {
+            Some(s) => s,
+            None => Snapshot::new(store::transactions::current_snapshot(conn)?, Some(window)),
         };
-        let (rows, total) = store::transactions::report(
-            conn,
+        let filter = store::transactions::ReportFilter {
             window,
-            query.status,
-            &snapshot.pg_snapshot,
+            status: query.status,
+        };
+        let rows = store::transactions::report(conn, filter, &snapshot.pg_snapshot, query.page)?;
+        // The window is in the token already; the status is not, so it names the count.
+        let listing = format!("report:{}", query.status.unwrap_or("all"));
+        let total = match snapshot.total_of(&listing) {
+            Some(total) => total,
+            None => store::transactions::report_count(conn, filter, &snapshot.pg_snapshot)?,
+        };
+        Ok(page_of(
+            rows,
+            total,
             query.page,
-        )?;
-        Ok(page_of(rows, total, query.page, &snapshot))
+            &snapshot.with_total(&listing, total),
+        ))
     })
     .await
 }
@@ -153,9 +172,9 @@ fn page_of(
 /// How many bytes of CSV go out in one chunk.
 const CHUNK: usize = 8 * 1024;
 
-/// The revenue CSV of a month, as a stream of chunks. The database sums the
-/// captures and hands over one row per service at a time; nothing holds the
-/// month's transactions in memory. The first item is an error when the query
+/// The revenue CSV of a month, as a stream of chunks, from the revenue
+/// rollup the ledger engine keeps up to date with every capture and refund:
+/// one row per service and shard, whatever the month's traffic. The first item is an error when the query
 /// could not run, so the caller can still answer with an error status.
 pub fn revenue_csv(
     pool: &PgPool,
@@ -165,14 +184,12 @@ pub fn revenue_csv(
     let (tx, rx) = mpsc::channel(4);
     let pool = pool.clone();
     tokio::task::spawn_blocking(move || {
-        let (from, to) = month.range();
         let mut buffer = String::from("service_id,service_name,revenue\n");
         let result = pool.get().map_err(ApiError::from).and_then(|mut conn| {
             let result = store::transactions::revenue_by_service(
                 &mut conn,
                 currency.as_str(),
-                from,
-                to,
+                month,
                 |row| {
                     let name = row
                         .service_name

@@ -1,17 +1,11 @@
--- Revenue per service of one currency between $2 (inclusive) and $3
--- (exclusive): its captures less its refunds (reversals of captures, which
--- carry the capture's service) in that time, with the latest name given for
--- each service.
+-- Revenue per service of one currency in the month starting $2: the sum of
+-- the rollup's shards (captures less refunds, kept by the ledger engine), and
+-- the latest name a capture gave the service that month.
 SELECT service_id,
-       (array_agg(service_name ORDER BY created_at DESC) FILTER (WHERE service_name IS NOT NULL))[1] AS service_name,
-       sum(CASE WHEN kind = 'capture' THEN amount ELSE -amount END) AS revenue
-FROM (
-    SELECT kind, service_id, service_name, amount, created_at FROM transactions
-    WHERE kind = 'capture' AND status = 'success' AND currency = $1 AND created_at >= $2 AND created_at < $3
-    UNION ALL
-    SELECT kind, service_id, service_name, amount, created_at FROM transactions
-    WHERE kind = 'reversal' AND status = 'success' AND service_id IS NOT NULL
-      AND currency = $1 AND created_at >= $2 AND created_at < $3
-) AS revenue
+       (array_agg(service_name ORDER BY named_at DESC, shard DESC)
+           FILTER (WHERE service_name IS NOT NULL))[1] AS service_name,
+       sum(revenue) AS revenue
+FROM revenue_rollup
+WHERE currency = $1 AND month = $2
 GROUP BY service_id
 ORDER BY service_id

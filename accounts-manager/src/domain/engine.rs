@@ -1539,6 +1539,106 @@ mod tests {
         );
     }
 
+    fn books_time(changes: &Changes) -> DateTime<Utc> {
+        changes.records[0].created_at
+    }
+
+    #[test]
+    fn a_batchs_captures_and_refunds_are_one_revenue_change_per_service_and_month() {
+        let payer = account(AccountKind::User, 1000);
+        let ids: Vec<OrderId> = (21..=23).map(|i| OrderId::parse(i).unwrap()).collect();
+        let mut books = books_with(&payer, ids.iter().map(|id| (*id, None)).collect());
+        let named = |id: i64, service: i64, name: Option<&str>| OrderRef {
+            order_id: OrderId::parse(id).unwrap(),
+            service_id: crate::domain::ServiceId::parse(service).unwrap(),
+            service_name: name.map(str::to_owned),
+        };
+        for (order, held) in [
+            (named(21, 3, Some("first")), "10"),
+            (named(22, 3, Some("second")), "20"),
+            (named(23, 4, None), "5"),
+        ] {
+            let id = order.order_id;
+            let reserve = Command::Reserve {
+                account: Target::Account(payer.id),
+                order,
+                amount: amount(held),
+                expires_at: later(),
+            };
+            books.apply(&reserve, &mut test_maker()).unwrap();
+            let capture = Command::Capture {
+                order: id,
+                amount: None,
+            };
+            books.apply(&capture, &mut test_maker()).unwrap();
+        }
+        let capture_of_23 = books
+            .records
+            .iter()
+            .find(|r| r.kind == TransactionType::Capture && r.amount == amount("5"))
+            .unwrap()
+            .clone();
+        books.originals.insert(
+            capture_of_23.id,
+            Some(Original {
+                id: capture_of_23.id,
+                kind: TransactionType::Capture,
+                status: TransactionStatus::Success,
+                amount: capture_of_23.amount,
+                currency: usd(),
+                from: Some(payer.id),
+                to: None,
+                order: capture_of_23.order.clone(),
+                reversed: Decimal::ZERO,
+            }),
+        );
+        let refund = Command::Reverse {
+            original: capture_of_23.id,
+            amount: Some(amount("2")),
+            notes: Notes::default(),
+        };
+        books.apply(&refund, &mut test_maker()).unwrap();
+
+        let changes = books.into_changes();
+        let revenue: Vec<_> = changes
+            .revenue
+            .iter()
+            .map(|c| {
+                (
+                    c.service.value(),
+                    c.amount,
+                    c.named.as_ref().map(|n| n.0.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            revenue,
+            vec![
+                (3, Decimal::from(30), Some("second")),
+                (4, Decimal::from(3), None),
+            ],
+            "summed per service, the later name kept, the refund subtracted"
+        );
+        assert!(changes
+            .revenue
+            .iter()
+            .all(|c| c.month == Month::of(books_time(&changes))));
+        let head = changes
+            .heads
+            .iter()
+            .find(|(account, ..)| *account == payer.id)
+            .unwrap();
+        assert_eq!(
+            (head.1, head.2, head.3),
+            (
+                changes.records.last().unwrap().id,
+                Decimal::from(967),
+                Decimal::ZERO
+            ),
+            "the payer's head is its last transaction, 35 captured and 2 refunded"
+        );
+    }
+
     #[test]
     fn an_order_reserved_and_captured_in_one_batch_ends_captured() {
         let payer = account(AccountKind::User, 100);

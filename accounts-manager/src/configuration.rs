@@ -88,6 +88,7 @@ mod tests {
             s.access.idempotency_retention,
             Duration::from_secs(30 * 86400)
         );
+        assert_eq!(s.audit_interval, Duration::from_secs(3600));
     }
 
     #[test]
@@ -114,5 +115,13 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("DATABASE_POOL_SIZE"), "{err}");
+        let err = settings(&[
+            ("DATABASE_URL", "x"),
+            ("API_TOKENS", "a"),
+            ("AUDIT_INTERVAL", "0s"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("AUDIT_INTERVAL"), "{err}");
     }
 }

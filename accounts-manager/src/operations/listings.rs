@@ -39,20 +39,10 @@ pub async fn account_history(
             order,
             page,
         )?;
-        // The count of a snapshot cannot change: counted once, then carried.
-        let listing = format!("history:{account}");
-        let total = match snapshot.total_of(&listing) {
-            Some(total) => total,
-            None => {
-                store::transactions::account_history_count(conn, account, &snapshot.pg_snapshot)?
-            }
-        };
-        Ok(page_of(
-            rows,
-            total,
-            page,
-            &snapshot.with_total(&listing, total),
-        ))
+        let (total, snapshot) = total_count(snapshot, &format!("history:{account}"), |s| {
+            store::transactions::account_history_count(conn, account, s)
+        })?;
+        Ok(page_of(rows, total, page, &snapshot))
     })
     .await
 }
@@ -131,18 +121,28 @@ pub async fn report(
         let rows = store::transactions::report(conn, filter, &snapshot.pg_snapshot, query.page)?;
         // The window is in the token already; the status is not, so it names the count.
         let listing = format!("report:{}", query.status.unwrap_or("all"));
-        let total = match snapshot.total_of(&listing) {
-            Some(total) => total,
-            None => store::transactions::report_count(conn, filter, &snapshot.pg_snapshot)?,
-        };
-        Ok(page_of(
-            rows,
-            total,
-            query.page,
-            &snapshot.with_total(&listing, total),
-        ))
+        let (total, snapshot) = total_count(snapshot, &listing, |s| {
+            store::transactions::report_count(conn, filter, s)
+        })?;
+        Ok(page_of(rows, total, query.page, &snapshot))
     })
     .await
+}
+
+/// A listing's `total_count` as of its snapshot, and the snapshot carrying
+/// it: the count of a snapshot cannot change, so the first page counts
+/// (`count`, given the Postgres snapshot) and later pages answer the count
+/// their token carries for this listing.
+fn total_count(
+    snapshot: Snapshot,
+    listing: &str,
+    count: impl FnOnce(&str) -> diesel::QueryResult<i64>,
+) -> Result<(i64, Snapshot), ApiError> {
+    let total = match snapshot.total_of(listing) {
+        Some(total) => total,
+        None => count(&snapshot.pg_snapshot)?,
+    };
+    Ok((total, snapshot.with_total(listing, total)))
 }
 
 fn foreign_snapshot() -> ApiError {
@@ -186,25 +186,20 @@ pub fn revenue_csv(
     tokio::task::spawn_blocking(move || {
         let mut buffer = String::from("service_id,service_name,revenue\n");
         let result = pool.get().map_err(ApiError::from).and_then(|mut conn| {
-            let result = store::transactions::revenue_by_service(
-                &mut conn,
-                currency.as_str(),
-                month,
-                |row| {
-                    let name = row
-                        .service_name
-                        .as_deref()
-                        .map(csv_field)
-                        .unwrap_or_default();
-                    buffer.push_str(&format!("{},{},{:.2}\n", row.service_id, name, row.revenue));
-                    if buffer.len() < CHUNK {
-                        return true;
-                    }
-                    // A client that went away ends the query.
-                    tx.blocking_send(Ok(Bytes::from(std::mem::take(&mut buffer))))
-                        .is_ok()
-                },
-            )
+            let result = store::revenue::by_service(&mut conn, currency.as_str(), month, |row| {
+                let name = row
+                    .service_name
+                    .as_deref()
+                    .map(csv_field)
+                    .unwrap_or_default();
+                buffer.push_str(&format!("{},{},{:.2}\n", row.service_id, name, row.revenue));
+                if buffer.len() < CHUNK {
+                    return true;
+                }
+                // A client that went away ends the query.
+                tx.blocking_send(Ok(Bytes::from(std::mem::take(&mut buffer))))
+                    .is_ok()
+            })
             .map_err(ApiError::from);
             service_kit::db::discard_if_dead(&mut conn, &result);
             result

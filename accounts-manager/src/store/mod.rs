@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod batch;
 pub mod reservations;
+pub mod revenue;
 pub mod schema;
 pub mod transactions;
 

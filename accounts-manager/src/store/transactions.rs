@@ -1,9 +1,9 @@
 //! The `transactions` and `entries` tables: what moved, and the postings it made.
 
 use chrono::{DateTime, Utc};
-use diesel::pg::{PgConnection, PgRowByRowLoadingMode};
+use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use rust_decimal::Decimal;
 use service_kit::stored::Stored;
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use super::corrupt;
 use super::schema::transactions;
 use crate::domain::engine::Original;
-use crate::domain::{Amount, Currency, Month, OrderId, OrderRef, ServiceId};
+use crate::domain::{Amount, Currency, OrderId, OrderRef, ServiceId};
 use crate::domain::{PageRequest, SortKey, SortOrder};
 use shared_types::accounts::{
     AccountId, Transaction, TransactionId, TransactionStatus, TransactionType,
@@ -260,36 +260,4 @@ pub fn report_count(
     .bind::<Nullable<Text>, _>(filter.status)
     .get_result::<Count>(conn)
     .map(|c| c.n)
-}
-
-/// One service's captured revenue in a month.
-#[derive(Debug, QueryableByName)]
-pub struct RevenueRow {
-    #[diesel(sql_type = BigInt)]
-    pub service_id: i64,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub service_name: Option<String>,
-    #[diesel(sql_type = Numeric)]
-    pub revenue: Decimal,
-}
-
-/// Revenue per service in a month, from the revenue rollup the ledger
-/// engine keeps (a few rows per service, whatever the month's traffic), read
-/// row by row. The name is the latest one a capture gave the service.
-pub fn revenue_by_service(
-    conn: &mut PgConnection,
-    currency: &str,
-    month: Month,
-    mut each: impl FnMut(RevenueRow) -> bool,
-) -> QueryResult<()> {
-    let rows = diesel::sql_query(include_str!("transactions/revenue_by_service.sql"))
-        .bind::<Text, _>(currency)
-        .bind::<Date, _>(month.first_day())
-        .load_iter::<RevenueRow, PgRowByRowLoadingMode>(conn)?;
-    for row in rows {
-        if !each(row?) {
-            break;
-        }
-    }
-    Ok(())
 }

@@ -35,7 +35,8 @@ pub struct Settings {
     pub events_amqp_url: Option<String>,
     /// How often an idle event relay looks for new events.
     pub events_poll_interval: Duration,
-    /// How often each instance runs the audit for `ledger_audit_problems`.
+    /// How often the audit's full recount of the entries runs, and the fast
+    /// checks for `ledger_audit_problems`.
     pub audit_interval: Duration,
 }
 
@@ -114,6 +115,7 @@ mod tests {
             s.access.idempotency_retention,
             Duration::from_secs(30 * 86400)
         );
+        assert_eq!(s.audit_interval, Duration::from_secs(3600));
     }
 
     #[test]
@@ -140,5 +142,13 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("DATABASE_POOL_SIZE"), "{err}");
+        let err = settings(&[
+            ("DATABASE_URL", "x"),
+            ("API_TOKENS", "a"),
+            ("AUDIT_INTERVAL", "0s"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("AUDIT_INTERVAL"), "{err}");
     }
 }

@@ -93,6 +93,7 @@ In Transactions, `from_account_id` and `to_account_id` name user accounts; `null
         shared_types::accounts::EventPage,
         shared_types::accounts::AuditReport,
         shared_types::accounts::CurrencyAudit,
+        shared_types::accounts::RecountReport,
     )),
     modifiers(&BearerAuth, &Scopes),
     tags(

@@ -16,6 +16,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::configuration::Settings;
+use crate::jobs::recount::Recounter;
 use crate::jobs::sweeper::Sweeper;
 use crate::openapi::ApiDoc;
 use crate::operations::events::{self, LedgerOutbox};
@@ -124,15 +125,27 @@ impl Application {
                 .run(),
             );
         }
-        let audit_problems = metrics
-            .register(
-                IntGauge::new(
-                    "ledger_audit_problems",
-                    "What the last audit found: currencies not summing to zero, user accounts below zero, balances differing from their entries",
-                )
-                .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?,
-            )
-            .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
+        let gauge = |name: &str, help: &str| {
+            IntGauge::new(name, help)
+                .and_then(|gauge| metrics.register(gauge))
+                .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))
+        };
+        let mismatches = gauge(
+            "audit_recount_mismatches",
+            "Accounts the latest full recount of this instance found to differ from their entries",
+        )?;
+        tokio::spawn(
+            Recounter {
+                pool: pool.clone(),
+                interval: settings.audit_interval,
+                mismatches,
+            }
+            .run(),
+        );
+        let audit_problems = gauge(
+            "ledger_audit_problems",
+            "What the last audit found: currencies not summing to zero, user accounts below zero, balances differing from their entries",
+        )?;
         tokio::spawn(crate::operations::audit::audit_periodically(
             pool.clone(),
             audit_problems.clone(),

@@ -50,21 +50,78 @@ impl PageRequest {
 }
 
 /// A pinned view of the ledger: a Postgres snapshot (`xmin:xmax:xip,...`,
-/// as `pg_current_snapshot()` writes it) and, for the report, the time window
-/// the first page chose. Clients treat its text as opaque.
+/// as `pg_current_snapshot()` writes it), for the report the time window
+/// the first page chose, and the `total_count` the first page counted.
+/// Clients treat its text as opaque.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub pg_snapshot: String,
     pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub counted: Option<Counted>,
+}
+
+/// A listing's `total_count` as of a snapshot, which cannot change: later
+/// pages carry it in their token instead of counting again. `listing` is a
+/// fingerprint of what was counted (an account's history, the report of a
+/// status), so that a token passed to another listing is counted afresh
+/// rather than answered with a count that is not its own. A client that edits
+/// the count only misleads itself; the set of rows it is shown stays the
+/// snapshot's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    pub total: i64,
+    pub listing: u64,
+}
+
+/// The fingerprint of a listing's description, for [`Counted::listing`]:
+/// the first 8 bytes of its SHA-256, stable across instances and builds.
+fn fingerprint(listing: &str) -> u64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(listing.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
 }
 
 impl Snapshot {
+    /// A snapshot with nothing counted yet.
+    pub fn new(pg_snapshot: String, window: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Self {
+        Self {
+            pg_snapshot,
+            window,
+            counted: None,
+        }
+    }
+
+    /// The `total_count` counted for `listing` as of this snapshot, if any.
+    pub fn total_of(&self, listing: &str) -> Option<i64> {
+        self.counted
+            .filter(|c| c.listing == fingerprint(listing))
+            .map(|c| c.total)
+    }
+
+    /// The snapshot carrying `total` as the count of `listing`.
+    pub fn with_total(self, listing: &str, total: i64) -> Self {
+        Self {
+            counted: Some(Counted {
+                total,
+                listing: fingerprint(listing),
+            }),
+            ..self
+        }
+    }
+
     pub fn parse(token: &str) -> Result<Self, RuleViolation> {
         let invalid = || {
             RuleViolation::new(
                 "invalid_snapshot",
                 "snapshot is not one this service gave out",
             )
+        };
+        // Tokens given out before counts were carried have no `@` part.
+        let (token, counted) = match token.rsplit_once('@') {
+            None => (token, None),
+            Some((rest, counted)) => (rest, Some(parse_counted(counted).ok_or_else(invalid)?)),
         };
         let (pg_snapshot, window) = match token.split_once('~') {
             None => (token, None),
@@ -90,11 +147,12 @@ impl Snapshot {
         Ok(Self {
             pg_snapshot: pg_snapshot.to_owned(),
             window,
+            counted,
         })
     }
 
     pub fn encode(&self) -> String {
-        match self.window {
+        let base = match self.window {
             None => self.pg_snapshot.clone(),
             Some((from, to)) => format!(
                 "{}~{}~{}",
@@ -102,8 +160,27 @@ impl Snapshot {
                 from.timestamp_micros(),
                 to.timestamp_micros()
             ),
+        };
+        match self.counted {
+            None => base,
+            Some(c) => format!("{base}@{}.{:016x}", c.total, c.listing),
         }
     }
+}
+
+/// `<total>.<16 hex digits>`, as [`Snapshot::encode`] writes it.
+fn parse_counted(text: &str) -> Option<Counted> {
+    let (total, listing) = text.split_once('.')?;
+    let digits = |s: &str, radix: u32| {
+        !s.is_empty() && s.len() <= 20 && s.chars().all(|c| c.is_digit(radix))
+    };
+    if !digits(total, 10) || listing.len() != 16 || !digits(listing, 16) {
+        return None;
+    }
+    Some(Counted {
+        total: total.parse().ok().filter(|t: &i64| *t >= 0)?,
+        listing: u64::from_str_radix(listing, 16).ok()?,
+    })
 }
 
 /// `xmin:xmax:` followed by a comma-separated list of in-progress xids.
@@ -187,6 +264,33 @@ mod tests {
         let windowed = Snapshot::parse("7:7:~1000000~2000000").unwrap();
         assert_eq!(windowed.encode(), "7:7:~1000000~2000000");
         for bad in ["", "1:2", "a:b:", "1:2:3;drop", "1:2:~x~y", "1:2:~5"] {
+            assert!(Snapshot::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_count_travels_in_the_token_for_its_own_listing_only() {
+        let counted = Snapshot::parse("7:9:8~1000000~2000000")
+            .unwrap()
+            .with_total("report:all", 1234);
+        let token = counted.encode();
+        let back = Snapshot::parse(&token).unwrap();
+        assert_eq!(back, counted);
+        assert_eq!(back.total_of("report:all"), Some(1234));
+        assert_eq!(back.total_of("report:failed"), None);
+        let plain = Snapshot::new("7:9:8".into(), None).with_total("history:a", 0);
+        assert_eq!(Snapshot::parse(&plain.encode()).unwrap(), plain);
+        for bad in [
+            "7:9:8@",
+            "7:9:8@12",
+            "7:9:8@12.",
+            "7:9:8@-1.0123456789abcdef",
+            "7:9:8@x.0123456789abcdef",
+            "7:9:8@12.0123456789abcdeg",
+            "7:9:8@12.0123456789abcde",
+            "7:9:8@99999999999999999999.0123456789abcdef",
+            "7:9:8@1.0123456789abcdef@1.0123456789abcdef",
+        ] {
             assert!(Snapshot::parse(bad).is_err(), "{bad}");
         }
     }

@@ -5,7 +5,7 @@
 //! for, lets [`Books::apply`] decide each command in order, and writes what
 //! [`Books::into_changes`] hands back, all in one database transaction.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -17,7 +17,7 @@ use shared_types::Named;
 use uuid::Uuid;
 
 use super::ledger::{self, AccountKind, AccountState, Bucket, Decision, FailureReason, Posting};
-use super::{Amount, CallerText, Currency, OrderId, OrderRef, UserId};
+use super::{Amount, CallerText, Currency, Month, OrderId, OrderRef, ServiceId, UserId};
 
 /// How many external and revenue accounts each currency has. Each batch
 /// uses one shard of them (its lane's), so that batches running side by side
@@ -339,6 +339,82 @@ pub struct Changes {
     pub orders: Vec<Order>,
     /// What the batch's reversals add to each original's reversed amount.
     pub reversed: Vec<(TransactionId, Decimal)>,
+    /// What the batch's captures and refunds add to each service's revenue
+    /// of a month, one per (currency, month, service), in that order: the
+    /// order the store takes the rollup's rows in, so that two batches never
+    /// wait on each other's rows in opposite orders.
+    pub revenue: Vec<RevenueChange>,
+    /// Each user account's latest transaction of the batch and the account's
+    /// balance and reserved parts right after it, by account id: what the
+    /// audit's fast check compares every account with.
+    pub heads: Vec<(AccountId, TransactionId, Decimal, Decimal)>,
+}
+
+/// What a batch adds to one service's revenue in one currency and month:
+/// its successful captures less its successful refunds (reversals of
+/// captures), each in the month of its own time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevenueChange {
+    pub currency: Currency,
+    pub month: Month,
+    pub service: ServiceId,
+    pub amount: Decimal,
+    /// The service name the batch's latest capture naming one gave, and that
+    /// capture's time: the rollup keeps the latest name by capture time.
+    pub named: Option<(String, DateTime<Utc>)>,
+}
+
+/// Each user account's latest record and its parts after it, by account id.
+fn heads(records: &[Record]) -> Vec<(AccountId, TransactionId, Decimal, Decimal)> {
+    let mut heads = BTreeMap::new();
+    // Records come in the order they were applied: the later one wins.
+    for record in records {
+        for (account, after) in [
+            (record.from, record.from_after),
+            (record.to, record.to_after),
+        ] {
+            if let (Some(account), Some((balance, reserved))) = (account, after) {
+                heads.insert(account.0, (account, record.id, balance, reserved));
+            }
+        }
+    }
+    heads.into_values().collect()
+}
+
+/// The revenue changes of the records, in arrival order, summed per
+/// (currency, month, service) and sorted so.
+fn revenue_changes(records: &[Record]) -> Vec<RevenueChange> {
+    let mut changes: BTreeMap<(String, Month, i64), RevenueChange> = BTreeMap::new();
+    for record in records {
+        let Some(order) = record.order.as_ref() else {
+            continue;
+        };
+        // A reversal names an order only when it reverses a capture: a refund.
+        let sign = match (record.kind, record.failure) {
+            (TransactionType::Capture, None) => Decimal::ONE,
+            (TransactionType::Reversal, None) => Decimal::NEGATIVE_ONE,
+            _ => continue,
+        };
+        let month = Month::of(record.created_at);
+        let key = (
+            record.currency.as_str().to_owned(),
+            month,
+            order.service_id.value(),
+        );
+        let change = changes.entry(key).or_insert_with(|| RevenueChange {
+            currency: record.currency.clone(),
+            month,
+            service: order.service_id,
+            amount: Decimal::ZERO,
+            named: None,
+        });
+        change.amount += sign * record.amount.value();
+        // Records come in the order they were applied: the later name wins.
+        if let Some(name) = &order.service_name {
+            change.named = Some((name.clone(), record.created_at));
+        }
+    }
+    changes.into_values().collect()
 }
 
 /// The locked state of everything a batch touches, as its commands leave it.
@@ -776,6 +852,8 @@ impl Books {
             .iter()
             .filter_map(|id| self.orders.get(id).cloned().flatten())
             .collect();
+        let revenue = revenue_changes(&self.records);
+        let heads = heads(&self.records);
         Changes {
             balances: self
                 .deltas
@@ -788,6 +866,8 @@ impl Books {
             postings: self.postings,
             orders,
             reversed: self.reversed.into_iter().collect(),
+            revenue,
+            heads,
         }
     }
 
@@ -1456,6 +1536,106 @@ mod tests {
                 .map(|(_, p)| p.amount)
                 .sum::<Decimal>(),
             Decimal::ZERO
+        );
+    }
+
+    fn books_time(changes: &Changes) -> DateTime<Utc> {
+        changes.records[0].created_at
+    }
+
+    #[test]
+    fn a_batchs_captures_and_refunds_are_one_revenue_change_per_service_and_month() {
+        let payer = account(AccountKind::User, 1000);
+        let ids: Vec<OrderId> = (21..=23).map(|i| OrderId::parse(i).unwrap()).collect();
+        let mut books = books_with(&payer, ids.iter().map(|id| (*id, None)).collect());
+        let named = |id: i64, service: i64, name: Option<&str>| OrderRef {
+            order_id: OrderId::parse(id).unwrap(),
+            service_id: crate::domain::ServiceId::parse(service).unwrap(),
+            service_name: name.map(str::to_owned),
+        };
+        for (order, held) in [
+            (named(21, 3, Some("first")), "10"),
+            (named(22, 3, Some("second")), "20"),
+            (named(23, 4, None), "5"),
+        ] {
+            let id = order.order_id;
+            let reserve = Command::Reserve {
+                account: Target::Account(payer.id),
+                order,
+                amount: amount(held),
+                expires_at: later(),
+            };
+            books.apply(&reserve, &mut test_maker()).unwrap();
+            let capture = Command::Capture {
+                order: id,
+                amount: None,
+            };
+            books.apply(&capture, &mut test_maker()).unwrap();
+        }
+        let capture_of_23 = books
+            .records
+            .iter()
+            .find(|r| r.kind == TransactionType::Capture && r.amount == amount("5"))
+            .unwrap()
+            .clone();
+        books.originals.insert(
+            capture_of_23.id,
+            Some(Original {
+                id: capture_of_23.id,
+                kind: TransactionType::Capture,
+                status: TransactionStatus::Success,
+                amount: capture_of_23.amount,
+                currency: usd(),
+                from: Some(payer.id),
+                to: None,
+                order: capture_of_23.order.clone(),
+                reversed: Decimal::ZERO,
+            }),
+        );
+        let refund = Command::Reverse {
+            original: capture_of_23.id,
+            amount: Some(amount("2")),
+            notes: Notes::default(),
+        };
+        books.apply(&refund, &mut test_maker()).unwrap();
+
+        let changes = books.into_changes();
+        let revenue: Vec<_> = changes
+            .revenue
+            .iter()
+            .map(|c| {
+                (
+                    c.service.value(),
+                    c.amount,
+                    c.named.as_ref().map(|n| n.0.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            revenue,
+            vec![
+                (3, Decimal::from(30), Some("second")),
+                (4, Decimal::from(3), None),
+            ],
+            "summed per service, the later name kept, the refund subtracted"
+        );
+        assert!(changes
+            .revenue
+            .iter()
+            .all(|c| c.month == Month::of(books_time(&changes))));
+        let head = changes
+            .heads
+            .iter()
+            .find(|(account, ..)| *account == payer.id)
+            .unwrap();
+        assert_eq!(
+            (head.1, head.2, head.3),
+            (
+                changes.records.last().unwrap().id,
+                Decimal::from(967),
+                Decimal::ZERO
+            ),
+            "the payer's head is its last transaction, 35 captured and 2 refunded"
         );
     }
 

@@ -1,10 +1,10 @@
 //! A calendar month in UTC, as `YYYY-MM`.
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use super::RuleViolation;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month {
     first_day: NaiveDate,
 }
@@ -26,20 +26,22 @@ impl Month {
         Ok(Self { first_day })
     }
 
+    /// The month (UTC) an instant falls in.
+    pub fn of(instant: DateTime<Utc>) -> Self {
+        let day = instant.date_naive();
+        Self {
+            first_day: day.with_day(1).unwrap_or(day),
+        }
+    }
+
+    /// Its first day, as the revenue rollup keys it.
+    pub fn first_day(self) -> NaiveDate {
+        self.first_day
+    }
+
     /// The text it was written as: `2022-11`.
     pub fn label(self) -> String {
         self.first_day.format("%Y-%m").to_string()
-    }
-
-    /// The first instant of the month and the first of the next.
-    pub fn range(self) -> (DateTime<Utc>, DateTime<Utc>) {
-        let next = self
-            .first_day
-            .checked_add_months(chrono::Months::new(1))
-            .unwrap_or(self.first_day);
-        let start =
-            |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
-        (start(self.first_day), start(next))
     }
 }
 
@@ -57,12 +59,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn months_parse_and_span_the_calendar_month() {
+    fn months_parse_and_start_on_their_first_day() {
         let m = Month::parse("2022-12").unwrap();
         assert_eq!(m.label(), "2022-12");
-        let (from, to) = m.range();
-        assert_eq!(from.to_rfc3339(), "2022-12-01T00:00:00+00:00");
-        assert_eq!(to.to_rfc3339(), "2023-01-01T00:00:00+00:00");
+        assert_eq!(m.first_day().to_string(), "2022-12-01");
         for bad in [
             "2022-13",
             "2022-1",
@@ -74,6 +74,24 @@ mod tests {
         ] {
             assert!(Month::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_instant_falls_in_its_utc_month() {
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        assert_eq!(
+            Month::of(at("2022-11-30T23:59:59.999999Z")).label(),
+            "2022-11"
+        );
+        assert_eq!(Month::of(at("2022-12-01T00:00:00Z")).label(), "2022-12");
+        assert_eq!(
+            Month::of(at("2022-12-01T00:30:00+01:00")).label(),
+            "2022-11"
+        );
     }
 
     #[test]

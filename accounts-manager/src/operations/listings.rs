@@ -29,12 +29,9 @@ pub async fn account_history(
         let snapshot = match snapshot {
             Some(s) if s.window.is_none() => s,
             Some(_) => return Err(foreign_snapshot()),
-            None => Snapshot {
-                pg_snapshot: store::transactions::current_snapshot(conn)?,
-                window: None,
-            },
+            None => Snapshot::new(store::transactions::current_snapshot(conn)?, None),
         };
-        let (rows, total) = store::transactions::account_history(
+        let rows = store::transactions::account_history(
             conn,
             account,
             &snapshot.pg_snapshot,
@@ -42,6 +39,9 @@ pub async fn account_history(
             order,
             page,
         )?;
+        let (total, snapshot) = total_count(snapshot, &format!("history:{account}"), |s| {
+            store::transactions::account_history_count(conn, account, s)
+        })?;
         Ok(page_of(rows, total, page, &snapshot))
     })
     .await
@@ -59,8 +59,9 @@ pub struct ReportQuery {
 
 /// The whole ledger between `from` and `to`, oldest first. The first page
 /// fixes the window (defaults: the report window back from now, and now) and
-/// the snapshot; both travel in the `snapshot` token, so later pages see the
-/// same set even as time passes and transactions commit.
+/// the snapshot, and counts the rows; all three travel in the `snapshot`
+/// token, so later pages see the same set even as time passes and
+/// transactions commit, and cost a page, not a count of the window.
 pub async fn report(
     pool: &PgPool,
     query: ReportQuery,
@@ -68,10 +69,12 @@ pub async fn report(
 ) -> Result<Page<Transaction>, ApiError> {
     let now = Utc::now();
     let (window, pinned) = match &query.snapshot {
-        Some(Snapshot {
-            window: Some((from, to)),
-            pg_snapshot,
-        }) => {
+        Some(
+            pinned @ Snapshot {
+                window: Some((from, to)),
+                ..
+            },
+        ) => {
             if query.from.is_some_and(|f| f != *from) || query.to.is_some_and(|t| t != *to) {
                 return Err(RuleViolation::new(
                     "invalid_snapshot",
@@ -79,7 +82,7 @@ pub async fn report(
                 )
                 .into());
             }
-            ((*from, *to), Some(pg_snapshot.clone()))
+            ((*from, *to), Some(pinned.clone()))
         }
         Some(Snapshot { window: None, .. }) => return Err(foreign_snapshot()),
         None => {
@@ -107,23 +110,39 @@ pub async fn report(
         }
     };
     run(pool, move |conn| {
-        let snapshot = Snapshot {
-            pg_snapshot: match pinned {
-                Some(s) => s,
-                None => store::transactions::current_snapshot(conn)?,
-            },
-            window: Some(window),
+        let snapshot = match pinned {
+            Some(s) => s,
+            None => Snapshot::new(store::transactions::current_snapshot(conn)?, Some(window)),
         };
-        let (rows, total) = store::transactions::report(
-            conn,
+        let filter = store::transactions::ReportFilter {
             window,
-            query.status,
-            &snapshot.pg_snapshot,
-            query.page,
-        )?;
+            status: query.status,
+        };
+        let rows = store::transactions::report(conn, filter, &snapshot.pg_snapshot, query.page)?;
+        // The window is in the token already; the status is not, so it names the count.
+        let listing = format!("report:{}", query.status.unwrap_or("all"));
+        let (total, snapshot) = total_count(snapshot, &listing, |s| {
+            store::transactions::report_count(conn, filter, s)
+        })?;
         Ok(page_of(rows, total, query.page, &snapshot))
     })
     .await
+}
+
+/// A listing's `total_count` as of its snapshot, and the snapshot carrying
+/// it: the count of a snapshot cannot change, so the first page counts
+/// (`count`, given the Postgres snapshot) and later pages answer the count
+/// their token carries for this listing.
+fn total_count(
+    snapshot: Snapshot,
+    listing: &str,
+    count: impl FnOnce(&str) -> diesel::QueryResult<i64>,
+) -> Result<(i64, Snapshot), ApiError> {
+    let total = match snapshot.total_of(listing) {
+        Some(total) => total,
+        None => count(&snapshot.pg_snapshot)?,
+    };
+    Ok((total, snapshot.with_total(listing, total)))
 }
 
 fn foreign_snapshot() -> ApiError {
@@ -153,9 +172,9 @@ fn page_of(
 /// How many bytes of CSV go out in one chunk.
 const CHUNK: usize = 8 * 1024;
 
-/// The revenue CSV of a month, as a stream of chunks. The database sums the
-/// captures and hands over one row per service at a time; nothing holds the
-/// month's transactions in memory. The first item is an error when the query
+/// The revenue CSV of a month, as a stream of chunks, from the revenue
+/// rollup the ledger engine keeps up to date with every capture and refund:
+/// one row per service and shard, whatever the month's traffic. The first item is an error when the query
 /// could not run, so the caller can still answer with an error status.
 pub fn revenue_csv(
     pool: &PgPool,
@@ -165,29 +184,22 @@ pub fn revenue_csv(
     let (tx, rx) = mpsc::channel(4);
     let pool = pool.clone();
     tokio::task::spawn_blocking(move || {
-        let (from, to) = month.range();
         let mut buffer = String::from("service_id,service_name,revenue\n");
         let result = pool.get().map_err(ApiError::from).and_then(|mut conn| {
-            let result = store::transactions::revenue_by_service(
-                &mut conn,
-                currency.as_str(),
-                from,
-                to,
-                |row| {
-                    let name = row
-                        .service_name
-                        .as_deref()
-                        .map(csv_field)
-                        .unwrap_or_default();
-                    buffer.push_str(&format!("{},{},{:.2}\n", row.service_id, name, row.revenue));
-                    if buffer.len() < CHUNK {
-                        return true;
-                    }
-                    // A client that went away ends the query.
-                    tx.blocking_send(Ok(Bytes::from(std::mem::take(&mut buffer))))
-                        .is_ok()
-                },
-            )
+            let result = store::revenue::by_service(&mut conn, currency.as_str(), month, |row| {
+                let name = row
+                    .service_name
+                    .as_deref()
+                    .map(csv_field)
+                    .unwrap_or_default();
+                buffer.push_str(&format!("{},{},{:.2}\n", row.service_id, name, row.revenue));
+                if buffer.len() < CHUNK {
+                    return true;
+                }
+                // A client that went away ends the query.
+                tx.blocking_send(Ok(Bytes::from(std::mem::take(&mut buffer))))
+                    .is_ok()
+            })
             .map_err(ApiError::from);
             service_kit::db::discard_if_dead(&mut conn, &result);
             result

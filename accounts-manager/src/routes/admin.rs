@@ -10,7 +10,10 @@ use crate::startup::AppState;
 
 /// The double-entry self-check: per currency, the sum of all accounts (always
 /// `0.00`), user accounts below zero, and accounts whose balances differ from
-/// their posted entries.
+/// their posted entries: those whose parts differ from the parts recorded
+/// with their latest transaction (checked on every call) and those the
+/// latest full recount of every entry found (`recount`: it runs in the
+/// background every `AUDIT_INTERVAL`).
 #[utoipa::path(
     get, path = "/api/v1/admin/audit", tag = "admin",
     responses((status = 200, body = AuditReport), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),

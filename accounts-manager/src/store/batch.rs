@@ -3,11 +3,11 @@
 //! the `.sql` files beside this module, prepared once per connection
 //! (`service_kit::prepared_statement!`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{
-    Array, BigInt, Bytea, Nullable, Numeric, SmallInt, Text, Timestamptz, Uuid as SqlUuid,
+    Array, BigInt, Bytea, Date, Nullable, Numeric, SmallInt, Text, Timestamptz, Uuid as SqlUuid,
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -174,9 +174,18 @@ pub struct NewKey {
     pub body: String,
 }
 
-/// Writes everything a batch changes, and its stored answers, in one statement.
-pub fn write(conn: &mut PgConnection, changes: Changes, keys: Vec<NewKey>) -> QueryResult<()> {
-    let mut w = WriteBatch::default();
+/// Writes everything a batch changes, and its stored answers, in one
+/// statement; its revenue on the rollup rows of `shard` (the batch's).
+pub fn write(
+    conn: &mut PgConnection,
+    shard: i16,
+    changes: Changes,
+    keys: Vec<NewKey>,
+) -> QueryResult<()> {
+    let mut w = WriteBatch {
+        revenue_shard: shard,
+        ..WriteBatch::default()
+    };
     for (id, balance, reserved) in changes.balances {
         w.ids.push(id.0);
         w.balances.push(balance);
@@ -240,6 +249,22 @@ pub fn write(conn: &mut PgConnection, changes: Changes, keys: Vec<NewKey>) -> Qu
         w.reversed_ids.push(original.0);
         w.reversed_amounts.push(amount);
     }
+    for change in changes.revenue {
+        w.revenue_currencies
+            .push(change.currency.as_str().to_owned());
+        w.revenue_months.push(change.month.first_day());
+        w.revenue_services.push(change.service.value());
+        w.revenue_amounts.push(change.amount);
+        let (name, named_at) = change.named.unzip();
+        w.revenue_names.push(name);
+        w.revenue_named_at.push(named_at);
+    }
+    for (account, transaction, balance, reserved) in changes.heads {
+        w.head_accounts.push(account.0);
+        w.head_transactions.push(transaction.0);
+        w.head_balances.push(balance);
+        w.head_reserved.push(reserved);
+    }
     for key in keys {
         w.keys.push(key.key);
         w.request_hashes.push(key.request_hash);
@@ -302,6 +327,17 @@ service_kit::prepared_statement!(
         request_hashes: Array<Bytea> => Vec<Vec<u8>>,
         stored_statuses: Array<SmallInt> => Vec<i16>,
         bodies: Array<Text> => Vec<String>,
+        revenue_shard: SmallInt => i16,
+        revenue_currencies: Array<Text> => Vec<String>,
+        revenue_months: Array<Date> => Vec<NaiveDate>,
+        revenue_services: Array<BigInt> => Vec<i64>,
+        revenue_amounts: Array<Numeric> => Vec<Decimal>,
+        revenue_names: Array<Nullable<Text>> => Vec<Option<String>>,
+        revenue_named_at: Array<Nullable<Timestamptz>> => Vec<Option<DateTime<Utc>>>,
+        head_accounts: Array<SqlUuid> => Vec<Uuid>,
+        head_transactions: Array<SqlUuid> => Vec<Uuid>,
+        head_balances: Array<Numeric> => Vec<Decimal>,
+        head_reserved: Array<Numeric> => Vec<Decimal>,
     } = include_str!("batch/write.sql")
 );
 
@@ -324,6 +360,12 @@ mod tests {
         let write = diesel::debug_query::<diesel::pg::Pg, _>(&WriteBatch::default()).to_string();
         assert!(
             write.contains("unnest($47::text[], $48::bytea[], $49::int2[], $50::text[])"),
+            "{write}"
+        );
+        assert!(
+            write.contains("$51::int2, d.revenue")
+                && write.contains("unnest($52::text[], $53::date[], $54::bigint[], $55::numeric[], $56::text[], $57::timestamptz[])")
+                && write.contains("unnest($58::uuid[], $59::uuid[], $60::numeric[], $61::numeric[])"),
             "{write}"
         );
         let names = diesel::debug_query::<diesel::pg::Pg, _>(&LockNames {

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod batch;
 pub mod events;
 pub mod reservations;
+pub mod revenue;
 pub mod schema;
 pub mod transactions;
 

@@ -1,6 +1,15 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    account_heads (account_id) {
+        account_id -> Uuid,
+        transaction_id -> Uuid,
+        balance -> Numeric,
+        reserved -> Numeric,
+    }
+}
+
+diesel::table! {
     accounts (id) {
         id -> Uuid,
         kind -> Text,
@@ -23,6 +32,15 @@ diesel::table! {
         expires_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
         last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_recounts (id) {
+        id -> Int8,
+        checked_at -> Timestamptz,
+        finished_at -> Timestamptz,
+        mismatched -> Array<Nullable<Uuid>>,
     }
 }
 
@@ -62,6 +80,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    revenue_rollup (currency, month, service_id, shard) {
+        currency -> Text,
+        month -> Date,
+        service_id -> Int8,
+        shard -> Int2,
+        revenue -> Numeric,
+        service_name -> Nullable<Text>,
+        named_at -> Nullable<Timestamptz>,
+    }
+}
+
 // `xid`, `service_name` and the `*_after` parts are left out of
 // `transactions`: only hand-written SQL reads or writes them, and with them the table would pass diesel's
 // 16-column limit (its `32-column-tables` feature doubles diesel's build).
@@ -91,10 +121,13 @@ diesel::joinable!(entries -> transactions (transaction_id));
 diesel::joinable!(reservations -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    account_heads,
     accounts,
     api_keys,
+    audit_recounts,
     entries,
     idempotency_keys,
     reservations,
+    revenue_rollup,
     transactions,
 );

@@ -1,9 +1,9 @@
 //! The `transactions` and `entries` tables: what moved, and the postings it made.
 
 use chrono::{DateTime, Utc};
-use diesel::pg::{PgConnection, PgRowByRowLoadingMode};
+use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use rust_decimal::Decimal;
 use service_kit::stored::Stored;
 use uuid::Uuid;
@@ -168,12 +168,12 @@ pub fn account_history(
     sort: SortKey,
     order: SortOrder,
     page: PageRequest,
-) -> QueryResult<(Vec<TransactionRow>, i64)> {
+) -> QueryResult<Vec<TransactionRow>> {
     let order = order_by(sort, order);
     let side = |column: &str| {
         format!("(SELECT {COLUMNS} FROM transactions WHERE {column} = $1 AND {VISIBLE} ORDER BY {order} LIMIT $3)")
     };
-    let rows = diesel::sql_query(format!(
+    diesel::sql_query(format!(
         "SELECT {COLUMNS} FROM ({} UNION ALL {}) t ORDER BY {order} LIMIT $4 OFFSET $5",
         side("from_account_id"),
         side("to_account_id"),
@@ -183,85 +183,81 @@ pub fn account_history(
     .bind::<BigInt, _>(page.offset() + page.limit)
     .bind::<BigInt, _>(page.limit)
     .bind::<BigInt, _>(page.offset())
-    .load::<TransactionRow>(conn)?;
-    let total = diesel::sql_query(format!(
+    .load::<TransactionRow>(conn)
+}
+
+/// How many transactions touched an account, as of a snapshot.
+pub fn account_history_count(
+    conn: &mut PgConnection,
+    account: AccountId,
+    snapshot: &str,
+) -> QueryResult<i64> {
+    diesel::sql_query(format!(
         "SELECT (SELECT count(*) FROM transactions WHERE from_account_id = $1 AND {VISIBLE}) \
               + (SELECT count(*) FROM transactions WHERE to_account_id = $1 AND {VISIBLE}) AS n"
     ))
     .bind::<SqlUuid, _>(account.0)
     .bind::<Text, _>(snapshot)
-    .get_result::<Count>(conn)?
-    .n;
-    Ok((rows, total))
+    .get_result::<Count>(conn)
+    .map(|c| c.n)
 }
 
-/// One page of the whole ledger between `from` and `to` (inclusive), oldest
-/// first, optionally of one status, as of a snapshot.
-pub fn report(
-    conn: &mut PgConnection,
-    window: (DateTime<Utc>, DateTime<Utc>),
-    status: Option<&str>,
-    snapshot: &str,
-    page: PageRequest,
-) -> QueryResult<(Vec<TransactionRow>, i64)> {
-    let filter = match status {
-        Some(_) => format!("status = $4 AND created_at >= $1 AND created_at <= $3 AND {VISIBLE}"),
-        None => {
-            format!("created_at >= $1 AND created_at <= $3 AND ($4::text IS NULL) AND {VISIBLE}")
-        }
-    };
-    let rows = diesel::sql_query(format!(
-        "SELECT {COLUMNS} FROM transactions WHERE {filter} ORDER BY created_at, id LIMIT $5 OFFSET $6"
-    ))
-    .bind::<Timestamptz, _>(window.0)
-    .bind::<Text, _>(snapshot)
-    .bind::<Timestamptz, _>(window.1)
-    .bind::<Nullable<Text>, _>(status)
-    .bind::<BigInt, _>(page.limit)
-    .bind::<BigInt, _>(page.offset())
-    .load::<TransactionRow>(conn)?;
-    let total = diesel::sql_query(format!(
-        "SELECT count(*) AS n FROM transactions WHERE {filter}"
-    ))
-    .bind::<Timestamptz, _>(window.0)
-    .bind::<Text, _>(snapshot)
-    .bind::<Timestamptz, _>(window.1)
-    .bind::<Nullable<Text>, _>(status)
-    .get_result::<Count>(conn)?
-    .n;
-    Ok((rows, total))
+/// What the report lists: a window (inclusive), optionally one status.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportFilter<'a> {
+    pub window: (DateTime<Utc>, DateTime<Utc>),
+    pub status: Option<&'a str>,
 }
 
-/// One service's captured revenue in a month.
-#[derive(Debug, QueryableByName)]
-pub struct RevenueRow {
-    #[diesel(sql_type = BigInt)]
-    pub service_id: i64,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub service_name: Option<String>,
-    #[diesel(sql_type = Numeric)]
-    pub revenue: Decimal,
-}
-
-/// Captured revenue per service between `from` (inclusive) and `to`
-/// (exclusive), summed by the database over the captures index and read row
-/// by row, never all at once. The name is the latest one given for the service.
-pub fn revenue_by_service(
-    conn: &mut PgConnection,
-    currency: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    mut each: impl FnMut(RevenueRow) -> bool,
-) -> QueryResult<()> {
-    let rows = diesel::sql_query(include_str!("transactions/revenue_by_service.sql"))
-        .bind::<Text, _>(currency)
-        .bind::<Timestamptz, _>(from)
-        .bind::<Timestamptz, _>(to)
-        .load_iter::<RevenueRow, PgRowByRowLoadingMode>(conn)?;
-    for row in rows {
-        if !each(row?) {
-            break;
+impl ReportFilter<'_> {
+    fn condition(&self) -> String {
+        match self.status {
+            Some(_) => {
+                format!("status = $4 AND created_at >= $1 AND created_at <= $3 AND {VISIBLE}")
+            }
+            None => format!(
+                "created_at >= $1 AND created_at <= $3 AND ($4::text IS NULL) AND {VISIBLE}"
+            ),
         }
     }
-    Ok(())
+}
+
+/// One page of the whole ledger in the filter's window, oldest first, as of
+/// a snapshot.
+pub fn report(
+    conn: &mut PgConnection,
+    filter: ReportFilter<'_>,
+    snapshot: &str,
+    page: PageRequest,
+) -> QueryResult<Vec<TransactionRow>> {
+    diesel::sql_query(format!(
+        "SELECT {COLUMNS} FROM transactions WHERE {} ORDER BY created_at, id LIMIT $5 OFFSET $6",
+        filter.condition()
+    ))
+    .bind::<Timestamptz, _>(filter.window.0)
+    .bind::<Text, _>(snapshot)
+    .bind::<Timestamptz, _>(filter.window.1)
+    .bind::<Nullable<Text>, _>(filter.status)
+    .bind::<BigInt, _>(page.limit)
+    .bind::<BigInt, _>(page.offset())
+    .load::<TransactionRow>(conn)
+}
+
+/// How many transactions the report lists, as of a snapshot: every row of
+/// the window, so this is the report's expensive part (a scan of the window).
+pub fn report_count(
+    conn: &mut PgConnection,
+    filter: ReportFilter<'_>,
+    snapshot: &str,
+) -> QueryResult<i64> {
+    diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM transactions WHERE {}",
+        filter.condition()
+    ))
+    .bind::<Timestamptz, _>(filter.window.0)
+    .bind::<Text, _>(snapshot)
+    .bind::<Timestamptz, _>(filter.window.1)
+    .bind::<Nullable<Text>, _>(filter.status)
+    .get_result::<Count>(conn)
+    .map(|c| c.n)
 }

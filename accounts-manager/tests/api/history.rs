@@ -284,6 +284,72 @@ async fn a_snapshot_hides_a_transaction_that_commits_later_even_if_it_was_create
     );
 }
 
+#[tokio::test]
+async fn later_pages_answer_the_first_pages_count_without_counting_again() {
+    let app = spawn_app().await;
+    let a = app.funded_account(1, "100").await;
+    for amount in ["1", "2", "3", "4"] {
+        app.deposit(&a, amount).await;
+    }
+    let history = format!("/api/v1/accounts/{a}/transactions?limit=2");
+    let report = "/api/v1/transactions?limit=2";
+    let (_, history_first) = app.get_json(&history).await;
+    let (_, report_first) = app.get_json(report).await;
+    assert_eq!(history_first["total_count"], 5);
+    assert_eq!(report_first["total_count"], 5);
+    let history_token = urlencode(history_first["snapshot"].as_str().unwrap());
+    let report_token = urlencode(report_first["snapshot"].as_str().unwrap());
+
+    // Behind the service's back, two rows leave the account's history and the
+    // report's window: counted again, either listing would now say 3.
+    let moved = app
+        .count(&format!(
+            "WITH moved AS (UPDATE transactions SET to_account_id = NULL, created_at = now() - interval '30 days' \
+             WHERE id IN (SELECT id FROM transactions WHERE to_account_id = '{a}' ORDER BY created_at LIMIT 2) RETURNING 1) \
+             SELECT count(*) AS n FROM moved"
+        ))
+        .await;
+    assert_eq!(moved, 2);
+
+    let (status, history_second) = app
+        .get_json(&format!("{history}&page=2&snapshot={history_token}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history_second}");
+    assert_eq!(history_second["total_count"], 5, "the first page's count");
+    assert_eq!(history_second["total_pages"], 3);
+    assert_eq!(history_second["snapshot"], history_first["snapshot"]);
+    let (status, report_third) = app
+        .get_json(&format!("{report}&page=3&snapshot={report_token}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report_third}");
+    assert_eq!(report_third["total_count"], 5, "the first page's count");
+    assert_eq!(report_third["snapshot"], report_first["snapshot"]);
+
+    // The count belongs to its listing: the same snapshot for another status,
+    // or a fresh first page, is counted.
+    let (_, succeeded) = app
+        .get_json(&format!("{report}&status=success&snapshot={report_token}"))
+        .await;
+    assert_eq!(succeeded["total_count"], 3);
+    let (_, fresh) = app.get_json(&history).await;
+    assert_eq!(fresh["total_count"], 3);
+
+    // A token whose count is not one the service writes is refused.
+    for garbage in ["%40", "%4012", "%40x.0123456789abcdef"] {
+        let (status, body) = app
+            .get_json(&format!(
+                "{history}&page=2&snapshot={history_token}{garbage}"
+            ))
+            .await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_snapshot",
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn paging_with_a_snapshot_is_stable_while_writers_commit() {
     let app = Arc::new(spawn_app().await);
@@ -444,7 +510,8 @@ async fn the_report_refuses_windows_it_does_not_keep_and_bad_parameters() {
     );
 }
 
-/// Captures order `order` of `service` for `amount`, then moves it to `at`.
+/// Captures order `order` of `service` for `amount`, then moves it to `at`
+/// (and the revenue rollup with it).
 async fn captured(
     app: &TestApp,
     account: &str,
@@ -473,6 +540,7 @@ async fn captured(
         "WITH moved AS (UPDATE transactions SET created_at = '{at}' WHERE order_id = {order} RETURNING 1) SELECT count(*) AS n FROM moved"
     ))
     .await;
+    app.rebuild_revenue_rollup().await;
 }
 
 #[tokio::test]

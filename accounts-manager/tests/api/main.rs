@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod audit;
 mod balance_at;
 mod batches;
 mod by_user;
@@ -17,4 +18,5 @@ mod idempotency;
 mod movements;
 mod operations;
 mod reservations;
+mod revenue;
 mod reversals;

@@ -263,10 +263,7 @@ pub async fn list(
                 )
                 .into())
             }
-            None => Snapshot {
-                pg_snapshot: advances_store::current_snapshot(conn)?,
-                window: None,
-            },
+            None => Snapshot::new(advances_store::current_snapshot(conn)?, None),
         };
         let (rows, total) = advances_store::list_for_account(
             conn,

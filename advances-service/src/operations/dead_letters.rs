@@ -30,10 +30,7 @@ pub async fn list(
                 )
                 .into())
             }
-            None => Snapshot {
-                pg_snapshot: advances_store::current_snapshot(conn)?,
-                window: None,
-            },
+            None => Snapshot::new(advances_store::current_snapshot(conn)?, None),
         };
         let (rows, total) =
             dead_letters::list(conn, &snapshot.pg_snapshot, page.limit, page.offset())?;

@@ -189,6 +189,6 @@ fn decide_and_write(
         }
         *answer = Some(reply);
     }
-    store::batch::write(conn, books.into_changes(), stored)?;
+    store::batch::write(conn, shard, books.into_changes(), stored)?;
     Ok(())
 }

@@ -1,7 +1,9 @@
 -- Everything a batch changes, in one statement: the balances of the accounts
 -- it locked, the accounts it opened, its transactions and their entries, the
 -- orders it reserved or moved (as each ends), what its reversals add to the
--- transactions they reverse, and the stored answers of its idempotency keys. The schema's CHECKs still have the last word on every
+-- transactions they reverse, the stored answers of its idempotency keys, and
+-- what its captures and refunds add to the revenue rollup, and each user
+-- account's latest transaction and parts after it. The schema's CHECKs still have the last word on every
 -- balance; foreign keys are checked at the end of the statement, so a
 -- transaction may name an account opened in the same statement.
 WITH balances AS (
@@ -47,5 +49,33 @@ reversed AS (
 keys_written AS (
     INSERT INTO idempotency_keys (key, request_hash, response_status, response_body)
     SELECT * FROM unnest(?::text[], ?::bytea[], ?::int2[], ?::text[])
+),
+-- What the batch's captures and refunds add to each service's revenue of a
+-- month, on the rollup rows of the batch's shard (the shard of the revenue
+-- accounts it has locked, so no other batch waits on these rows), taken in
+-- (currency, month, service) order. The name kept is the latest by capture
+-- time.
+revenue_added AS (
+    INSERT INTO revenue_rollup AS r (currency, month, service_id, shard, revenue, service_name, named_at)
+    SELECT d.currency, d.month, d.service_id, ?::int2, d.revenue, d.service_name, d.named_at
+    FROM unnest(?::text[], ?::date[], ?::bigint[], ?::numeric[], ?::text[], ?::timestamptz[])
+         WITH ORDINALITY AS d(currency, month, service_id, revenue, service_name, named_at, n)
+    ORDER BY d.n
+    ON CONFLICT (currency, month, service_id, shard) DO UPDATE
+        SET revenue = r.revenue + EXCLUDED.revenue,
+            service_name = CASE WHEN EXCLUDED.named_at >= COALESCE(r.named_at, '-infinity')
+                                THEN EXCLUDED.service_name ELSE r.service_name END,
+            named_at = CASE WHEN EXCLUDED.named_at >= COALESCE(r.named_at, '-infinity')
+                            THEN EXCLUDED.named_at ELSE r.named_at END
+),
+-- Each user account's latest transaction and its parts right after it (the
+-- audit's fast check compares every account with these), in account id
+-- order; only batches that hold the account's lock write its row.
+heads_written AS (
+    INSERT INTO account_heads AS h (account_id, transaction_id, balance, reserved)
+    SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::numeric[], ?::numeric[])
+    ON CONFLICT (account_id) DO UPDATE
+        SET transaction_id = EXCLUDED.transaction_id, balance = EXCLUDED.balance,
+            reserved = EXCLUDED.reserved
 )
 SELECT 1

@@ -1,0 +1,72 @@
+//! The audit's full recount: every `AUDIT_INTERVAL` it sums every entry of
+//! the ledger per account and compares the sums with every account's balance
+//! and reserved part, and stores what it found, which `GET /admin/audit`
+//! then reports. It reads the whole `entries` table (seconds at ten million
+//! transactions), which is why it is not done on every call. Any number of
+//! instances may run it: one recounts, the others skip a recount that
+//! another has just done.
+
+use std::time::Duration;
+
+use prometheus::IntGauge;
+
+use crate::store::{self, PgPool};
+
+/// Why a recount did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RecountError {
+    #[error("no database connection")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("the recount failed")]
+    Database(#[from] diesel::result::Error),
+    #[error("the recount task did not finish")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+pub struct Recounter {
+    pub pool: PgPool,
+    pub interval: Duration,
+    /// `audit_recount_mismatches`: what the latest recount of this instance found.
+    pub mismatches: IntGauge,
+}
+
+impl Recounter {
+    /// Recounts at start and then every interval, until the process ends.
+    pub async fn run(self) {
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.once().await {
+                Ok(Some(found)) if found > 0 => {
+                    tracing::error!(
+                        entry_mismatches = found,
+                        "audit recount: accounts differ from the sum of their entries"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(
+                    error = %service_kit::error::error_chain(&error),
+                    "the audit recount could not run"
+                ),
+            }
+        }
+    }
+
+    /// One recount, unless another instance did one within half an
+    /// interval: how many accounts it found off.
+    pub async fn once(&self) -> Result<Option<i64>, RecountError> {
+        let pool = self.pool.clone();
+        let fresh = self.interval / 2;
+        let recount = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            Ok::<_, RecountError>(store::audit::recount(&mut conn, fresh)?)
+        })
+        .await??;
+        let found = recount.map(|r| r.mismatched);
+        if let Some(found) = found {
+            self.mismatches.set(found);
+        }
+        Ok(found)
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE audit_recounts;
+DROP FUNCTION rebuild_account_heads();
+DROP TABLE account_heads;

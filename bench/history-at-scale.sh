@@ -120,7 +120,7 @@ SELECT id, amount, created_at FROM transactions WHERE $REPORT ORDER BY created_a
 measure "report page 8000, 5-day window (limit 100; offset 799,900)" "
 SELECT id, amount, created_at FROM transactions WHERE $REPORT ORDER BY created_at, id LIMIT 100 OFFSET 799900"
 measure "revenue CSV of the current month (rollup)" \
-  "$(sed -e "s/\\\$1/'USD'/" -e "s/\\\$2/'$MONTH_START'::date/" $SQL/transactions/revenue_by_service.sql | grep -v '^--')"
+  "$(sed -e "s/\\\$1/'USD'/" -e "s/\\\$2/'$MONTH_START'::date/" $SQL/revenue/revenue_by_service.sql | grep -v '^--')"
 measure "audit: fast checks (every call)" "$(grep -v '^--' $SQL/audit/audit.sql)"
 measure "audit: full recount of the entries (background job)" "$(grep -v '^--' $SQL/audit/recount.sql)"
 

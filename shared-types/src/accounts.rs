@@ -346,7 +346,7 @@ pub struct AuditReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecountReport {
-    /// The moment as of which it summed every entry.
+    /// When its snapshot began: every transaction committed before it is counted.
     #[serde(with = "crate::time")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub checked_at: DateTime<Utc>,

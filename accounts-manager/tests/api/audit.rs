@@ -69,12 +69,13 @@ async fn a_balance_tampered_with_in_the_database_is_reported_by_the_fast_check_a
     test_support::assert_audit_clean(&clean);
     assert_eq!(clean.recount.as_ref().unwrap().entry_mismatches, 0);
 
-    let tampered = database_now(&app).await;
     app.db
         .execute(&format!(
             "UPDATE accounts SET balance = balance + 1 WHERE id = '{a}'"
         ))
         .await;
+    // A recount counts what committed before its checked_at.
+    let tampered = database_now(&app).await;
 
     // The fast check sees it on the next call.
     let fast = audit(&app).await;
@@ -102,7 +103,6 @@ async fn an_entry_tampered_with_in_the_database_is_reported_by_the_recount() {
     let a = app.funded_account(1, "100").await;
     // An entry changed behind the engine's back leaves every balance as the
     // engine recorded it: only summing the entries sees it.
-    let tampered = database_now(&app).await;
     let changed = app
         .db
         .execute(&format!(
@@ -110,6 +110,7 @@ async fn an_entry_tampered_with_in_the_database_is_reported_by_the_recount() {
         ))
         .await;
     assert_eq!(changed, 1);
+    let tampered = database_now(&app).await;
     let fast = audit(&app).await;
     assert_eq!(usd(&fast).latest_posting_mismatches, 0, "{fast:?}");
 

@@ -47,7 +47,8 @@ SELECT rebuild_account_heads();
 -- AUDIT_INTERVAL. The audit reports the latest.
 CREATE TABLE audit_recounts (
     id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    -- The moment of the recount's snapshot: what it proves, it proves as of then.
+    -- When the recount's transaction began: everything committed before it
+    -- is in the recount's snapshot.
     checked_at   TIMESTAMPTZ NOT NULL,
     finished_at  TIMESTAMPTZ NOT NULL,
     -- The accounts whose balance or reserved part differed from the sum of

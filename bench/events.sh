@@ -33,7 +33,7 @@ psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS bench_events WITH (FORCE)" -c "
 start_am() {
   [ -n "${AM_PID:-}" ] && kill "$AM_PID" && wait "$AM_PID" 2>/dev/null || true
   DATABASE_URL="$PG/bench_events" API_TOKENS=$TOKEN BIND_ADDR=$AM_ADDR DATABASE_POOL_SIZE=32 \
-    HTTP_WORKERS=2 RUST_LOG=warn EVENTS_AMQP_URL="${1:-}" \
+    HTTP_WORKERS=2 RUST_LOG=warn EVENTS_AMQP_URL="${1:-}" EVENTS_POLL_INTERVAL="${EVENTS_POLL_INTERVAL:-}" \
     "$BIN/accounts-manager" >>"$OUT/accounts-manager-events.log" 2>&1 &
   AM_PID=$!
   until curl -fsS "http://$AM_ADDR/readyz" >/dev/null 2>&1; do sleep 0.2; done

@@ -73,7 +73,7 @@ impl Settings {
                 .map(|url| amqp_url("EVENTS_AMQP_URL", url))
                 .transpose()?,
             events_poll_interval: env
-                .duration("EVENTS_POLL_INTERVAL", Duration::from_millis(50))?,
+                .duration("EVENTS_POLL_INTERVAL", Duration::from_millis(250))?,
             audit_interval: env.duration("AUDIT_INTERVAL", Duration::from_secs(3600))?,
         })
     }

@@ -192,6 +192,11 @@ impl<O: Outbox> Relay<O> {
     async fn take_lease(self: std::sync::Arc<Self>) -> Result<Option<Lease>, RelayError> {
         tokio::task::spawn_blocking(move || {
             let mut conn = PgConnection::establish(&self.database_url)?;
+            // The mark is written after every round: waiting for its WAL flush
+            // would cost a disk flush per round for nothing, since a mark lost
+            // in a crash only means publishing those events again (consumers
+            // deduplicate). This connection writes nothing else that matters.
+            diesel::sql_query("SET synchronous_commit = off").execute(&mut conn)?;
             let held = diesel::sql_query(
                 "SELECT pg_try_advisory_lock(hashtextextended('event relay ' || $1, 0)) AS held",
             )

@@ -963,15 +963,7 @@ async fn a_request_without_a_valid_key_is_401_with_the_contract_body() {
 
 /// `api_key_lookups_total` of an instance.
 async fn lookups(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     text.lines()
         .find_map(|line| line.strip_prefix("api_key_lookups_total "))
         .map_or(0, |n| n.trim().parse().unwrap())

@@ -312,17 +312,6 @@ async fn a_write_that_rolls_back_leaves_no_event() {
     );
 }
 
-async fn metrics(app: &TestApp) -> String {
-    app.client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("metrics answer")
-        .text()
-        .await
-        .expect("metrics text")
-}
-
 /// Waits until the queue has received an event for every committed
 /// transaction; answers the messages, by event id.
 async fn published(app: &TestApp, vhost: &TestVhost, queue: &str) -> HashMap<String, Vec<Message>> {
@@ -385,10 +374,10 @@ async fn every_event_is_published_to_ledger_events_with_its_routing_key() {
     eventually(
         "the events are counted",
         Duration::from_secs(10),
-        || async { metrics(&app).await.contains(&published) },
+        || async { app.metrics().await.contains(&published) },
     )
     .await;
-    let metrics = metrics(&app).await;
+    let metrics = app.metrics().await;
     assert!(metrics.contains("events_publish_lag_seconds_count"));
 }
 
@@ -416,7 +405,7 @@ async fn a_broker_that_is_away_delays_events_and_loses_none() {
     eventually(
         "events_pending counts what waits",
         Duration::from_secs(10),
-        || async { metrics(&app).await.contains(&pending) },
+        || async { app.metrics().await.contains(&pending) },
     )
     .await;
 

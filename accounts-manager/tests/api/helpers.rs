@@ -126,6 +126,18 @@ impl TestApp {
         body["balance"].as_str().expect("balance").to_owned()
     }
 
+    /// The instance's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Asserts the double-entry self-check is clean for every currency.
     pub async fn assert_audit_clean(&self) {
         let (status, body) = self.get_json("/api/v1/admin/audit").await;

@@ -110,6 +110,7 @@ for mode in $MODES; do
     printf '%-14s %5s %10s %8s %8s %7s %s\n' $mode $c "${per_s%.*}" "$p50" "$p99" "$errors" "$ratio $to"
   done
 done
+echo "accounts-manager peak RSS after the runs: $(awk '/^VmHWM/ { print $2, $3 }' /proc/$AM_PID/status)"
 curl -fsS -H "Authorization: Bearer $TOKEN" "http://$AM_ADDR/api/v1/admin/audit" | grep -q '"total":"0.00","negative_accounts":0,"entry_mismatches":0' \
   && echo "audit after the runs: clean" || echo "audit after the runs: NOT CLEAN"
 
@@ -125,12 +126,12 @@ env "${ADV_ENV[@]}" ROLES=scheduler BIND_ADDR=127.0.0.1:18081 $BIN/advances-serv
 ADV_PIDS="$!"
 until curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1; do sleep 0.2; done
 kill -STOP $ADV_PIDS   # hold the scheduler while the payments are loaded
-psql "$PG/bench_adv" -q <<SQL
+psql "$PG/bench_adv" -q -v ON_ERROR_STOP=1 <<SQL
 CREATE TEMP TABLE accts (n SERIAL, id UUID, user_id BIGINT);
 \copy accts (id, user_id) FROM '$OUT/accounts.txt' WITH (FORMAT csv)
 INSERT INTO advances (id, account_id, amount, currency, installments, status, interval_ms,
-                      disbursement_transaction_id, created_at)
-  SELECT gen_random_uuid(), id, 1.00, 'USD', 1, 'active', 604800000, gen_random_uuid(), now() - interval '8 days' FROM accts;
+                      disbursement_transaction_id, created_at, created_by)
+  SELECT gen_random_uuid(), id, 1.00, 'USD', 1, 'active', 604800000, gen_random_uuid(), now() - interval '8 days', 'bench' FROM accts;
 INSERT INTO payments (id, advance_id, seq, amount, due_at, status)
   SELECT gen_random_uuid(), id, 1, 1.00, now() - interval '1 day', 'scheduled' FROM advances;
 ANALYZE advances;
@@ -146,4 +147,7 @@ kill -CONT ${ADV_PIDS%% *}
 until [ "$(psql "$PG/bench_adv" -tAc "SELECT count(*) FROM payments WHERE status = 'paid'")" = 10000 ]; do sleep 0.2; done
 end=$(date +%s.%N)
 echo "10,000 payments collected end to end in $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s"
+for pid in $ADV_PIDS; do
+  echo "advances-service $(tr '\0' ' ' </proc/$pid/environ | grep -o 'ROLES=[a-z,]*') peak RSS: $(awk '/^VmHWM/ { print $2, $3 }' /proc/$pid/status)"
+done
 rabbitmqctl delete_vhost $VHOST >/dev/null

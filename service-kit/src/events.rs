@@ -139,14 +139,17 @@ impl<O: Outbox> Relay<O> {
     /// Relays until the process ends.
     pub async fn run(self) {
         let mut lease: Option<Lease> = None;
+        // A standby instance keeps its connection and asks for the lock on
+        // it again, rather than connecting anew every second.
+        let mut standby: Option<PgConnection> = None;
         let mut channel: Option<(Connection, Channel)> = None;
         let mut recounted = Instant::now() - RECOUNT;
         let relay = std::sync::Arc::new(self);
         loop {
             let current = match lease.take() {
                 Some(held) => held,
-                None => match relay.clone().take_lease().await {
-                    Ok(Some(held)) => {
+                None => match relay.clone().take_lease(standby.take()).await {
+                    Ok(Ok(held)) => {
                         tracing::info!(
                             relay = relay.name,
                             mark = held.mark,
@@ -154,7 +157,8 @@ impl<O: Outbox> Relay<O> {
                         );
                         held
                     }
-                    Ok(None) => {
+                    Ok(Err(conn)) => {
+                        standby = Some(conn);
                         tokio::time::sleep(RETRY).await;
                         continue;
                     }
@@ -188,15 +192,26 @@ impl<O: Outbox> Relay<O> {
         }
     }
 
-    /// Connects, and takes the lock if no other instance holds it.
-    async fn take_lease(self: std::sync::Arc<Self>) -> Result<Option<Lease>, RelayError> {
+    /// Takes the lock if no other instance holds it, on `standby` or on a
+    /// new connection; without it, answers the connection for the next try.
+    async fn take_lease(
+        self: std::sync::Arc<Self>,
+        standby: Option<PgConnection>,
+    ) -> Result<Result<Lease, PgConnection>, RelayError> {
         tokio::task::spawn_blocking(move || {
-            let mut conn = PgConnection::establish(&self.database_url)?;
-            // The mark is written after every round: waiting for its WAL flush
-            // would cost a disk flush per round for nothing, since a mark lost
-            // in a crash only means publishing those events again (consumers
-            // deduplicate). This connection writes nothing else that matters.
-            diesel::sql_query("SET synchronous_commit = off").execute(&mut conn)?;
+            let mut conn = match standby {
+                Some(conn) => conn,
+                None => {
+                    let mut conn = PgConnection::establish(&self.database_url)?;
+                    // The mark is written after every round: waiting for its
+                    // WAL flush would cost a disk flush per round for nothing,
+                    // since a mark lost in a crash only means publishing those
+                    // events again (consumers deduplicate). This connection
+                    // writes nothing else that matters.
+                    diesel::sql_query("SET synchronous_commit = off").execute(&mut conn)?;
+                    conn
+                }
+            };
             let held = diesel::sql_query(
                 "SELECT pg_try_advisory_lock(hashtextextended('event relay ' || $1, 0)) AS held",
             )
@@ -204,7 +219,7 @@ impl<O: Outbox> Relay<O> {
             .get_result::<Held>(&mut conn)?
             .held;
             if !held {
-                return Ok(None);
+                return Ok(Err(conn));
             }
             let mark = diesel::sql_query(
                 "INSERT INTO event_relay (name) VALUES ($1) \
@@ -214,7 +229,7 @@ impl<O: Outbox> Relay<O> {
             .bind::<Text, _>(self.name)
             .get_result::<Mark>(&mut conn)?
             .published_through;
-            Ok(Some(Lease { conn, mark }))
+            Ok(Ok(Lease { conn, mark }))
         })
         .await?
     }

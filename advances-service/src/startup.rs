@@ -65,6 +65,7 @@ impl Application {
             &settings.accounts_url,
             &settings.accounts_token,
             settings.accounts_timeout,
+            usize::from(settings.worker_concurrency),
         )
         .map_err(|e| fail("cannot set up the accounts-manager client")(&e))?;
         let http_metrics = HttpMetrics::new().map_err(|e| fail("cannot set up metrics")(&e))?;

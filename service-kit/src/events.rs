@@ -102,8 +102,12 @@ pub struct Relay<O> {
     pub poll: Duration,
 }
 
-/// How many events one round publishes before waiting for their confirms.
-const ROUND: i64 = 500;
+/// How many events one round publishes at most before waiting for their
+/// confirms. Large enough that under load a round takes everything that
+/// committed since the last one and the relay then sleeps its poll: each
+/// round costs a feed query, a mark update and a flush of the broker's
+/// queue, so fewer, larger rounds leave more of the machine to the ledger.
+const ROUND: i64 = 5_000;
 /// How many waiting events `events_pending` counts at most.
 const PENDING_CAP: i64 = 1_000_000;
 /// How long to wait after a failure, and how often a standby instance asks

@@ -4,7 +4,7 @@
 # (so both see the same table sizes), and the publish lag under that load
 # (p99 from the events_publish_lag_seconds histogram, the runs with events
 # only). Prints one line per run and the ratio of the medians.
-#   bench/events.sh   SECONDS_PER_RUN=10, ROUNDS=3, CONNS=64
+#   bench/events.sh   SECONDS_PER_RUN=10, ROUNDS=3, CONNS=64, QUEUE_POLICY
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
@@ -52,6 +52,12 @@ psql "$PG/bench_events" -qc "VACUUM ANALYZE" -c "CHECKPOINT"
 # A consumer's durable queue bound to every event, so that the broker keeps
 # (and writes to disk) what is published, as it would in production.
 AMQP="amqp://guest:guest@127.0.0.1:5672/$VHOST"
+# QUEUE_POLICY: a RabbitMQ policy for the consumer's queue, e.g.
+# '{"queue-mode":"lazy"}' (messages straight to disk, as RabbitMQ advises for
+# queues that build up; this bench's queue has no consumer and grows).
+if [ -n "${QUEUE_POLICY:-}" ]; then
+  rabbitmqctl set_policy -p $VHOST consumer '^bench-consumer$' "$QUEUE_POLICY" --apply-to queues >/dev/null
+fi
 $BIN/loadgen bind "$AMQP" ledger.events bench-consumer
 
 printf '%-8s %5s %10s %8s %8s %7s %s\n' events conns per_s p50_ms p99_ms errors lag_p99_s

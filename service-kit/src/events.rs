@@ -11,6 +11,7 @@
 //! others stand by. Each service's migrations create the `event_relay` table
 //! that keeps the mark.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -102,12 +103,11 @@ pub struct Relay<O> {
     pub poll: Duration,
 }
 
-/// How many events one round publishes at most before waiting for their
-/// confirms. Large enough that under load a round takes everything that
-/// committed since the last one and the relay then sleeps its poll: each
-/// round costs a feed query, a mark update and a flush of the broker's
-/// queue, so fewer, larger rounds leave more of the machine to the ledger.
-const ROUND: i64 = 5_000;
+/// How many events one round publishes before waiting for their confirms.
+/// A full round is followed at once by the next (no poll wait), so under
+/// load the relay keeps publishing; rounds of 5,000 measured the same
+/// throughput with publish lags of 1-2.5 s instead of 0.25-0.5 s.
+const ROUND: i64 = 500;
 /// How many waiting events `events_pending` counts at most.
 const PENDING_CAP: i64 = 1_000_000;
 /// How long to wait after a failure, and how often a standby instance asks
@@ -322,24 +322,45 @@ impl<O: Outbox> Relay<O> {
         let Some((_, publisher)) = channel.as_ref() else {
             return Err(RelayError::Timeout);
         };
+        // lapin queues a message's frames when its publish is first polled,
+        // then waits until they are written. Awaiting one publish after the
+        // other wrote each message on its own (a write, and a wake-up of the
+        // I/O thread and of the broker, per message); polling every publish
+        // in order queues the round's frames first, in feed order, and lets
+        // the I/O thread write them together.
+        let mut sends: Vec<_> = events
+            .iter()
+            .map(|event| {
+                let properties = BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_content_type("application/json".into())
+                    .with_message_id(event.event_id.to_string().into())
+                    .with_timestamp(event.occurred_at.timestamp().max(0) as u64);
+                Box::pin(futures::future::maybe_done(publisher.basic_publish(
+                    self.exchange.into(),
+                    event.routing_key.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &event.body,
+                    properties,
+                )))
+            })
+            .collect();
+        // The first poll of each, in order, queues its frames.
+        futures::future::poll_fn(|cx| {
+            for send in &mut sends {
+                let _ = send.as_mut().poll(cx);
+            }
+            std::task::Poll::Ready(())
+        })
+        .await;
+        // Then wait until all are written (polling only those woken).
+        futures::future::join_all(sends.iter_mut().map(|send| send.as_mut())).await;
         let mut confirms = Vec::with_capacity(events.len());
-        for event in events {
-            let properties = BasicProperties::default()
-                .with_delivery_mode(2)
-                .with_content_type("application/json".into())
-                .with_message_id(event.event_id.to_string().into())
-                .with_timestamp(event.occurred_at.timestamp().max(0) as u64);
-            confirms.push(
-                publisher
-                    .basic_publish(
-                        self.exchange.into(),
-                        event.routing_key.as_str().into(),
-                        BasicPublishOptions::default(),
-                        &event.body,
-                        properties,
-                    )
-                    .await?,
-            );
+        for send in &mut sends {
+            match send.as_mut().take_output() {
+                Some(confirm) => confirms.push(confirm?),
+                None => return Err(RelayError::NotConfirmed("a publish did not finish")),
+            }
         }
         let all = futures::future::join_all(confirms);
         let confirmations = tokio::time::timeout(Duration::from_secs(30), all)

@@ -315,7 +315,18 @@ async fn a_write_that_rolls_back_leaves_no_event() {
 /// Waits until the queue has received an event for every committed
 /// transaction; answers the messages, by event id.
 async fn published(app: &TestApp, vhost: &TestVhost, queue: &str) -> HashMap<String, Vec<Message>> {
+    published_in_order(app, vhost, queue).await.0
+}
+
+/// [`published`], and the positions of the messages in the order they
+/// arrived.
+async fn published_in_order(
+    app: &TestApp,
+    vhost: &TestVhost,
+    queue: &str,
+) -> (HashMap<String, Vec<Message>>, Vec<u64>) {
     let received: RefCell<HashMap<String, Vec<Message>>> = RefCell::default();
+    let arrival: RefCell<Vec<u64>> = RefCell::default();
     let expected = committed(app).await;
     eventually(
         "every event is published",
@@ -324,6 +335,12 @@ async fn published(app: &TestApp, vhost: &TestVhost, queue: &str) -> HashMap<Str
             let messages = vhost.drain(queue).await;
             let mut received = received.borrow_mut();
             for message in messages {
+                arrival.borrow_mut().push(
+                    message.body["position"]
+                        .as_str()
+                        .and_then(|p| p.parse().ok())
+                        .expect("a position"),
+                );
                 let id = message.message_id.clone().expect("a message id");
                 received.entry(id).or_default().push(message);
             }
@@ -335,7 +352,7 @@ async fn published(app: &TestApp, vhost: &TestVhost, queue: &str) -> HashMap<Str
         },
     )
     .await;
-    received.into_inner()
+    (received.into_inner(), arrival.into_inner())
 }
 
 #[tokio::test]
@@ -349,7 +366,11 @@ async fn every_event_is_published_to_ledger_events_with_its_routing_key() {
     .await;
     every_kind_of_transaction(&app).await;
 
-    let received = published(&app, &vhost, "all-events").await;
+    let (received, arrival) = published_in_order(&app, &vhost, "all-events").await;
+    assert!(
+        arrival.windows(2).all(|pair| pair[0] < pair[1]),
+        "published in feed order: {arrival:?}"
+    );
     let (feed, _) = read_feed(&app, "0", 1000).await;
     assert_eq!(received.len(), feed.len());
     for event in &feed {

@@ -142,6 +142,13 @@ for w in 1 2; do
   ADV_PIDS="$ADV_PIDS $!"
 done
 sleep 1
+# CPU seconds each part of the system spends on the run (from /proc).
+cpu_of() { for p in "$@"; do awk '{ print $14 + $15 }' /proc/$p/stat 2>/dev/null; done | awk -v t="$(getconf CLK_TCK)" '{ s += $1 } END { printf "%.2f", s / t }'; }
+cpu_all() {
+  echo "scheduler $(cpu_of ${ADV_PIDS%% *}) workers $(cpu_of ${ADV_PIDS#* }) accounts-manager $(cpu_of $AM_PID)" \
+       "postgres $(cpu_of $(pgrep -x postgres)) rabbitmq $(cpu_of $(pgrep -f beam.smp))"
+}
+cpu_before=$(cpu_all)
 start=$(date +%s.%N)
 kill -CONT ${ADV_PIDS%% *}
 # One backend watches (a psql started every 0.2 s cost 7% of the machine).
@@ -152,6 +159,9 @@ END $$;
 SQL
 end=$(date +%s.%N)
 echo "10,000 payments collected end to end in $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s"
+cpu_after=$(cpu_all)
+echo "CPU seconds spent on it: $(paste -d' ' <(echo "$cpu_before" | tr ' ' '\n') <(echo "$cpu_after" | tr ' ' '\n') \
+  | awk 'NR % 2 == 1 { name = $1; next } { printf "%s %.2f  ", name, $2 - $1 }')"
 for pid in $ADV_PIDS; do
   echo "advances-service $(tr '\0' ' ' </proc/$pid/environ | grep -o 'ROLES=[a-z,]*') peak RSS: $(awk '/^VmHWM/ { print $2, $3 }' /proc/$pid/status)"
 done

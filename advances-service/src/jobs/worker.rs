@@ -150,14 +150,19 @@ async fn handle(ctx: &Context, deliveries: Vec<Delivery>) {
     }
     match collect_all(ctx, &jobs).await {
         Ok(outcomes) => {
-            for ((job, delivery), outcome) in jobs.iter().zip(taken).zip(outcomes) {
-                let (span, _) = service_kit::continued_span!(job.trace.as_ref(), "job",
+            // Settled together: lapin writes the acks of the batch in one go
+            // instead of a write and two wake-ups per ack.
+            let settling =
+                jobs.iter()
+                    .zip(taken)
+                    .zip(outcomes)
+                    .map(|((job, delivery), outcome)| {
+                        let (span, _) = service_kit::continued_span!(job.trace.as_ref(), "job",
                     request_id = %job.request_id, payment_id = %job.job.payment_id,
                     advance_id = %job.job.advance_id);
-                settle(ctx, outcome, delivery, &count)
-                    .instrument(span)
-                    .await;
-            }
+                        settle(ctx, outcome, delivery, &count).instrument(span)
+                    });
+            futures::future::join_all(settling).await;
         }
         Err(error) => {
             // The database did not take the outcomes: give the jobs back.

@@ -11,7 +11,8 @@
 #   bench/run.sh   SECONDS_PER_RUN=10 per run by default; BENCH_MODES (uniform
 #                  hot reservations deposits deposits-user) and
 #                  BENCH_ADVANCES=0 run a part of it; BENCH_SETUP_SQL is run on
-#                  the ledger's database before measuring
+#                  the ledger's database before measuring; ADVANCES_ROUNDS
+#                  repeats the 10,000-payment run (a memory soak)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
@@ -121,22 +122,32 @@ VHOST=bench_$$
 rabbitmqctl add_vhost $VHOST >/dev/null && rabbitmqctl set_permissions -p $VHOST guest '.*' '.*' '.*' >/dev/null
 ADV_ENV=(DATABASE_URL="$PG/bench_adv" API_TOKENS=$TOKEN AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$VHOST"
          ACCOUNTS_URL="http://$AM_ADDR" ACCOUNTS_TOKEN=$TOKEN SCHEDULER_INTERVAL=200ms RUST_LOG=warn
-         WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-128} DATABASE_POOL_SIZE=16)
+         WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-512} DATABASE_POOL_SIZE=16)
 env "${ADV_ENV[@]}" ROLES=scheduler BIND_ADDR=127.0.0.1:18081 $BIN/advances-service >"$OUT/scheduler.log" 2>&1 &
 ADV_PIDS="$!"
 until curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1; do sleep 0.2; done
 kill -STOP $ADV_PIDS   # hold the scheduler while the payments are loaded
 psql "$PG/bench_adv" -q -v ON_ERROR_STOP=1 <<SQL
-CREATE TEMP TABLE accts (n SERIAL, id UUID, user_id BIGINT);
-\copy accts (id, user_id) FROM '$OUT/accounts.txt' WITH (FORMAT csv)
+CREATE TABLE bench_accounts (n SERIAL, id UUID, user_id BIGINT);
+\copy bench_accounts (id, user_id) FROM '$OUT/accounts.txt' WITH (FORMAT csv)
+SQL
+# Loads 10,000 due payments, one per account (an advance of one payment each).
+load_payments() {
+  psql "$PG/bench_adv" -q -v ON_ERROR_STOP=1 <<SQL
+BEGIN;
+CREATE TEMP TABLE loaded ON COMMIT DROP AS
+  SELECT gen_random_uuid() AS id, id AS account_id FROM bench_accounts;
 INSERT INTO advances (id, account_id, amount, currency, installments, status, interval_ms,
                       disbursement_transaction_id, created_at, created_by)
-  SELECT gen_random_uuid(), id, 1.00, 'USD', 1, 'active', 604800000, gen_random_uuid(), now() - interval '8 days', 'bench' FROM accts;
+  SELECT id, account_id, 1.00, 'USD', 1, 'active', 604800000, gen_random_uuid(), now() - interval '8 days', 'bench' FROM loaded;
 INSERT INTO payments (id, advance_id, seq, amount, due_at, status)
-  SELECT gen_random_uuid(), id, 1, 1.00, now() - interval '1 day', 'scheduled' FROM advances;
+  SELECT gen_random_uuid(), id, 1, 1.00, now() - interval '1 day', 'scheduled' FROM loaded;
+COMMIT;
 ANALYZE advances;
 ANALYZE payments;
 SQL
+}
+load_payments
 for w in 1 2; do
   env "${ADV_ENV[@]}" ROLES=worker BIND_ADDR=127.0.0.1:1808$((w + 1)) $BIN/advances-service >"$OUT/worker-$w.log" 2>&1 &
   ADV_PIDS="$ADV_PIDS $!"
@@ -148,20 +159,43 @@ cpu_all() {
   echo "scheduler $(cpu_of ${ADV_PIDS%% *}) workers $(cpu_of ${ADV_PIDS#* }) accounts-manager $(cpu_of $AM_PID)" \
        "postgres $(cpu_of $(pgrep -x postgres)) rabbitmq $(cpu_of $(pgrep -f beam.smp))"
 }
-cpu_before=$(cpu_all)
-start=$(date +%s.%N)
-kill -CONT ${ADV_PIDS%% *}
-# One backend watches (a psql started every 0.2 s cost 7% of the machine).
-psql "$PG/bench_adv" -qAt -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+rss_all() {
+  for pid in $ADV_PIDS; do
+    printf '%s %s kB  ' "$(tr '\0' '\n' </proc/$pid/environ | sed -n 's/^ROLES=//p')" "$(awk '/^VmRSS/ { print $2 }' /proc/$pid/status)"
+  done
+}
+# ADVANCES_ROUNDS (1): load and collect 10,000 payments that many times, one
+# after the other, to see whether the services' memory grows with the work
+# served (each round's resident sets are printed).
+ROUNDS=${ADVANCES_ROUNDS:-1}
+for round in $(seq 1 "$ROUNDS"); do
+  # Later rounds are timed from before their load (the scheduler, running,
+  # may start on them as soon as they commit).
+  cpu_before=$(cpu_all)
+  start=$(date +%s.%N)
+  [ "$round" = 1 ] || load_payments
+  [ "$round" = 1 ] && kill -CONT ${ADV_PIDS%% *}
+  # One backend watches (a psql started every 0.2 s cost 7% of the machine)
+  # until no payment is open, through the open payments' partial index (a
+  # count of the paid ones would read the whole, growing table 20 times a
+  # second).
+  psql "$PG/bench_adv" -qAt -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 DO $$ BEGIN
-  WHILE (SELECT count(*) FROM payments WHERE status = 'paid') < 10000 LOOP PERFORM pg_sleep(0.05); END LOOP;
+  WHILE EXISTS (SELECT 1 FROM payments WHERE status IN ('scheduled', 'processing')) LOOP PERFORM pg_sleep(0.05); END LOOP;
 END $$;
 SQL
-end=$(date +%s.%N)
-echo "10,000 payments collected end to end in $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s"
-cpu_after=$(cpu_all)
-echo "CPU seconds spent on it: $(paste -d' ' <(echo "$cpu_before" | tr ' ' '\n') <(echo "$cpu_after" | tr ' ' '\n') \
-  | awk 'NR % 2 == 1 { name = $1; next } { printf "%s %.2f  ", name, $2 - $1 }')"
+  end=$(date +%s.%N)
+  cpu_after=$(cpu_all)
+  unpaid=$(psql "$PG/bench_adv" -tAc "SELECT count(*) FROM payments WHERE status <> 'paid'")
+  [ "$unpaid" = 0 ] || echo "NOT ALL PAID: $unpaid payments are not paid"
+  if [ "$ROUNDS" = 1 ]; then
+    echo "10,000 payments collected end to end in $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s"
+    echo "CPU seconds spent on it: $(paste -d' ' <(echo "$cpu_before" | tr ' ' '\n') <(echo "$cpu_after" | tr ' ' '\n') \
+      | awk 'NR % 2 == 1 { name = $1; next } { printf "%s %.2f  ", name, $2 - $1 }')"
+  else
+    echo "round $round: 10,000 payments in $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s; resident: $(rss_all)"
+  fi
+done
 for pid in $ADV_PIDS; do
   echo "advances-service $(tr '\0' ' ' </proc/$pid/environ | grep -o 'ROLES=[a-z,]*') peak RSS: $(awk '/^VmHWM/ { print $2, $3 }' /proc/$pid/status)"
 done

@@ -7,6 +7,8 @@
 #   bench/events.sh   SECONDS_PER_RUN=10, ROUNDS=3, CONNS=64, QUEUE_POLICY
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# As deployed (deploy/Dockerfile): two malloc arenas per process.
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}

@@ -15,6 +15,8 @@
 #                  repeats the 10,000-payment run (a memory soak)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# As deployed (deploy/Dockerfile): two malloc arenas per process.
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 PG=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
 TOKEN=bench-token

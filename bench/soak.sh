@@ -5,6 +5,8 @@
 # peak at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# As deployed (deploy/Dockerfile): two malloc arenas per process.
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 SOAK_SECONDS=${SOAK_SECONDS:-300}
 SAMPLE=${SAMPLE:-30}
 PG=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}

@@ -38,7 +38,7 @@ start() { # name, then VAR=value settings
 }
 # The bootstrap key (every scope) is the operator's, named "operator".
 start accounts-manager DATABASE_URL="$PGHOST_URL/accounts_manager" API_TOKENS="operator=$API_TOKEN" BIND_ADDR="$AM_ADDR" \
-  RATE_LIMIT="${RATE_LIMIT:-0}" RUST_LOG="${RUST_LOG:-info}"
+  RATE_LIMIT="${RATE_LIMIT:-0}" RUST_LOG="${RUST_LOG:-info}" MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 
 wait_ready() { # name, url
   for _ in $(seq 1 60); do
@@ -62,7 +62,7 @@ start advances-service DATABASE_URL="$PGHOST_URL/advances_service" API_TOKENS="o
   AMQP_URL="$AMQP_URL" ACCOUNTS_URL="http://$AM_ADDR" ACCOUNTS_TOKEN="$(cat "$RUN_DIR/advances-service.key")" ROLES="${ROLES:-api,scheduler,worker}" \
   RATE_LIMIT="${RATE_LIMIT:-0}" \
   INSTALLMENT_INTERVAL="${INSTALLMENT_INTERVAL:-7d}" SCHEDULER_INTERVAL="${SCHEDULER_INTERVAL:-10s}" \
-  RECONCILE_INTERVAL="${RECONCILE_INTERVAL:-1h}" RUST_LOG="${RUST_LOG:-info}"
+  RECONCILE_INTERVAL="${RECONCILE_INTERVAL:-1h}" RUST_LOG="${RUST_LOG:-info}" MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 wait_ready advances-service "http://$ADV_ADDR"
 
 cat <<MSG

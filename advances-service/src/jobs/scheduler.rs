@@ -123,9 +123,17 @@ async fn publish_batch(
         })
     })
     .await;
-    // Kept for the next batch while it works; a broken one is made again.
-    if channel.status().connected() {
-        *publisher = Some(channel);
+    // Kept for the next batch while every job on it was confirmed; after a
+    // failure (a nack, a confirm that did not come, a broken channel) the
+    // next batch gets a new one.
+    match &result {
+        Ok((found, confirmed)) if confirmed == found && channel.status().connected() => {
+            *publisher = Some(channel);
+        }
+        _ => {
+            let closing = channel.close(200, "publishing failed".into());
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), closing).await;
+        }
     }
     result
 }

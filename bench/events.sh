@@ -7,22 +7,11 @@
 #   bench/events.sh   SECONDS_PER_RUN=10, ROUNDS=3, CONNS=64, QUEUE_POLICY
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# As deployed (deploy/Dockerfile): two malloc arenas per process.
-export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
-PG=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
-TOKEN=bench-token
-OUT=target/bench
-mkdir -p "$OUT"
-deploy/services.sh >/dev/null
-
-BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release}
-if [ -z "${BENCH_BIN:-}" ]; then
-  echo "== building (release)"
-  cargo build --release --bin accounts-manager --bin loadgen 2>&1 | tail -n 1
-fi
+source bench/common.sh
+release_bins accounts-manager loadgen
 
 AM_ADDR=127.0.0.1:18080
 VHOST=bench_events_$$

@@ -15,22 +15,9 @@
 #                  repeats the 10,000-payment run (a memory soak)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# As deployed (deploy/Dockerfile): two malloc arenas per process.
-export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
-PG=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
-TOKEN=bench-token
-OUT=target/bench
-mkdir -p "$OUT"
-deploy/services.sh >/dev/null
-
-# BENCH_BIN names a folder of already built binaries (to compare two builds);
-# by default the harness builds them.
-BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release}
-if [ -z "${BENCH_BIN:-}" ]; then
-  echo "== building (release)"
-  cargo build --release --bin accounts-manager --bin advances-service --bin loadgen 2>&1 | tail -n 1
-fi
+source bench/common.sh
+release_bins accounts-manager advances-service loadgen
 
 fresh_db() { psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"; }
 cleanup() { [ -n "${AM_PID:-}" ] && kill "$AM_PID" 2>/dev/null; for p in ${ADV_PIDS:-}; do kill "$p" 2>/dev/null; done; true; }

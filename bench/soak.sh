@@ -5,19 +5,10 @@
 # peak at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# As deployed (deploy/Dockerfile): two malloc arenas per process.
-export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 SOAK_SECONDS=${SOAK_SECONDS:-300}
 SAMPLE=${SAMPLE:-30}
-PG=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
-TOKEN=bench-token
-OUT=target/bench
-mkdir -p "$OUT"
-deploy/services.sh >/dev/null
-BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release}
-if [ -z "${BENCH_BIN:-}" ]; then
-  cargo build --release --bin accounts-manager --bin loadgen 2>&1 | tail -n 1
-fi
+source bench/common.sh
+release_bins accounts-manager loadgen
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS bench_soak WITH (FORCE)" -c "CREATE DATABASE bench_soak"
 AM_ADDR=127.0.0.1:18080
 DATABASE_URL="$PG/bench_soak" API_TOKENS=$TOKEN BIND_ADDR=$AM_ADDR DATABASE_POOL_SIZE=32 HTTP_WORKERS=2 \

@@ -354,7 +354,9 @@ pub struct RecountReport {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub finished_at: DateTime<Utc>,
     /// Accounts, of every currency, whose balance or reserved part differed
-    /// from the sum of their entries.
+    /// from the sum of their entries, with the accounts named by an entry
+    /// that belongs to no transaction, and the ids named by an entry that
+    /// are no account.
     pub entry_mismatches: i64,
 }
 

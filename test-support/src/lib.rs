@@ -76,6 +76,9 @@ pub fn assert_audit_clean(report: &AuditReport) {
         assert_eq!(currency.negative_accounts, 0, "{report:?}");
         assert_eq!(currency.entry_mismatches, 0, "{report:?}");
     }
+    if let Some(recount) = &report.recount {
+        assert_eq!(recount.entry_mismatches, 0, "{report:?}");
+    }
 }
 
 /// The body of a payment job, as a producer publishes it (ids that are not

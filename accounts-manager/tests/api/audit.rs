@@ -123,3 +123,57 @@ async fn an_entry_tampered_with_in_the_database_is_reported_by_the_recount() {
     assert_eq!(usd(&recounted).recount_mismatches, 1, "{recounted:?}");
     assert_eq!(usd(&recounted).entry_mismatches, 1, "{recounted:?}");
 }
+
+#[tokio::test]
+async fn an_entry_moved_to_no_transaction_is_reported_by_the_recount() {
+    let app = spawn_app_with(&[("AUDIT_INTERVAL", "1s")]).await;
+    let a = app.funded_account(1, "100").await;
+    // Every sum stays as it was: only the entry's transaction is gone, which
+    // no foreign key refuses (the engine writes entries with their
+    // transaction); the recount looks for it.
+    let changed = app
+        .db
+        .execute(&format!(
+            "UPDATE entries SET transaction_id = gen_random_uuid() WHERE account_id = '{a}'"
+        ))
+        .await;
+    assert_eq!(changed, 1);
+    let tampered = database_now(&app).await;
+    let recounted = recounted_after(&app, tampered).await;
+    assert_eq!(
+        recounted.recount.as_ref().unwrap().entry_mismatches,
+        1,
+        "{recounted:?}"
+    );
+    assert_eq!(usd(&recounted).recount_mismatches, 1, "{recounted:?}");
+    assert_eq!(usd(&recounted).entry_mismatches, 1, "{recounted:?}");
+}
+
+#[tokio::test]
+async fn entries_on_no_account_are_reported_by_the_recount() {
+    let app = spawn_app_with(&[("AUDIT_INTERVAL", "1s")]).await;
+    let a = app.funded_account(1, "100").await;
+    // Two entries of a real transaction that net to zero, on an account that
+    // does not exist: no account's sums change, the recount finds the id.
+    let added = app
+        .db
+        .execute(&format!(
+            "INSERT INTO entries (transaction_id, account_id, bucket, amount) \
+             SELECT e.transaction_id, g.id, 'balance', s.amount \
+             FROM (SELECT transaction_id FROM entries WHERE account_id = '{a}') AS e, \
+                  (SELECT gen_random_uuid() AS id) AS g, \
+                  (VALUES (1), (-1)) AS s(amount)"
+        ))
+        .await;
+    assert_eq!(added, 2);
+    let tampered = database_now(&app).await;
+    let recounted = recounted_after(&app, tampered).await;
+    assert_eq!(
+        recounted.recount.as_ref().unwrap().entry_mismatches,
+        1,
+        "{recounted:?}"
+    );
+    // No account of any currency has that id, so no currency counts it.
+    assert_eq!(usd(&recounted).recount_mismatches, 0, "{recounted:?}");
+    assert_eq!(usd(&recounted).entry_mismatches, 0, "{recounted:?}");
+}

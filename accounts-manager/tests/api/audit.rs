@@ -52,6 +52,22 @@ async fn database_now(app: &TestApp) -> DateTime<Utc> {
     text.parse().unwrap()
 }
 
+/// Tampers with the database by `sql` (changing `rows` rows), then waits for
+/// the recount after it and checks what it found: `found` in all, `in_usd`
+/// of them USD accounts.
+async fn recount_finds(app: &TestApp, sql: &str, rows: usize, found: i64, in_usd: i64) {
+    assert_eq!(app.db.execute(sql).await, rows, "{sql}");
+    let tampered = database_now(app).await;
+    let recounted = recounted_after(app, tampered).await;
+    assert_eq!(
+        recounted.recount.as_ref().unwrap().entry_mismatches,
+        found,
+        "{recounted:?}"
+    );
+    assert_eq!(usd(&recounted).recount_mismatches, in_usd, "{recounted:?}");
+    assert_eq!(usd(&recounted).entry_mismatches, in_usd, "{recounted:?}");
+}
+
 #[tokio::test]
 async fn a_balance_tampered_with_in_the_database_is_reported_by_the_fast_check_and_the_recount() {
     let app = spawn_app_with(&[("AUDIT_INTERVAL", "1s")]).await;
@@ -103,25 +119,10 @@ async fn an_entry_tampered_with_in_the_database_is_reported_by_the_recount() {
     let a = app.funded_account(1, "100").await;
     // An entry changed behind the engine's back leaves every balance as the
     // engine recorded it: only summing the entries sees it.
-    let changed = app
-        .db
-        .execute(&format!(
-            "UPDATE entries SET amount = amount + 1 WHERE account_id = '{a}'"
-        ))
-        .await;
-    assert_eq!(changed, 1);
-    let tampered = database_now(&app).await;
+    let sql = format!("UPDATE entries SET amount = amount + 1 WHERE account_id = '{a}'");
+    recount_finds(&app, &sql, 1, 1, 1).await;
     let fast = audit(&app).await;
     assert_eq!(usd(&fast).latest_posting_mismatches, 0, "{fast:?}");
-
-    let recounted = recounted_after(&app, tampered).await;
-    assert_eq!(
-        recounted.recount.as_ref().unwrap().entry_mismatches,
-        1,
-        "{recounted:?}"
-    );
-    assert_eq!(usd(&recounted).recount_mismatches, 1, "{recounted:?}");
-    assert_eq!(usd(&recounted).entry_mismatches, 1, "{recounted:?}");
 }
 
 #[tokio::test]
@@ -131,22 +132,9 @@ async fn an_entry_moved_to_no_transaction_is_reported_by_the_recount() {
     // Every sum stays as it was: only the entry's transaction is gone, which
     // no foreign key refuses (the engine writes entries with their
     // transaction); the recount looks for it.
-    let changed = app
-        .db
-        .execute(&format!(
-            "UPDATE entries SET transaction_id = gen_random_uuid() WHERE account_id = '{a}'"
-        ))
-        .await;
-    assert_eq!(changed, 1);
-    let tampered = database_now(&app).await;
-    let recounted = recounted_after(&app, tampered).await;
-    assert_eq!(
-        recounted.recount.as_ref().unwrap().entry_mismatches,
-        1,
-        "{recounted:?}"
-    );
-    assert_eq!(usd(&recounted).recount_mismatches, 1, "{recounted:?}");
-    assert_eq!(usd(&recounted).entry_mismatches, 1, "{recounted:?}");
+    let sql =
+        format!("UPDATE entries SET transaction_id = gen_random_uuid() WHERE account_id = '{a}'");
+    recount_finds(&app, &sql, 1, 1, 1).await;
 }
 
 #[tokio::test]
@@ -154,26 +142,14 @@ async fn entries_on_no_account_are_reported_by_the_recount() {
     let app = spawn_app_with(&[("AUDIT_INTERVAL", "1s")]).await;
     let a = app.funded_account(1, "100").await;
     // Two entries of a real transaction that net to zero, on an account that
-    // does not exist: no account's sums change, the recount finds the id.
-    let added = app
-        .db
-        .execute(&format!(
-            "INSERT INTO entries (transaction_id, account_id, bucket, amount) \
-             SELECT e.transaction_id, g.id, 'balance', s.amount \
-             FROM (SELECT transaction_id FROM entries WHERE account_id = '{a}') AS e, \
-                  (SELECT gen_random_uuid() AS id) AS g, \
-                  (VALUES (1), (-1)) AS s(amount)"
-        ))
-        .await;
-    assert_eq!(added, 2);
-    let tampered = database_now(&app).await;
-    let recounted = recounted_after(&app, tampered).await;
-    assert_eq!(
-        recounted.recount.as_ref().unwrap().entry_mismatches,
-        1,
-        "{recounted:?}"
+    // does not exist: no account's sums change, the recount finds the id,
+    // which no currency counts (no account has it).
+    let sql = format!(
+        "INSERT INTO entries (transaction_id, account_id, bucket, amount) \
+         SELECT e.transaction_id, g.id, 'balance', s.amount \
+         FROM (SELECT transaction_id FROM entries WHERE account_id = '{a}') AS e, \
+              (SELECT gen_random_uuid() AS id) AS g, \
+              (VALUES (1), (-1)) AS s(amount)"
     );
-    // No account of any currency has that id, so no currency counts it.
-    assert_eq!(usd(&recounted).recount_mismatches, 0, "{recounted:?}");
-    assert_eq!(usd(&recounted).entry_mismatches, 0, "{recounted:?}");
+    recount_finds(&app, &sql, 2, 1, 0).await;
 }

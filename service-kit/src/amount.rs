@@ -30,18 +30,48 @@ impl Amount {
         if text.is_empty() || text.len() > MAX_TEXT_LEN {
             return Err(invalid("it must be a decimal number"));
         }
-        let value = if text.contains(['e', 'E']) {
-            Decimal::from_scientific(text)
-        } else {
-            text.parse::<Decimal>()
-        }
-        .map_err(|_| invalid("it must be a decimal number"))?;
+        let value = exact(text).map_err(invalid)?;
         Self::try_from(value).map_err(|e| invalid(&e))
     }
 
     pub fn value(self) -> Decimal {
         self.0
     }
+}
+
+/// The decimal `text` writes, exactly: a number with more digits than a
+/// `Decimal` keeps (28 after the point) is refused rather than rounded to one
+/// that was not sent.
+fn exact(text: &str) -> Result<Decimal, &'static str> {
+    const NOT_A_NUMBER: &str = "it must be a decimal number";
+    const TOO_PRECISE: &str = "it may have at most two fraction digits";
+    let parse = |digits: &str| match Decimal::from_str_exact(digits) {
+        Ok(value) => Ok(value),
+        Err(_) if digits.parse::<Decimal>().is_ok() => Err(TOO_PRECISE),
+        Err(_) => Err(NOT_A_NUMBER),
+    };
+    let Some((mantissa, exponent)) = text.split_once(['e', 'E']) else {
+        return parse(text);
+    };
+    let mantissa = parse(mantissa)?.normalize();
+    let exponent: i32 = exponent.parse().map_err(|_| NOT_A_NUMBER)?;
+    if mantissa.is_zero() {
+        return Ok(Decimal::ZERO);
+    }
+    if exponent >= 0 {
+        let scale = 10i128.checked_pow(exponent.unsigned_abs());
+        return scale
+            .and_then(|scale| Decimal::try_from_i128_with_scale(scale, 0).ok())
+            .and_then(|scale| mantissa.checked_mul(scale))
+            .ok_or("it may be at most 1000000000000000.00");
+    }
+    let scale = mantissa.scale() + exponent.unsigned_abs();
+    if scale > 28 {
+        return Err(TOO_PRECISE);
+    }
+    let mut value = mantissa;
+    value.set_scale(scale).map_err(|_| TOO_PRECISE)?;
+    Ok(value)
 }
 
 impl TryFrom<Decimal> for Amount {
@@ -89,6 +119,12 @@ mod tests {
         assert_eq!(parse("0.01").unwrap().to_string(), "0.01");
         assert_eq!(parse("1.500").unwrap().to_string(), "1.50");
         assert_eq!(parse("1e2").unwrap().to_string(), "100.00");
+        assert_eq!(parse("12.5E-1").unwrap().to_string(), "1.25");
+        assert_eq!(parse("0.0125e2").unwrap().to_string(), "1.25");
+        assert_eq!(
+            parse("1.10000000000000000000000000").unwrap().to_string(),
+            "1.10"
+        );
         assert_eq!(parse("1000000000000000.00").unwrap().value(), MAX_AMOUNT);
     }
 
@@ -108,6 +144,15 @@ mod tests {
             "NaN",
             "1e400",
             "99999999999999999999999999999999",
+            // More digits than a Decimal keeps: refused, never rounded.
+            "0.0099999999999999999999999999999",
+            "1.009999999999999999999999999999",
+            "1.00000000000000000000000000001",
+            "999999999999999.999999999999999",
+            "1000000000000000.0000000000000000000001",
+            "1e-30",
+            "1.5e-3",
+            "1e16",
         ] {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.code, "invalid_amount", "{bad}");

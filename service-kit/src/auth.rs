@@ -28,7 +28,11 @@ impl Caller {
 /// The token of `Authorization: Bearer <token>`, if the request has one.
 pub fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
     let value = headers.get(AUTHORIZATION)?.as_bytes();
-    let token = value.strip_prefix(b"Bearer ")?;
+    // The scheme's name is case-insensitive (RFC 9110, 11.1).
+    let (scheme, token) = value.split_at_checked(7)?;
+    if !scheme.eq_ignore_ascii_case(b"Bearer ") {
+        return None;
+    }
     (!token.is_empty()).then_some(token)
 }
 
@@ -117,6 +121,22 @@ mod tests {
 
     fn entries(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_whatever_its_case() {
+        use actix_web::http::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+        let token = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_static(value));
+            bearer(&headers).map(<[u8]>::to_vec)
+        };
+        assert_eq!(token("Bearer abc"), Some(b"abc".to_vec()));
+        assert_eq!(token("bearer abc"), Some(b"abc".to_vec()));
+        assert_eq!(token("BEARER abc"), Some(b"abc".to_vec()));
+        assert_eq!(token("Bearer "), None);
+        assert_eq!(token("Basic abc"), None);
+        assert_eq!(token("Bear"), None);
     }
 
     #[test]

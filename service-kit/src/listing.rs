@@ -18,8 +18,9 @@ impl PageRequest {
     pub fn parse(limit: Option<i64>, page: Option<i64>) -> Result<Self, RuleViolation> {
         let limit = Self::parse_limit(limit)?;
         let page = page.unwrap_or(1);
-        // A page whose offset would overflow is past any end; refuse it plainly.
-        if !(1..=i64::MAX / Self::MAX_LIMIT).contains(&page) {
+        // A page however far past the end is a page with no items: its
+        // offset saturates (`offset`).
+        if page < 1 {
             return Err(RuleViolation::new(
                 "invalid_page",
                 format!("page must be 1 or more, not {page}"),
@@ -41,7 +42,12 @@ impl PageRequest {
     }
 
     pub fn offset(self) -> i64 {
-        (self.page - 1) * self.limit
+        (self.page - 1).saturating_mul(self.limit)
+    }
+
+    /// How many rows reach to the end of this page.
+    pub fn end(self) -> i64 {
+        self.offset().saturating_add(self.limit)
     }
 
     pub fn total_pages(self, total_count: i64) -> i64 {
@@ -183,16 +189,37 @@ fn parse_counted(text: &str) -> Option<Counted> {
     })
 }
 
-/// `xmin:xmax:` followed by a comma-separated list of in-progress xids.
+/// `xmin:xmax:` followed by a comma-separated list of in-progress xids, as
+/// Postgres reads a `pg_snapshot`: xmin and xmax not zero, xmin at most xmax,
+/// the in-progress ids in order and each from xmin to below xmax (anything
+/// else Postgres refuses, and a client must get `422` for it, not `500`).
 fn is_pg_snapshot(text: &str) -> bool {
     let mut parts = text.splitn(3, ':');
-    let number = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(xmin), Some(xmax), Some(xip)) => {
-            number(xmin) && number(xmax) && (xip.is_empty() || xip.split(',').all(number))
-        }
-        _ => false,
+    let number = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    let (Some(xmin), Some(xmax), Some(xip)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let (Some(xmin), Some(xmax)) = (number(xmin), number(xmax)) else {
+        return false;
+    };
+    if xmin == 0 || xmax < xmin {
+        return false;
     }
+    if xip.is_empty() {
+        return true;
+    }
+    let mut last = xmin;
+    xip.split(',').all(|id| {
+        let in_order = number(id).filter(|&id| id >= last && id < xmax);
+        if let Some(id) = in_order {
+            last = id;
+        }
+        in_order.is_some()
+    })
 }
 
 /// How the history of an account is sorted.
@@ -250,6 +277,8 @@ mod tests {
         assert!(PageRequest::parse(Some(0), None).is_err());
         assert!(PageRequest::parse(Some(1001), None).is_err());
         assert!(PageRequest::parse(None, Some(0)).is_err());
+        let far = PageRequest::parse(Some(1000), Some(i64::MAX)).unwrap();
+        assert_eq!((far.offset(), far.end()), (i64::MAX, i64::MAX));
         let p = PageRequest::parse(Some(10), Some(3)).unwrap();
         assert_eq!(
             (p.offset(), p.total_pages(0), p.total_pages(21)),
@@ -263,7 +292,22 @@ mod tests {
         assert_eq!(plain.encode(), "100:105:101,103");
         let windowed = Snapshot::parse("7:7:~1000000~2000000").unwrap();
         assert_eq!(windowed.encode(), "7:7:~1000000~2000000");
-        for bad in ["", "1:2", "a:b:", "1:2:3;drop", "1:2:~x~y", "1:2:~5"] {
+        for bad in [
+            "",
+            "1:2",
+            "a:b:",
+            "1:2:3;drop",
+            "1:2:~x~y",
+            "1:2:~5",
+            // What Postgres refuses as a pg_snapshot.
+            "0:0:",
+            "5:3:",
+            "10:20:5",
+            "10:20:20",
+            "10:20:12,11",
+            "10:20:12,",
+            "1:99999999999999999999:",
+        ] {
             assert!(Snapshot::parse(bad).is_err(), "{bad}");
         }
     }

@@ -87,8 +87,10 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/transfers").route(web::post().to(movements::create_transfer)))
         .service(
             web::resource("/transfers/batch")
-                // A thousand transfers are more than the other routes' 64 KiB.
-                .app_data(web::PayloadConfig::new(1024 * 1024))
+                // A thousand transfers are more than the other routes' 64 KiB:
+                // room for all of them with every text at its longest (500
+                // characters), however escaped (up to 12 bytes a character).
+                .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
                 .route(web::post().to(movements::create_transfer_batch)),
         )
         .service(web::resource("/reservations").route(web::post().to(reservations::reserve)))

@@ -180,7 +180,7 @@ pub fn account_history(
     ))
     .bind::<SqlUuid, _>(account.0)
     .bind::<Text, _>(snapshot)
-    .bind::<BigInt, _>(page.offset() + page.limit)
+    .bind::<BigInt, _>(page.end())
     .bind::<BigInt, _>(page.limit)
     .bind::<BigInt, _>(page.offset())
     .load::<TransactionRow>(conn)

@@ -7,7 +7,7 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, TestApp};
+use crate::helpers::{assert_error, spawn_app, TestApp, TOKEN};
 
 fn transfer(from: &str, to: &str, amount: &str) -> Value {
     json!({"from_account_id": from, "to_account_id": to, "amount": amount})
@@ -259,4 +259,33 @@ async fn a_refused_atomic_batch_leaves_nothing_while_concurrent_single_transfers
     assert_eq!(app.balance(&a).await, "960.00");
     assert_eq!(app.balance(&b).await, "1040.00");
     app.assert_audit_clean().await;
+}
+
+#[tokio::test]
+async fn the_largest_valid_batch_is_accepted_whatever_its_texts() {
+    let app = spawn_app().await;
+    let a = app.funded_account(1, "100.00").await;
+    let b = app.open_account(2, "USD").await;
+    // A thousand transfers, each with a description and a reference at
+    // their 500-character longest, of a character JSON escapes as a
+    // surrogate pair (12 bytes each): a body of about 12 MB.
+    let text = "😀".repeat(500);
+    let one = json!({"from_account_id": a, "to_account_id": b, "amount": "0.01",
+                     "description": text, "reference": text});
+    let body = serde_json::to_string(&json!({"transfers": vec![one; 1000]}))
+        .unwrap()
+        .replace('😀', "\\ud83d\\ude00");
+    assert!(body.len() > 12_000_000, "{}", body.len());
+    let response = app
+        .client
+        .post(format!("{}/api/v1/transfers/batch", app.address))
+        .bearer_auth(TOKEN)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(transfers_recorded(&app).await, 1000);
+    assert_eq!(app.balance(&b).await, "10.00");
 }

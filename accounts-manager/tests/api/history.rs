@@ -221,11 +221,41 @@ async fn history_refuses_bad_parameters() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_snapshot",
         ),
+        // The right shape, but nothing Postgres would take as a snapshot.
+        (
+            "snapshot=0:0:",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_snapshot",
+        ),
+        (
+            "snapshot=5:3:",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_snapshot",
+        ),
+        (
+            "snapshot=10:20:5",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_snapshot",
+        ),
+        (
+            "snapshot=10:20:12,11",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_snapshot",
+        ),
         ("limit=ten", StatusCode::BAD_REQUEST, "invalid_request"),
         ("colour=red", StatusCode::BAD_REQUEST, "invalid_request"),
     ] {
         let (got, body) = app.get_json(&format!("{base}?{query}")).await;
         assert_error(got, &body, status, code);
+    }
+    // A page however far past the end has no items.
+    for query in [
+        "page=9223372036854775807&limit=1",
+        "page=9223372036854775807&limit=1000",
+    ] {
+        let (status, body) = app.get_json(&format!("{base}?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["items"], serde_json::json!([]), "{body}");
     }
     let (status, body) = app
         .get_json(&format!(

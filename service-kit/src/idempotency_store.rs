@@ -163,3 +163,22 @@ pub fn save(
         .execute(conn)
         .map(|_| ())
 }
+
+/// Replaces the answer stored under `key` (kept with its fingerprint): for a
+/// request that stores its answer when its effect commits and answers for
+/// good only after further work (an advance stored, then paid out), so that
+/// a repeat gets what the first request answered.
+pub fn replace_answer(
+    conn: &mut PgConnection,
+    key: &IdempotencyKey,
+    status: u16,
+    body: &str,
+) -> QueryResult<()> {
+    diesel::update(idempotency_keys::table.find(key.as_str()))
+        .set((
+            idempotency_keys::response_status.eq(i16::try_from(status).unwrap_or(i16::MAX)),
+            idempotency_keys::response_body.eq(body),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}

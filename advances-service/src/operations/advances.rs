@@ -9,6 +9,7 @@ use diesel::Connection;
 use service_kit::amount::Amount;
 use service_kit::error::{classify, ApiError, DbFailure};
 use service_kit::idempotency::{run_once, Idempotency, Reply};
+use service_kit::idempotency_store;
 use service_kit::listing::{PageRequest, Snapshot};
 use service_kit::rule::RuleViolation;
 use service_kit::stored::Stored;
@@ -52,8 +53,10 @@ pub struct Created {
 
 /// Creates an advance: `201` once the money is in the account, `202` while it
 /// is still `disbursing` (accounts-manager did not answer; a retry will pay it
-/// out exactly once). With an Idempotency-Key, a repeat gets the advance as it
-/// stands now.
+/// out exactly once). With an Idempotency-Key, a repeat gets the status and
+/// body the first request answered: the advance is stored with its key (as
+/// `202`, in the transaction that records it), and that answer is replaced by
+/// the final one once the payout was tried.
 pub async fn create(
     ctx: &Context,
     idempotency: Option<Idempotency>,
@@ -102,6 +105,7 @@ pub async fn create(
         .iter()
         .map(|p| PaymentRow::scheduled(id, p.seq, p.amount, p.due_at))
         .collect();
+    let key = idempotency.as_ref().map(|idem| idem.key.clone());
     let reply = run(&ctx.pool, move |conn| {
         run_once(conn, idempotency, |conn: &mut PgConnection| {
             advances_store::insert(conn, &advance, &schedule).map_err(|error| {
@@ -122,15 +126,20 @@ pub async fn create(
     })
     .await?;
     let stored: Advance = serde_json::from_str(&reply.body).map_err(ApiError::internal)?;
-    if !reply.replayed {
-        ctx.metrics.advances.with_label_values(&["created"]).inc();
-        let row = run(&ctx.pool, move |conn| {
-            Ok(advances_store::find(conn, stored.advance_id)?)
-        })
-        .await?;
-        if let Some(row) = row {
-            disburse(ctx, &row, origin).await?;
-        }
+    if reply.replayed {
+        return Ok(Created {
+            status: reply.status,
+            advance: stored,
+            replayed: true,
+        });
+    }
+    ctx.metrics.advances.with_label_values(&["created"]).inc();
+    let row = run(&ctx.pool, move |conn| {
+        Ok(advances_store::find(conn, stored.advance_id)?)
+    })
+    .await?;
+    if let Some(row) = row {
+        disburse(ctx, &row, origin).await?;
     }
     let advance = get(ctx, stored.advance_id).await?;
     let status = if advance.status == AdvanceStatus::Disbursing {
@@ -138,10 +147,19 @@ pub async fn create(
     } else {
         201
     };
+    if let Some(key) = key {
+        let body = serde_json::to_string(&advance).map_err(ApiError::internal)?;
+        run(&ctx.pool, move |conn| {
+            Ok(idempotency_store::replace_answer(
+                conn, &key, status, &body,
+            )?)
+        })
+        .await?;
+    }
     Ok(Created {
         status,
         advance,
-        replayed: reply.replayed,
+        replayed: false,
     })
 }
 

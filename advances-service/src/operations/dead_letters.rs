@@ -1,8 +1,9 @@
 //! Dead letters, for operators: the jobs the worker could not act on, kept
 //! as received, listed and replayed.
 
-use diesel::Connection;
+use diesel::pg::PgConnection;
 use service_kit::error::ApiError;
+use service_kit::idempotency::{run_once, Idempotency, Reply};
 use service_kit::listing::{PageRequest, Snapshot};
 use service_kit::rule::RuleViolation;
 use shared_types::accounts::Page;
@@ -50,7 +51,11 @@ pub async fn list(
 /// when; `409` if it was replayed already. The dead letter stays locked from
 /// the check until the broker confirmed and the note is stored, so two
 /// replays of one dead letter publish it once.
-pub async fn replay(ctx: &Context, id: Uuid) -> Result<DeadLetter, ApiError> {
+pub async fn replay(
+    ctx: &Context,
+    id: Uuid,
+    idempotency: Option<Idempotency>,
+) -> Result<Reply, ApiError> {
     let channel = ctx
         .broker
         .publisher()
@@ -59,7 +64,7 @@ pub async fn replay(ctx: &Context, id: Uuid) -> Result<DeadLetter, ApiError> {
     let publishing = channel.clone();
     let handle = tokio::runtime::Handle::current();
     let replayed = run(&ctx.pool, move |conn| {
-        conn.transaction(|conn| {
+        run_once(conn, idempotency, |conn: &mut PgConnection| {
             let row = dead_letters::lock(conn, id)?
                 .ok_or_else(|| ApiError::NotFound(format!("dead letter {id} does not exist")))?;
             if row.replayed_at.is_some() {
@@ -71,7 +76,8 @@ pub async fn replay(ctx: &Context, id: Uuid) -> Result<DeadLetter, ApiError> {
             handle
                 .block_on(broker::publish_raw(&publishing, &row.body))
                 .map_err(|e| ApiError::Unavailable(e.into()))?;
-            Ok(dead_letters::mark_replayed(conn, id)?.to_wire())
+            let replayed: DeadLetter = dead_letters::mark_replayed(conn, id)?.to_wire();
+            Reply::new(200, &replayed).map_err(ApiError::internal)
         })
     })
     .await;

@@ -3,7 +3,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use service_kit::error::ApiError;
-use service_kit::idempotency::{run_once, Idempotency, Reply};
+use service_kit::http::{parse_optional_post, NoFields};
+use service_kit::idempotency::{run_once, Reply};
 use service_kit::listing::{PageRequest, Snapshot};
 use service_kit::telemetry::RequestId;
 use service_kit::trace::TraceParent;
@@ -33,13 +34,18 @@ pub async fn latest_reconciliation(ctx: web::Data<Context>) -> Result<HttpRespon
 }
 
 /// Runs a reconciliation now and answers its report. With an
-/// Idempotency-Key, a repeat gets the stored report of the first run.
+/// Idempotency-Key, the key is held (a repeat meanwhile is `409
+/// idempotency_key_in_flight`) while it runs, and a repeat afterwards gets
+/// the stored report of that one run.
 #[utoipa::path(
     post, path = "/api/v1/admin/reconciliation", tag = "admin",
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; a repeat answers with the stored report of the first run")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; the first request with a key runs the reconciliation once, a repeat answers with its stored report")),
+    request_body(content = Option<String>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
     responses(
         (status = 200, body = ReconciliationReport),
+        (status = 400, description = "Malformed JSON, or any field", body = ErrorBody),
         (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
         (status = 409, description = "A request with this Idempotency-Key is still running (idempotency_key_in_flight)", body = ErrorBody),
         (status = 422, description = "invalid_idempotency_key, idempotency_key_reused", body = ErrorBody),
         (status = 503, description = "The database or accounts-manager is unavailable", body = ErrorBody),
@@ -49,31 +55,31 @@ pub async fn latest_reconciliation(ctx: web::Data<Context>) -> Result<HttpRespon
 pub async fn run_reconciliation(
     ctx: web::Data<Context>,
     req: HttpRequest,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let idempotency = Idempotency::from_request(&req, &())?;
-    if let Some(idem) = idempotency.clone() {
-        let stored = run(&ctx.pool, move |conn| {
-            run_once(conn, Some(idem), |_| {
-                Err::<Reply, _>(ApiError::NotFound(String::new()))
-            })
-        })
-        .await;
-        match stored {
-            Ok(reply) => return Ok(reply.into_response()),
-            // Nothing stored under the key yet: run it.
-            Err(ApiError::NotFound(_)) => {}
-            Err(error) => return Err(error),
-        }
-    }
+    let (NoFields {}, idempotency) = parse_optional_post(&req, &body)?;
     let (request_id, trace) = (RequestId::of(&req), TraceParent::of(&req));
-    let origin = Origin {
-        request_id: request_id.as_deref(),
-        trace: trace.as_ref(),
+    let Some(idempotency) = idempotency else {
+        let origin = Origin {
+            request_id: request_id.as_deref(),
+            trace: trace.as_ref(),
+        };
+        let report = reconciliation::reconcile(&ctx, origin).await?;
+        return Ok(HttpResponse::Ok().json(report));
     };
-    let report = reconciliation::reconcile(&ctx, origin).await?;
-    let reply = Reply::new(200, &report).map_err(ApiError::internal)?;
+    // The reconciliation runs inside the key's transaction, which holds the
+    // key's lock: one key, one run, however many repeats arrive meanwhile.
+    let handle = tokio::runtime::Handle::current();
+    let context = ctx.clone();
     let reply = run(&ctx.pool, move |conn| {
-        run_once(conn, idempotency, |_| Ok(reply))
+        run_once(conn, Some(idempotency), |_| {
+            let origin = Origin {
+                request_id: request_id.as_deref(),
+                trace: trace.as_ref(),
+            };
+            let report = handle.block_on(reconciliation::reconcile(&context, origin))?;
+            Reply::new(200, &report).map_err(ApiError::internal)
+        })
     })
     .await?;
     Ok(reply.into_response())
@@ -125,23 +131,29 @@ pub async fn dead_letters(
     post, path = "/api/v1/admin/dead-letters/{id}/replay", tag = "admin",
     params(
         ("id" = String, Path, description = "The dead letter's UUID"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; accepted, a replay is refused twice anyway"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; a repeat with the same key gets the stored answer of the first replay"),
     ),
+    request_body(content = Option<String>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
     responses(
         (status = 200, body = DeadLetter),
-        (status = 400, body = ErrorBody),
+        (status = 400, description = "Malformed JSON, or any field", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "already_replayed", body = ErrorBody),
+        (status = 409, description = "already_replayed, or a request with this Idempotency-Key is still running (idempotency_key_in_flight)", body = ErrorBody),
+        (status = 422, description = "invalid_idempotency_key, idempotency_key_reused", body = ErrorBody),
         (status = 503, description = "The database or the broker is unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn replay_dead_letter(
     ctx: web::Data<Context>,
+    req: HttpRequest,
     path: web::Path<String>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = service_kit::http::uuid(&path, "a dead letter id")?;
-    Ok(HttpResponse::Ok().json(operations::dead_letters::replay(&ctx, id).await?))
+    let (NoFields {}, idempotency) = parse_optional_post(&req, &body)?;
+    let reply = operations::dead_letters::replay(&ctx, id, idempotency).await?;
+    Ok(reply.into_response())
 }

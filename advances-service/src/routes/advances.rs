@@ -25,7 +25,7 @@ use crate::operations::advances::{self, NewAdvance};
 #[utoipa::path(
     post, path = "/api/v1/advances", tag = "advances",
     request_body = AdvanceRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; a repeat answers with the advance as it stands now")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; a repeat gets the status and body the first request answered")),
     responses(
         (status = 201, description = "Recorded and paid into the account", body = Advance),
         (status = 202, description = "Recorded; accounts-manager did not answer, so the advance is `disbursing` and will be paid out exactly once when it does", body = Advance),

@@ -210,6 +210,14 @@ async fn a_repeated_post_with_the_same_key_creates_one_advance() {
     assert_eq!((status2, &second), (status1, &first));
     assert_eq!(status3, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reused["error"]["code"], "idempotency_key_reused");
+    // A repeat gets the first answer as stored, not the advance as it stands
+    // later (here: a payment marked paid behind the service's back).
+    let id = first["advance_id"].as_str().unwrap();
+    system
+        .sql(&format!("UPDATE payments SET status = 'paid', paid_at = now(), transaction_id = gen_random_uuid() WHERE advance_id = '{id}' AND seq = 1"))
+        .await;
+    let (status4, fourth) = read(send().await.unwrap()).await;
+    assert_eq!((status4, &fourth), (status1, &first));
     assert_eq!(system.count("SELECT count(*) AS n FROM advances").await, 1);
     assert_eq!(system.balance(&account).await, Decimal::from(300));
 }

@@ -74,6 +74,30 @@ async fn every_dead_lettered_job_is_kept_listed_and_replayed_once() {
     let (status, again) = replay(&system, &first).await;
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
     assert_eq!(again["error"]["code"], "already_replayed");
+
+    // With an Idempotency-Key, a repeat of a replay gets its stored answer
+    // (not already_replayed); a body with any field is refused.
+    let second = kept[1]["id"].as_str().unwrap().to_owned();
+    let keyed = |body: &'static str| {
+        system
+            .post(&format!("/api/v1/admin/dead-letters/{second}/replay"))
+            .header("Idempotency-Key", "replay-second")
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    let first_answer = keyed("").await.unwrap();
+    assert_eq!(first_answer.status(), StatusCode::OK);
+    let (_, first_body) = read(first_answer).await;
+    let repeat = keyed("{}").await.unwrap();
+    assert_eq!(repeat.status(), StatusCode::OK);
+    assert_eq!(repeat.headers()["Idempotent-Replayed"], "true");
+    let (_, repeat_body) = read(repeat).await;
+    assert_eq!(repeat_body, first_body);
+    let (status, refused) = read(keyed(r#"{"x": 1}"#).await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let (status, again) = replay(&system, &second).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
     let (status, missing) = replay(&system, &uuid::Uuid::now_v7().to_string()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
     let (status, bad) = system.get("/api/v1/admin/dead-letters?limit=0").await;

@@ -60,3 +60,63 @@ async fn reconciliation_finds_a_tampered_advance_and_passes_healthy_ones() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_idempotency_key_runs_the_reconciliation_once_however_many_repeats_race() {
+    let system = spawn_system(Options::default()).await;
+    let account = system.open_account(1).await;
+    system.create_advance(&account, "20", 2).await;
+    let send = |body: Option<&'static str>| {
+        let request = system
+            .post("/api/v1/admin/reconciliation")
+            .header("Idempotency-Key", "reconcile-1");
+        let request = match body {
+            Some(body) => request
+                .header("Content-Type", "application/json")
+                .body(body),
+            None => request,
+        };
+        async move { crate::helpers::read(request.send().await.unwrap()).await }
+    };
+    let answers = futures::future::join_all((0..8).map(|_| send(None))).await;
+    let runs = system
+        .count("SELECT count(*) AS n FROM reconciliation_reports")
+        .await;
+    assert_eq!(runs, 1, "{answers:?}");
+    let reports: Vec<&serde_json::Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == reqwest::StatusCode::OK)
+        .map(|(_, body)| body)
+        .collect();
+    assert!(!reports.is_empty(), "{answers:?}");
+    assert!(reports.iter().all(|r| *r == reports[0]), "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|(status, body)| *status == reqwest::StatusCode::OK
+                || (*status == reqwest::StatusCode::CONFLICT
+                    && body["error"]["code"] == "idempotency_key_in_flight")),
+        "{answers:?}"
+    );
+    // Afterwards a repeat gets the stored report; `{}` is the same request;
+    // any field, or what is not JSON, is refused.
+    for body in [None, Some("{}")] {
+        let (status, again) = send(body).await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{again}");
+        assert_eq!(&again, reports[0]);
+    }
+    for (body, code) in [
+        (r#"{"foo": "bar"}"#, "invalid_request"),
+        ("not json", "invalid_json"),
+    ] {
+        let (status, refused) = send(Some(body)).await;
+        assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{refused}");
+        assert!(refused["error"]["code"].is_string(), "{refused} ({code})");
+    }
+    assert_eq!(
+        system
+            .count("SELECT count(*) AS n FROM reconciliation_reports")
+            .await,
+        1
+    );
+}

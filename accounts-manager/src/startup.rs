@@ -23,6 +23,7 @@ use crate::operations::events::{self, LedgerOutbox};
 use crate::operations::ledger::{self, Ledger};
 use crate::routes;
 use crate::store::{self, PgPool};
+use service_kit::listing::TokenSeal;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -35,6 +36,8 @@ pub struct AppState {
     pub transactions: IntCounterVec,
     /// `ledger_audit_problems`: what the last audit found (0 when clean).
     pub audit_problems: IntGauge,
+    /// Seals the snapshot tokens of history and the report.
+    pub seal: TokenSeal,
 }
 
 /// A failure to start: the message is the one line start-up prints.
@@ -61,14 +64,16 @@ impl Application {
             ))
         })?;
         let migrate_pool = pool.clone();
-        tokio::task::spawn_blocking(move || {
+        let seal_key = tokio::task::spawn_blocking(move || {
             let mut conn = migrate_pool.get()?;
-            store::run_migrations(&mut conn)
+            store::run_migrations(&mut conn)?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(store::token_seal_key(&mut conn)?)
         })
         .await
         .map_err(|e| StartupError(format!("migrations did not finish: {e}")))?
         .map_err(|e| StartupError(format!("cannot apply migrations: {e}")))?;
 
+        let seal = TokenSeal::new(&seal_key).map_err(StartupError)?;
         let listener = service_kit::http::listen(&settings.bind_addr).map_err(StartupError)?;
         let port = listener
             .local_addr()
@@ -157,6 +162,7 @@ impl Application {
             settings: settings.clone(),
             transactions,
             audit_problems,
+            seal,
         };
         let server = run(listener, state, metrics, settings.http_workers)
             .map_err(|e| StartupError(format!("cannot start the HTTP server: {e}")))?;

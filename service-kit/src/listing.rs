@@ -222,6 +222,74 @@ fn is_pg_snapshot(text: &str) -> bool {
     })
 }
 
+/// Seals the snapshot tokens a service gives out, so that it only takes back
+/// tokens it made: a token carries the report's window, and a client that
+/// could edit it could read the ledger past the report window. The seal is
+/// an HMAC-SHA256 of the token (its first 128 bits, in hex, after a `!`),
+/// under a key every instance of the service shares (accounts-manager keeps
+/// it in its database).
+#[derive(Clone)]
+pub struct TokenSeal {
+    keyed: hmac::Hmac<sha2::Sha256>,
+}
+
+/// Hex digits of the seal.
+const SEAL_HEX: usize = 32;
+
+impl TokenSeal {
+    /// A seal under `key` (HMAC takes a key of any length; an empty one is
+    /// refused, as no key).
+    pub fn new(key: &[u8]) -> Result<Self, String> {
+        use hmac::Mac;
+        if key.is_empty() {
+            return Err("the token seal's key is empty".into());
+        }
+        let keyed = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).map_err(|e| e.to_string())?;
+        Ok(Self { keyed })
+    }
+
+    fn mac(&self) -> hmac::Hmac<sha2::Sha256> {
+        self.keyed.clone()
+    }
+
+    /// `token` with its seal.
+    pub fn seal(&self, token: &str) -> String {
+        use hmac::Mac;
+        let mut mac = self.mac();
+        mac.update(token.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        let hex: String = tag[..SEAL_HEX / 2]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{token}!{hex}")
+    }
+
+    /// The token inside a sealed one, if this service sealed it.
+    pub fn open<'a>(&self, sealed: &'a str) -> Result<&'a str, RuleViolation> {
+        use hmac::Mac;
+        let forged = || {
+            RuleViolation::new(
+                "invalid_snapshot",
+                "snapshot is not one this service gave out",
+            )
+        };
+        let (token, hex) = sealed.rsplit_once('!').ok_or_else(forged)?;
+        if hex.len() != SEAL_HEX || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(forged());
+        }
+        let tag: Vec<u8> = (0..SEAL_HEX)
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+            .collect::<Result<_, _>>()
+            .map_err(|_| forged())?;
+        let mut mac = self.mac();
+        mac.update(token.as_bytes());
+        mac.verify_truncated_left(&tag).map_err(|_| forged())?;
+        Ok(token)
+    }
+}
+
 /// How the history of an account is sorted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -310,6 +378,27 @@ mod tests {
         ] {
             assert!(Snapshot::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_sealed_token_opens_only_unchanged_and_under_its_own_key() {
+        let seal = TokenSeal::new(b"one key").unwrap();
+        let token = "7:9:8~1000000~2000000@12.0123456789abcdef";
+        let sealed = seal.seal(token);
+        assert_eq!(seal.open(&sealed).unwrap(), token);
+        let edited = sealed.replacen("~1000000~", "~0~", 1);
+        assert!(seal.open(&edited).is_err());
+        let other = TokenSeal::new(b"another key").unwrap();
+        assert!(other.open(&sealed).is_err());
+        assert!(TokenSeal::new(b"").is_err());
+        assert!(seal.open(token).is_err());
+        assert!(seal.open(&format!("{token}!")).is_err());
+        assert!(seal.open(&format!("{token}!{}", "g".repeat(32))).is_err());
+        let (body, hex) = sealed.rsplit_once('!').unwrap();
+        let flipped = if hex.starts_with('0') { "1" } else { "0" };
+        assert!(seal
+            .open(&format!("{body}!{flipped}{}", &hex[1..]))
+            .is_err());
     }
 
     #[test]

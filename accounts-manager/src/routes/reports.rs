@@ -57,8 +57,16 @@ pub struct RevenueParams {
     currency: Option<String>,
 }
 
-fn snapshot(raw: Option<&str>) -> Result<Option<Snapshot>, RuleViolation> {
-    raw.map(Snapshot::parse).transpose()
+/// The snapshot of an earlier page, if its token is one this service sealed.
+fn snapshot(state: &AppState, raw: Option<&str>) -> Result<Option<Snapshot>, RuleViolation> {
+    raw.map(|sealed| Snapshot::parse(state.seal.open(sealed)?))
+        .transpose()
+}
+
+/// The page with its snapshot token sealed.
+fn sealed(state: &AppState, mut page: Page<Transaction>) -> HttpResponse {
+    page.snapshot = state.seal.seal(&page.snapshot);
+    HttpResponse::Ok().json(page)
 }
 
 fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
@@ -94,10 +102,10 @@ pub async fn account_history(
     let sort = SortKey::parse(params.sort.as_deref())?;
     let order = SortOrder::parse(params.order.as_deref())?;
     let page = PageRequest::parse(params.limit, params.page)?;
-    let snapshot = snapshot(params.snapshot.as_deref())?;
+    let snapshot = snapshot(&state, params.snapshot.as_deref())?;
     let listing =
         listings::account_history(&state.pool, account, sort, order, page, snapshot).await?;
-    Ok(HttpResponse::Ok().json(listing))
+    Ok(sealed(&state, listing))
 }
 
 /// One transaction, with the sum of its successful reversals.
@@ -158,10 +166,10 @@ pub async fn report(
         to: timestamp("to", params.to.as_deref())?,
         status,
         page: PageRequest::parse(params.limit, params.page)?,
-        snapshot: snapshot(params.snapshot.as_deref())?,
+        snapshot: snapshot(&state, params.snapshot.as_deref())?,
     };
     let listing = listings::report(&state.pool, query, state.settings.report_window).await?;
-    Ok(HttpResponse::Ok().json(listing))
+    Ok(sealed(&state, listing))
 }
 
 /// Captured revenue per service in a calendar month (UTC), as CSV.

@@ -30,3 +30,17 @@ pub fn run_migrations(
 pub fn corrupt(error: impl std::fmt::Display) -> diesel::result::Error {
     diesel::result::Error::DeserializationError(error.to_string().into())
 }
+
+#[derive(diesel::QueryableByName)]
+struct SealKey {
+    #[diesel(sql_type = diesel::sql_types::Bytea)]
+    key: Vec<u8>,
+}
+
+/// The key that seals the listings' snapshot tokens (one for the database).
+pub fn token_seal_key(conn: &mut PgConnection) -> diesel::QueryResult<Vec<u8>> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT key FROM token_seal")
+        .get_result::<SealKey>(conn)
+        .map(|row| row.key)
+}

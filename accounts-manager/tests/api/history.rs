@@ -706,3 +706,57 @@ async fn the_revenue_csv_refuses_a_bad_month() {
     let (status, body) = app.get_json("/api/v1/reports/revenue").await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
 }
+
+#[tokio::test]
+async fn an_edited_snapshot_token_is_refused_so_the_report_window_holds() {
+    let app = spawn_app().await;
+    let a = app.funded_account(1, "100").await;
+    app.deposit(&a, "1").await;
+    let (status, first) = app.get_json("/api/v1/transactions?limit=1").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let token = first["snapshot"].as_str().unwrap().to_owned();
+    // The same token again pages on.
+    let (status, second) = app
+        .get_json(&format!(
+            "/api/v1/transactions?limit=1&page=2&snapshot={}",
+            urlencode(&token)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    // The window travels in the token: moved back to the epoch, it would
+    // show the whole ledger past the report window.
+    let (snapshot, rest) = token.split_once('~').unwrap();
+    let to = rest.split('~').nth(1).unwrap();
+    let edited = format!("{snapshot}~0~{to}");
+    let (status, body) = app
+        .get_json(&format!(
+            "/api/v1/transactions?limit=1&snapshot={}",
+            urlencode(&edited)
+        ))
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_snapshot",
+    );
+    // An account's history takes back only its own sealed tokens too.
+    let (status, history) = app
+        .get_json(&format!("/api/v1/accounts/{a}/transactions?limit=1"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let token = history["snapshot"].as_str().unwrap();
+    let unsealed = token.rsplit_once('!').unwrap().0;
+    let (status, body) = app
+        .get_json(&format!(
+            "/api/v1/accounts/{a}/transactions?limit=1&snapshot={}",
+            urlencode(unsealed)
+        ))
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_snapshot",
+    );
+}

@@ -20,7 +20,10 @@ impl Modify for BearerAuth {
 /// function the guard asks ([`crate::access::Policy::route_scope`]): its
 /// `security` requirement names the scope, its description says it, and it
 /// lists the answers of the guard (`401`, `403 insufficient_scope`,
-/// `429 rate_limited` with `Retry-After`).
+/// `429 rate_limited` with `Retry-After`) and those any route may give
+/// (`503` with `Retry-After` when the database or another dependency is
+/// away; for a POST, `413 payload_too_large` and the `Idempotent-Replayed`
+/// header of a replayed answer).
 pub fn document_access(openapi: &mut utoipa::openapi::OpenApi, policy: &crate::access::Policy) {
     use actix_web::http::Method;
     use utoipa::openapi::security::SecurityRequirement;
@@ -65,13 +68,49 @@ pub fn document_access(openapi: &mut utoipa::openapi::OpenApi, policy: &crate::a
                     "429",
                     "The key is over RATE_LIMIT (rate_limited), see Retry-After; nothing happened",
                 ),
+                (
+                    "503",
+                    "A dependency (the database, the broker, the other service) is unavailable; try again after Retry-After",
+                ),
             ] {
                 responses
                     .entry(status.to_owned())
-                    .or_insert_with(|| error_response(what, status == "429").into());
+                    .or_insert_with(|| error_response(what, status != "401" && status != "403").into());
+            }
+            if method == Method::POST {
+                responses.entry("413".to_owned()).or_insert_with(|| {
+                    error_response(
+                        "The body is over the route's limit (payload_too_large); nothing happened",
+                        false,
+                    )
+                    .into()
+                });
+                for (status, response) in responses.iter_mut() {
+                    if let (true, utoipa::openapi::RefOr::T(response)) =
+                        (status.starts_with('2'), response)
+                    {
+                        response
+                            .headers
+                            .insert("Idempotent-Replayed".to_owned(), replayed_header());
+                    }
+                }
             }
         }
     }
+}
+
+/// The header of an answer replayed from an earlier request's Idempotency-Key.
+fn replayed_header() -> utoipa::openapi::Header {
+    utoipa::openapi::HeaderBuilder::new()
+        .schema(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .enum_values(Some(["true"])),
+        )
+        .description(Some(
+            "`true` when this is the stored answer of an earlier request with the same Idempotency-Key",
+        ))
+        .build()
 }
 
 /// A documented error answer: the contract's error body.

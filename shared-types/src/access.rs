@@ -46,14 +46,14 @@ pub struct ApiKey {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: DateTime<Utc>,
     #[serde(with = "crate::time::option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<String>, format = DateTime))]
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(with = "crate::time::option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<String>, format = DateTime))]
     pub revoked_at: Option<DateTime<Utc>>,
     /// When the key was last used, to within a minute.
     #[serde(with = "crate::time::option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<String>, format = DateTime))]
     pub last_used_at: Option<DateTime<Utc>>,
     /// The bearer token of the key: in the answer that made it, and never again.
     #[serde(default, skip_serializing_if = "Option::is_none")]

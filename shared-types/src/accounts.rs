@@ -107,7 +107,7 @@ pub struct DepositRequest {
     pub user_id: Option<i64>,
     #[serde(default)]
     pub currency: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "199.99"))]
+    #[cfg_attr(feature = "openapi", schema(example = "199.99"))]
     pub amount: AmountInput,
     #[serde(default)]
     pub description: Option<String>,
@@ -155,7 +155,7 @@ pub struct WithdrawalRequest {
     /// With `user_id` only: which of the user's accounts (`USD` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.00"))]
+    #[cfg_attr(feature = "openapi", schema(example = "10.00"))]
     pub amount: AmountInput,
     #[serde(default)]
     pub description: Option<String>,
@@ -205,7 +205,7 @@ pub struct TransferRequest {
     /// With a side named by user only (`USD` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "500"))]
+    #[cfg_attr(feature = "openapi", schema(example = "500"))]
     pub amount: AmountInput,
     #[serde(default)]
     pub direction: Option<Direction>,
@@ -290,14 +290,20 @@ pub struct Transaction {
     pub amount: Decimal,
     pub currency: String,
     /// The user account the money left; `null` for money from outside.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub from_account_id: Option<AccountId>,
     /// The user account the money reached; `null` for money to outside or to revenue.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub to_account_id: Option<AccountId>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub order_id: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub service_id: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub reference: Option<String>,
     pub description: String,
     /// The transaction a `reversal` reverses; `null` for every other type.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub reverses: Option<TransactionId>,
     /// The sum of this transaction's successful reversals.
     #[serde(with = "crate::money")]
@@ -399,7 +405,7 @@ pub struct ReservationRequest {
     pub order_id: i64,
     #[cfg_attr(feature = "openapi", schema(example = 3))]
     pub service_id: i64,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "170000"))]
+    #[cfg_attr(feature = "openapi", schema(example = "170000"))]
     pub amount: AmountInput,
     /// A name for the service, shown in the revenue report.
     #[serde(default)]
@@ -456,7 +462,7 @@ pub struct TransferBatchAnswer {
 #[serde(deny_unknown_fields)]
 pub struct ReversalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "25.00"))]
+    #[cfg_attr(feature = "openapi", schema(example = "25.00"))]
     pub amount: Option<AmountInput>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -471,7 +477,7 @@ pub struct ReversalRequest {
 #[serde(deny_unknown_fields)]
 pub struct CaptureRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "100.00"))]
+    #[cfg_attr(feature = "openapi", schema(example = "100.00"))]
     pub amount: Option<AmountInput>,
 }
 
@@ -505,7 +511,7 @@ pub struct Reservation {
     /// What the capture took (the rest went back to `balance`); `null`
     /// until the order is captured.
     #[serde(with = "crate::money::option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "100.00"))]
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<String>, example = "100.00"))]
     pub captured_amount: Option<Decimal>,
     pub currency: String,
     pub status: ReservationStatus,

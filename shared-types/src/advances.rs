@@ -35,7 +35,7 @@ impl std::fmt::Display for PaymentId {
 #[serde(deny_unknown_fields)]
 pub struct AdvanceRequest {
     pub account_id: AccountId,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1200.00"))]
+    #[cfg_attr(feature = "openapi", schema(example = "1200.00"))]
     pub amount: AmountInput,
     /// 1..104, default 12.
     #[serde(default)]
@@ -95,9 +95,10 @@ pub struct Payment {
     pub status: PaymentStatus,
     pub attempts: i32,
     #[serde(with = "crate::time::option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<String>, format = DateTime))]
     pub paid_at: Option<DateTime<Utc>>,
     /// The withdrawal in accounts-manager that collected it.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub transaction_id: Option<TransactionId>,
 }
 
@@ -181,7 +182,7 @@ pub struct DeadLetter {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub received_at: DateTime<Utc>,
     #[serde(with = "crate::time::option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<String>, format = DateTime))]
     pub replayed_at: Option<DateTime<Utc>>,
 }
 

@@ -41,6 +41,35 @@ impl From<&str> for AmountInput {
     }
 }
 
+/// In the OpenAPI documents: a string or a JSON number, as the contract
+/// accepts either.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for AmountInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .examples(["199.99"]),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .examples([199.99]),
+            )
+            .description(Some(
+                "An exact decimal, as a string (\"199.99\") or a JSON number (199.99, parsed \
+                 exactly): greater than zero, at most two fraction digits, at most \
+                 1000000000000000.00; anything else is 422 invalid_amount",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for AmountInput {}
+
 impl Serialize for AmountInput {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.0)

@@ -177,7 +177,8 @@ pub async fn report(
     get, path = "/api/v1/reports/revenue", tag = "history",
     params(RevenueParams),
     responses(
-        (status = 200, description = "`service_id,service_name,revenue`, one row per service with captures in the month, by service_id", content_type = "text/csv; charset=utf-8", body = String),
+        (status = 200, description = "`service_id,service_name,revenue`, one row per service with captures in the month, by service_id", content_type = "text/csv; charset=utf-8", body = String,
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"report_YYYY-MM.csv\"`, the month asked for"))),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 422, description = "A bad month or currency", body = ErrorBody),

@@ -151,3 +151,65 @@ async fn the_docs_page_is_served_without_internet() {
         .unwrap();
     assert!(redirect.status().is_redirection());
 }
+
+#[tokio::test]
+async fn the_openapi_document_declares_the_contracts_conventions_on_every_route() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = app
+        .client
+        .get(format!("{}/api-docs/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            // Any route may find the database away.
+            assert!(responses.contains_key("503"), "{method} {path}");
+            if method == "post" {
+                assert!(responses.contains_key("413"), "{method} {path}");
+                for (status, response) in responses {
+                    if status.starts_with('2') {
+                        assert!(
+                            response["headers"]["Idempotent-Replayed"].is_object(),
+                            "{method} {path} {status}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // Amounts are taken as strings or exact JSON numbers.
+    let kinds: Vec<&str> = doc["components"]["schemas"]["AmountInput"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["string", "number"]);
+    assert_eq!(
+        doc["components"]["schemas"]["DepositRequest"]["properties"]["amount"]["$ref"],
+        "#/components/schemas/AmountInput"
+    );
+    // Fields always sent, if null, are required.
+    let required = doc["components"]["schemas"]["Transaction"]["required"]
+        .as_array()
+        .unwrap();
+    for field in [
+        "from_account_id",
+        "to_account_id",
+        "order_id",
+        "reference",
+        "reverses",
+    ] {
+        assert!(required.contains(&serde_json::json!(field)), "{field}");
+    }
+    let csv = &doc["paths"]["/api/v1/reports/revenue"]["get"]["responses"]["200"];
+    assert!(csv["headers"]["Content-Disposition"].is_object(), "{csv}");
+}

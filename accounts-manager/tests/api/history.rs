@@ -728,18 +728,21 @@ async fn an_edited_snapshot_token_is_refused_so_the_report_window_holds() {
     let (snapshot, rest) = token.split_once('~').unwrap();
     let to = rest.split('~').nth(1).unwrap();
     let edited = format!("{snapshot}~0~{to}");
-    let (status, body) = app
-        .get_json(&format!(
-            "/api/v1/transactions?limit=1&snapshot={}",
-            urlencode(&edited)
-        ))
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_snapshot",
-    );
+    let app = &app;
+    let refused = |url: String| async move {
+        let (status, body) = app.get_json(&url).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_snapshot",
+        );
+    };
+    refused(format!(
+        "/api/v1/transactions?limit=1&snapshot={}",
+        urlencode(&edited)
+    ))
+    .await;
     // An account's history takes back only its own sealed tokens too.
     let (status, history) = app
         .get_json(&format!("/api/v1/accounts/{a}/transactions?limit=1"))
@@ -747,16 +750,9 @@ async fn an_edited_snapshot_token_is_refused_so_the_report_window_holds() {
     assert_eq!(status, StatusCode::OK, "{history}");
     let token = history["snapshot"].as_str().unwrap();
     let unsealed = token.rsplit_once('!').unwrap().0;
-    let (status, body) = app
-        .get_json(&format!(
-            "/api/v1/accounts/{a}/transactions?limit=1&snapshot={}",
-            urlencode(unsealed)
-        ))
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_snapshot",
-    );
+    refused(format!(
+        "/api/v1/accounts/{a}/transactions?limit=1&snapshot={}",
+        urlencode(unsealed)
+    ))
+    .await;
 }

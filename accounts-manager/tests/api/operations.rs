@@ -1,7 +1,19 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, TestApp};
+
+/// The OpenAPI document the instance serves.
+async fn openapi(app: &TestApp) -> serde_json::Value {
+    app.client
+        .get(format!("{}/api-docs/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
 
 #[tokio::test]
 async fn health_and_readiness_need_no_token() {
@@ -92,15 +104,7 @@ async fn metrics_count_requests_by_route_and_transactions_by_type() {
 #[tokio::test]
 async fn the_openapi_document_lists_every_route_of_the_contract() {
     let app = spawn_app().await;
-    let doc: serde_json::Value = app
-        .client
-        .get(format!("{}/api-docs/openapi.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = openapi(&app).await;
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
         ("/api/v1/accounts", "post"),
@@ -155,15 +159,7 @@ async fn the_docs_page_is_served_without_internet() {
 #[tokio::test]
 async fn the_openapi_document_declares_the_contracts_conventions_on_every_route() {
     let app = spawn_app().await;
-    let doc: serde_json::Value = app
-        .client
-        .get(format!("{}/api-docs/openapi.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = openapi(&app).await;
     for (path, item) in doc["paths"].as_object().unwrap() {
         if !path.starts_with("/api/v1/") {
             continue;

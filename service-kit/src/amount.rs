@@ -39,31 +39,60 @@ impl Amount {
     }
 }
 
-/// The decimal `text` writes, exactly: a number with more digits than a
-/// `Decimal` keeps (28 after the point) is refused rather than rounded to one
-/// that was not sent.
+/// The decimal `text` writes, exactly. Only `-?digits(.digits)?` with an
+/// optional exponent `e[+-]?digits` is a number (no `_`, `+`, spaces or a
+/// bare point, which `Decimal`'s own parser would take); zeros that change
+/// nothing (leading, or trailing after the point) are dropped; a number with
+/// more digits than a `Decimal` keeps (28 after the point) is refused rather
+/// than rounded to one that was not sent.
 fn exact(text: &str) -> Result<Decimal, &'static str> {
     const NOT_A_NUMBER: &str = "it must be a decimal number";
     const TOO_PRECISE: &str = "it may have at most two fraction digits";
-    let parse = |digits: &str| match Decimal::from_str_exact(digits) {
-        Ok(value) => Ok(value),
-        Err(_) if digits.parse::<Decimal>().is_ok() => Err(TOO_PRECISE),
-        Err(_) => Err(NOT_A_NUMBER),
+    const TOO_LARGE: &str = "it may be at most 1000000000000000.00";
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => {
+            let unsigned = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+            if !digits(unsigned) {
+                return Err(NOT_A_NUMBER);
+            }
+            (mantissa, exponent.parse::<i32>().map_err(|_| NOT_A_NUMBER)?)
+        }
+        None => (text, 0),
     };
-    let Some((mantissa, exponent)) = text.split_once(['e', 'E']) else {
-        return parse(text);
+    let (negative, unsigned) = match mantissa.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, mantissa),
     };
-    let mantissa = parse(mantissa)?.normalize();
-    let exponent: i32 = exponent.parse().map_err(|_| NOT_A_NUMBER)?;
-    if mantissa.is_zero() {
-        return Ok(Decimal::ZERO);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    if !digits(whole) || (unsigned.contains('.') && !digits(fraction)) {
+        return Err(NOT_A_NUMBER);
     }
-    if exponent >= 0 {
+    let whole = whole.trim_start_matches('0');
+    let fraction = fraction.trim_end_matches('0');
+    let canonical = format!(
+        "{}{}{}{}",
+        if negative { "-" } else { "" },
+        if whole.is_empty() { "0" } else { whole },
+        if fraction.is_empty() { "" } else { "." },
+        fraction
+    );
+    let mantissa = match Decimal::from_str_exact(&canonical) {
+        Ok(value) => value.normalize(),
+        Err(_) if fraction.len() > 28 || canonical.parse::<Decimal>().is_ok() => {
+            return Err(TOO_PRECISE)
+        }
+        Err(_) => return Err(TOO_LARGE),
+    };
+    if mantissa.is_zero() || exponent == 0 {
+        return Ok(mantissa);
+    }
+    if exponent > 0 {
         let scale = 10i128.checked_pow(exponent.unsigned_abs());
         return scale
             .and_then(|scale| Decimal::try_from_i128_with_scale(scale, 0).ok())
             .and_then(|scale| mantissa.checked_mul(scale))
-            .ok_or("it may be at most 1000000000000000.00");
+            .ok_or(TOO_LARGE);
     }
     let scale = mantissa.scale() + exponent.unsigned_abs();
     if scale > 28 {
@@ -126,6 +155,15 @@ mod tests {
             "1.10"
         );
         assert_eq!(parse("1000000000000000.00").unwrap().value(), MAX_AMOUNT);
+        // Zeros that change nothing, however many.
+        let zeros = "0".repeat(40);
+        assert_eq!(parse(&format!("1.{zeros}")).unwrap().to_string(), "1.00");
+        assert_eq!(
+            parse(&format!("100.{zeros}")).unwrap().to_string(),
+            "100.00"
+        );
+        assert_eq!(parse(&format!("{zeros}12.5")).unwrap().to_string(), "12.50");
+        assert_eq!(parse("2.50e+1").unwrap().to_string(), "25.00");
     }
 
     #[test]
@@ -153,6 +191,18 @@ mod tests {
             "1e-30",
             "1.5e-3",
             "1e16",
+            // Only digits, one point and an exponent make a number.
+            "1_000",
+            "1_",
+            "1__0.0_1",
+            "+5",
+            "5.",
+            ".5",
+            "1e",
+            "1e+",
+            "1.5e_1",
+            "1 000",
+            "0x10",
         ] {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.code, "invalid_amount", "{bad}");

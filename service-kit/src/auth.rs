@@ -28,11 +28,13 @@ impl Caller {
 /// The token of `Authorization: Bearer <token>`, if the request has one.
 pub fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
     let value = headers.get(AUTHORIZATION)?.as_bytes();
-    // The scheme's name is case-insensitive (RFC 9110, 11.1).
+    // The scheme's name is case-insensitive (RFC 9110, 11.1), and one or
+    // more spaces follow it (RFC 6750, 2.1).
     let (scheme, token) = value.split_at_checked(7)?;
     if !scheme.eq_ignore_ascii_case(b"Bearer ") {
         return None;
     }
+    let token = token.trim_ascii_start();
     (!token.is_empty()).then_some(token)
 }
 
@@ -134,6 +136,8 @@ mod tests {
         assert_eq!(token("Bearer abc"), Some(b"abc".to_vec()));
         assert_eq!(token("bearer abc"), Some(b"abc".to_vec()));
         assert_eq!(token("BEARER abc"), Some(b"abc".to_vec()));
+        assert_eq!(token("Bearer   abc"), Some(b"abc".to_vec()));
+        assert_eq!(token("Bearer    "), None);
         assert_eq!(token("Bearer "), None);
         assert_eq!(token("Basic abc"), None);
         assert_eq!(token("Bear"), None);

@@ -57,6 +57,10 @@ pub fn document_access(openapi: &mut utoipa::openapi::OpenApi, policy: &crate::a
             let responses = &mut operation.responses.responses;
             for (status, what) in [
                 (
+                    "400",
+                    "Malformed JSON, wrong types, or an unknown field, query parameter or malformed id (invalid_request, malformed_json)",
+                ),
+                (
                     "401",
                     "A missing, unknown, expired or revoked token (unauthorized)",
                 ),
@@ -75,7 +79,9 @@ pub fn document_access(openapi: &mut utoipa::openapi::OpenApi, policy: &crate::a
             ] {
                 responses
                     .entry(status.to_owned())
-                    .or_insert_with(|| error_response(what, status != "401" && status != "403").into());
+                    .or_insert_with(|| {
+                        error_response(what, status == "429" || status == "503").into()
+                    });
             }
             if method == Method::POST {
                 responses.entry("413".to_owned()).or_insert_with(|| {
@@ -85,9 +91,11 @@ pub fn document_access(openapi: &mut utoipa::openapi::OpenApi, policy: &crate::a
                     )
                     .into()
                 });
+                // Stored answers are the successes and the ledger's refusals
+                // (a failed transaction, 422): either may be replayed.
                 for (status, response) in responses.iter_mut() {
                     if let (true, utoipa::openapi::RefOr::T(response)) =
-                        (status.starts_with('2'), response)
+                        (status.starts_with('2') || status == "422", response)
                     {
                         response
                             .headers

@@ -166,12 +166,14 @@ async fn the_openapi_document_declares_the_contracts_conventions_on_every_route(
         }
         for (method, operation) in item.as_object().unwrap() {
             let responses = operation["responses"].as_object().unwrap();
-            // Any route may find the database away.
+            // Any route may find the database away, or be sent a bad id or
+            // parameter.
             assert!(responses.contains_key("503"), "{method} {path}");
+            assert!(responses.contains_key("400"), "{method} {path}");
             if method == "post" {
                 assert!(responses.contains_key("413"), "{method} {path}");
                 for (status, response) in responses {
-                    if status.starts_with('2') {
+                    if status.starts_with('2') || status == "422" {
                         assert!(
                             response["headers"]["Idempotent-Replayed"].is_object(),
                             "{method} {path} {status}"

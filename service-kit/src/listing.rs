@@ -118,12 +118,7 @@ impl Snapshot {
     }
 
     pub fn parse(token: &str) -> Result<Self, RuleViolation> {
-        let invalid = || {
-            RuleViolation::new(
-                "invalid_snapshot",
-                "snapshot is not one this service gave out",
-            )
-        };
+        let invalid = not_given_out;
         // Tokens given out before counts were carried have no `@` part.
         let (token, counted) = match token.rsplit_once('@') {
             None => (token, None),
@@ -172,6 +167,14 @@ impl Snapshot {
             Some(c) => format!("{base}@{}.{:016x}", c.total, c.listing),
         }
     }
+}
+
+/// A snapshot token this service did not give out (or that was changed since).
+fn not_given_out() -> RuleViolation {
+    RuleViolation::new(
+        "invalid_snapshot",
+        "snapshot is not one this service gave out",
+    )
 }
 
 /// `<total>.<16 hex digits>`, as [`Snapshot::encode`] writes it.
@@ -248,14 +251,10 @@ impl TokenSeal {
         Ok(Self { keyed })
     }
 
-    fn mac(&self) -> hmac::Hmac<sha2::Sha256> {
-        self.keyed.clone()
-    }
-
     /// `token` with its seal.
     pub fn seal(&self, token: &str) -> String {
         use hmac::Mac;
-        let mut mac = self.mac();
+        let mut mac = self.keyed.clone();
         mac.update(token.as_bytes());
         let tag = mac.finalize().into_bytes();
         let hex: String = tag[..SEAL_HEX / 2]
@@ -268,12 +267,7 @@ impl TokenSeal {
     /// The token inside a sealed one, if this service sealed it.
     pub fn open<'a>(&self, sealed: &'a str) -> Result<&'a str, RuleViolation> {
         use hmac::Mac;
-        let forged = || {
-            RuleViolation::new(
-                "invalid_snapshot",
-                "snapshot is not one this service gave out",
-            )
-        };
+        let forged = not_given_out;
         let (token, hex) = sealed.rsplit_once('!').ok_or_else(forged)?;
         if hex.len() != SEAL_HEX || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(forged());
@@ -283,7 +277,7 @@ impl TokenSeal {
             .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
             .collect::<Result<_, _>>()
             .map_err(|_| forged())?;
-        let mut mac = self.mac();
+        let mut mac = self.keyed.clone();
         mac.update(token.as_bytes());
         mac.verify_truncated_left(&tag).map_err(|_| forged())?;
         Ok(token)

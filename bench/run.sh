@@ -3,8 +3,10 @@
 # fresh database, funds 10,000 accounts (one per user), drives transfers over
 # HTTP (uniform, hot-account, reservations) and deposits (by account id, and
 # by user id into the user's account) at 16 and 64 connections, runs the same
-# machine's raw-SQL pgbench baseline of the same shape, and prints every
-# result with its ratio: transfers and deposits to the baseline, deposits by
+# machine's raw-SQL pgbench baseline of the same shape (single transfers,
+# hot-account transfers, and batches of 100 transfers in one transaction),
+# and prints every result with its ratio: transfers and deposits to the
+# baseline, transfer batches to both single and batched pgbench, deposits by
 # user id to deposits by account id (what finding the user's account costs).
 # Then the advances figure: 10,000 due payments created directly, timed until
 # all are collected by one scheduler and two workers.
@@ -52,12 +54,17 @@ CREATE TABLE bench_history (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, 
 INSERT INTO bench_accounts SELECT g, 1000000 FROM generate_series(1, 10000) g;
 SQL
 declare -A BASE
-for script in transfer transfer-hot; do
+# transfer-batch: a transaction of 100 transfers, set-based (the batches
+# mode's shape); counted in transfers.
+for script in transfer transfer-hot transfer-batch; do
+  [ $script = transfer-batch ] && [[ " ${BENCH_MODES:-batches} " != *" batches "* ]] && continue
   for c in 16 64; do
     tps=$(pgbench -n -c $c -j 2 -T "$SECONDS_PER_RUN" -f "bench/$script.sql" "$PG/bench_sql" 2>/dev/null \
           | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    unit=transactions
+    [ $script = transfer-batch ] && tps=$(awk -v t="$tps" 'BEGIN { print t * 100 }') && unit=transfers
     BASE[$script-$c]=${tps%.*}
-    echo "pgbench $script c=$c: ${tps%.*} transactions/s"
+    echo "pgbench $script c=$c: ${tps%.*} $unit/s"
   done
 done
 
@@ -93,6 +100,10 @@ for mode in $MODES; do
     PER_S[$mode-$c]=${per_s%.*}
     base=${BASE[transfer-$c]}; to="to pgbench"
     [ $mode = hot ] && base=${BASE[transfer-hot-$c]}
+    # Batches against single transfers (the issue's 8x) and against the
+    # raw-SQL batch of the same shape.
+    [ $mode = batches ] && to="to pgbench, $(awk -v a="${per_s%.*}" -v b="${BASE[transfer-batch-$c]:-0}" \
+      'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') to pgbench transfer-batch"
     # Deposits by user id against deposits by account id (when that ran first).
     [ $mode = deposits-user ] && base=${PER_S[deposits-$c]:-0} && to="to deposits"
     [ $mode = uniform-keys ] && base=${PER_S[uniform-$c]:-0} && to="to uniform (one bootstrap key)"

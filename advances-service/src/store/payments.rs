@@ -302,6 +302,10 @@ pub fn pay_off(
     if status.map(|s| s.0) != Some(shared_types::advances::AdvanceStatus::Active) {
         return Ok(Err(PayoffRefused::NotActive));
     }
+    // Locked, so that a worker's claim still running (it does not take the
+    // advance's lock) is waited for and its `processing` seen: read without
+    // the lock, a payment being claimed looks `scheduled` and would be
+    // cancelled while its money is withdrawn.
     let open: Vec<PaymentRow> = payments::table
         .filter(payments::advance_id.eq(advance.0))
         .filter(payments::status.eq_any([
@@ -309,6 +313,7 @@ pub fn pay_off(
             Stored(PaymentStatus::Processing),
         ]))
         .select(PaymentRow::as_select())
+        .for_update()
         .load(conn)?;
     if open.iter().any(|p| p.status() == PaymentStatus::Processing) {
         return Ok(Err(PayoffRefused::PaymentInProgress));
@@ -317,10 +322,13 @@ pub fn pay_off(
     if open.is_empty() {
         return Ok(Ok(0));
     }
-    let cancelled =
-        diesel::update(payments::table.filter(payments::id.eq_any(open.iter().map(|p| p.id))))
-            .set(payments::status.eq(Stored(PaymentStatus::Cancelled)))
-            .execute(conn)?;
+    let cancelled = diesel::update(
+        payments::table
+            .filter(payments::id.eq_any(open.iter().map(|p| p.id)))
+            .filter(payments::status.eq(Stored(PaymentStatus::Scheduled))),
+    )
+    .set(payments::status.eq(Stored(PaymentStatus::Cancelled)))
+    .execute(conn)?;
     let last_seq: Option<i32> = payments::table
         .filter(payments::advance_id.eq(advance.0))
         .select(diesel::dsl::max(payments::seq))

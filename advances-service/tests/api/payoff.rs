@@ -156,3 +156,64 @@ async fn a_payoff_racing_the_collection_of_a_due_payment_collects_each_once() {
     assert_eq!(report["mismatches"], serde_json::json!([]));
     system.assert_ledger_audit_clean().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_payoff_waits_for_a_claim_in_progress_and_leaves_its_payment_to_the_worker() {
+    use diesel::connection::SimpleConnection;
+
+    // No worker: the test claims the first payment itself, as a worker's
+    // claim does, and holds that transaction open while the payoff comes in.
+    let system = spawn_system(Options {
+        installment_interval: "7d",
+        roles: "api",
+        ..Options::default()
+    })
+    .await;
+    let account = system.open_account(1).await;
+    let (_, advance) = system.create_advance(&account, "100", 4).await;
+    let id = advance["advance_id"].as_str().unwrap().to_owned();
+
+    let (claimed_tx, claimed_rx) = tokio::sync::oneshot::channel();
+    let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
+    let (db, advance_id) = (system.db.clone(), id.clone());
+    let claim = tokio::task::spawn_blocking(move || {
+        let mut conn = db.connect();
+        conn.batch_execute(&format!(
+            "BEGIN; UPDATE payments SET status = 'processing', attempts = attempts + 1, \
+             lease_until = now() + interval '1 minute' WHERE advance_id = '{advance_id}' AND seq = 1"
+        ))
+        .unwrap();
+        claimed_tx.send(()).unwrap();
+        commit_rx.recv().unwrap();
+        conn.batch_execute("COMMIT").unwrap();
+    });
+    claimed_rx.await.unwrap();
+    let request = system.post(&format!("/api/v1/advances/{id}/payoff"));
+    let payoff =
+        tokio::spawn(async move { test_support::read(request.send().await.unwrap()).await });
+    // The payoff is waiting on the claimed payment's row...
+    test_support::eventually("the payoff waits on the claim", Duration::from_secs(10), || async {
+        system
+            .count("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+            .await
+            == 1
+    })
+    .await;
+    // ...and once the claim commits, sees it in progress.
+    commit_tx.send(()).unwrap();
+    claim.await.unwrap();
+    let (status, body) = payoff.await.unwrap();
+
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "payment_in_progress");
+    let advance = system.advance(&id).await;
+    let statuses: Vec<&str> = payments(&advance)
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["processing", "scheduled", "scheduled", "scheduled"],
+        "the claimed payment is the worker's, and nothing was cancelled"
+    );
+}

@@ -32,8 +32,8 @@ Conventions, errors and idempotency are those of accounts-manager: JSON, amounts
 `{\"error\": {\"code\", \"message\"}}`, bearer keys on `/api/v1` (401 a missing, unknown, expired or revoked \
 key; 403 insufficient_scope; 429 rate_limited with `Retry-After`), stored answers kept for `IDEMPOTENCY_RETENTION`. \
 Scopes: `advances:read`, `advances:write`, `admin` (reconciliation, api keys; may do everything). A repeated \
-POST /advances with the same Idempotency-Key answers with the advance as it stands now (201 once disbursed, 202 \
-while disbursing). Every advance records the name of the key that made it (`created_by`).",
+POST /advances with the same Idempotency-Key gets the first request's answer, replayed (201 if it was paid out, \
+202 if it was still disbursing), and 409 idempotency_key_in_flight while the first request is still at work. Every advance records the name of the key that made it (`created_by`).",
         version = "1.0.0"
     ),
     paths(

@@ -107,6 +107,9 @@ impl Idempotency {
         if stored.request_hash != self.fingerprint.as_bytes() {
             return Err(KeyConflict::Reused);
         }
+        if stored.in_flight {
+            return Err(KeyConflict::InFlight);
+        }
         Ok(Reply {
             status: u16::try_from(stored.response_status).unwrap_or(500),
             body: stored.response_body,
@@ -199,6 +202,24 @@ where
     E: From<diesel::result::Error> + From<KeyConflict>,
     F: FnOnce(&mut PgConnection) -> Result<Reply, E>,
 {
+    run_once_holding(conn, idempotency, None, work)
+}
+
+/// As [`run_once`], for a request that goes on working after `work` commits
+/// and then stores its final answer with
+/// [`replace_answer`](store::replace_answer): until it does, or for
+/// `in_flight_for` at most (the request died on the way), a repeat is
+/// `409 idempotency_key_in_flight`, as while `work` runs.
+pub fn run_once_holding<E, F>(
+    conn: &mut PgConnection,
+    idempotency: Option<Idempotency>,
+    in_flight_for: Option<std::time::Duration>,
+    work: F,
+) -> Result<Reply, E>
+where
+    E: From<diesel::result::Error> + From<KeyConflict>,
+    F: FnOnce(&mut PgConnection) -> Result<Reply, E>,
+{
     conn.transaction(|conn| {
         let Some(idem) = idempotency else {
             return work(conn);
@@ -216,6 +237,7 @@ where
             &idem.fingerprint,
             reply.status,
             &reply.body,
+            in_flight_for,
         )?;
         Ok(reply)
     })

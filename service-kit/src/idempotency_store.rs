@@ -19,16 +19,21 @@ diesel::table! {
         response_status -> Int2,
         response_body -> Text,
         created_at -> Timestamptz,
+        in_flight_until -> Nullable<Timestamptz>,
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
+#[derive(Debug, Clone, QueryableByName)]
 #[diesel(table_name = idempotency_keys)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct StoredResponse {
     pub request_hash: Vec<u8>,
     pub response_status: i16,
     pub response_body: String,
+    /// The request that stored this answer is still at work (see
+    /// [`save`]'s `in_flight_for`): a repeat is told to come back.
+    #[diesel(sql_type = Bool)]
+    pub in_flight: bool,
 }
 
 #[derive(QueryableByName)]
@@ -145,13 +150,22 @@ pub fn spawn_sweeper(pool: PgPool, retention: Retention) {
     });
 }
 
+/// Stores the answer under `key`. With `in_flight_for`, the request goes on
+/// working after its transaction commits (an advance stored, then paid out):
+/// for that long, or until [`replace_answer`] stores its final answer, a
+/// repeat is `409 idempotency_key_in_flight`; after it (the request died on
+/// the way), the stored answer is replayed.
 pub fn save(
     conn: &mut PgConnection,
     key: &IdempotencyKey,
     fingerprint: &Fingerprint,
     status: u16,
     body: &str,
+    in_flight_for: Option<Duration>,
 ) -> QueryResult<()> {
+    let in_flight_until = in_flight_for
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .map(|d| chrono::Utc::now() + d);
     diesel::insert_into(idempotency_keys::table)
         .values((
             idempotency_keys::key.eq(key.as_str()),
@@ -159,15 +173,15 @@ pub fn save(
             // HTTP statuses are three digits.
             idempotency_keys::response_status.eq(i16::try_from(status).unwrap_or(i16::MAX)),
             idempotency_keys::response_body.eq(body),
+            idempotency_keys::in_flight_until.eq(in_flight_until),
         ))
         .execute(conn)
         .map(|_| ())
 }
 
-/// Replaces the answer stored under `key` (kept with its fingerprint): for a
-/// request that stores its answer when its effect commits and answers for
-/// good only after further work (an advance stored, then paid out), so that
-/// a repeat gets what the first request answered.
+/// Replaces the answer stored under `key` (kept with its fingerprint) with
+/// the request's final one: for a request saved `in_flight_for` a while (see
+/// [`save`]), so that a repeat gets what the first request answered.
 pub fn replace_answer(
     conn: &mut PgConnection,
     key: &IdempotencyKey,
@@ -178,6 +192,7 @@ pub fn replace_answer(
         .set((
             idempotency_keys::response_status.eq(i16::try_from(status).unwrap_or(i16::MAX)),
             idempotency_keys::response_body.eq(body),
+            idempotency_keys::in_flight_until.eq(None::<chrono::DateTime<chrono::Utc>>),
         ))
         .execute(conn)
         .map(|_| ())

@@ -8,7 +8,7 @@ use diesel::pg::PgConnection;
 use diesel::Connection;
 use service_kit::amount::Amount;
 use service_kit::error::{classify, ApiError, DbFailure};
-use service_kit::idempotency::{run_once, Idempotency, Reply};
+use service_kit::idempotency::{run_once, run_once_holding, Idempotency, Reply};
 use service_kit::idempotency_store;
 use service_kit::listing::{PageRequest, Snapshot};
 use service_kit::rule::RuleViolation;
@@ -54,9 +54,12 @@ pub struct Created {
 /// Creates an advance: `201` once the money is in the account, `202` while it
 /// is still `disbursing` (accounts-manager did not answer; a retry will pay it
 /// out exactly once). With an Idempotency-Key, a repeat gets the status and
-/// body the first request answered: the advance is stored with its key (as
-/// `202`, in the transaction that records it), and that answer is replaced by
-/// the final one once the payout was tried.
+/// body the first request answered, and `409 idempotency_key_in_flight` until
+/// then: the advance is stored with its key (as `202`, in flight, in the
+/// transaction that records it), and that answer is replaced by the final one
+/// once the payout was tried. Should this request die before, a repeat after
+/// the first attempt's lease gets the stored `202` (the advance is recorded
+/// and its payout retried).
 pub async fn create(
     ctx: &Context,
     idempotency: Option<Idempotency>,
@@ -106,23 +109,30 @@ pub async fn create(
         .map(|p| PaymentRow::scheduled(id, p.seq, p.amount, p.due_at))
         .collect();
     let key = idempotency.as_ref().map(|idem| idem.key.clone());
+    // The key stays in flight while the payout below is tried (at most the
+    // first attempt's lease, should this request die on the way).
     let reply = run(&ctx.pool, move |conn| {
-        run_once(conn, idempotency, |conn: &mut PgConnection| {
-            advances_store::insert(conn, &advance, &schedule).map_err(|error| {
-                match classify(&error) {
-                    DbFailure::UniqueViolation => ApiError::Conflict {
-                        code: "advance_in_progress",
-                        message: format!(
-                            "account {} already has an advance being repaid",
-                            advance.account()
-                        ),
+        run_once_holding(
+            conn,
+            idempotency,
+            Some(DISBURSE_LEASE),
+            |conn: &mut PgConnection| {
+                advances_store::insert(conn, &advance, &schedule).map_err(
+                    |error| match classify(&error) {
+                        DbFailure::UniqueViolation => ApiError::Conflict {
+                            code: "advance_in_progress",
+                            message: format!(
+                                "account {} already has an advance being repaid",
+                                advance.account()
+                            ),
+                        },
+                        _ => ApiError::from(error),
                     },
-                    _ => ApiError::from(error),
-                }
-            })?;
-            events::record(conn, &[(advance.id(), AdvanceEventType::AdvanceCreated)])?;
-            Reply::new(202, &advance.to_wire(&schedule)).map_err(ApiError::internal)
-        })
+                )?;
+                events::record(conn, &[(advance.id(), AdvanceEventType::AdvanceCreated)])?;
+                Reply::new(202, &advance.to_wire(&schedule)).map_err(ApiError::internal)
+            },
+        )
     })
     .await?;
     let stored: Advance = serde_json::from_str(&reply.body).map_err(ApiError::internal)?;

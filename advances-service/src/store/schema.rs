@@ -40,6 +40,7 @@ diesel::table! {
         response_status -> Int2,
         response_body -> Text,
         created_at -> Timestamptz,
+        in_flight_until -> Nullable<Timestamptz>,
     }
 }
 

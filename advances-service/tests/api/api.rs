@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -218,6 +220,68 @@ async fn a_repeated_post_with_the_same_key_creates_one_advance() {
         .await;
     let (status4, fourth) = read(send().await.unwrap()).await;
     assert_eq!((status4, &fourth), (status1, &first));
+    assert_eq!(system.count("SELECT count(*) AS n FROM advances").await, 1);
+    assert_eq!(system.balance(&account).await, Decimal::from(300));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_repeat_while_the_first_request_pays_out_is_told_the_key_is_in_flight() {
+    use diesel::connection::SimpleConnection;
+
+    let system = spawn_system(api_only()).await;
+    let account = system.open_account(1).await;
+    // The account's row held locked in accounts-manager's database: the
+    // first request's payout (a deposit) waits on it.
+    let (locked_tx, locked_rx) = tokio::sync::oneshot::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (am_db, locked_account) = (system.am.db.clone(), account.to_string());
+    let holder = tokio::task::spawn_blocking(move || {
+        let mut conn = am_db.connect();
+        conn.batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM accounts WHERE id = '{locked_account}' FOR UPDATE"
+        ))
+        .unwrap();
+        locked_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+        conn.batch_execute("COMMIT").unwrap();
+    });
+    locked_rx.await.unwrap();
+    let body = json!({"account_id": account, "amount": "300", "installments": 3});
+    let send = || {
+        system
+            .post("/api/v1/advances")
+            .header(IDEMPOTENCY_KEY, "adv-in-flight")
+            .json(&body)
+            .send()
+    };
+    let first = tokio::spawn(send());
+    test_support::eventually("the payout waits on the account", Duration::from_secs(10), || async {
+        system
+            .am
+            .db
+            .number("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+            .await
+            == 1
+    })
+    .await;
+
+    let (status, repeat) = read(send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{repeat}");
+    assert_eq!(repeat["error"]["code"], "idempotency_key_in_flight");
+
+    release_tx.send(()).unwrap();
+    holder.await.unwrap();
+    let (status1, first) = read(first.await.unwrap().unwrap()).await;
+    assert_eq!(status1, StatusCode::CREATED, "{first}");
+    assert_eq!(first["status"], "active");
+    let replayed = send().await.unwrap();
+    assert_eq!(replayed.headers()["Idempotent-Replayed"], "true");
+    let (status2, second) = read(replayed).await;
+    assert_eq!(
+        (status2, &second),
+        (status1, &first),
+        "the first answer, replayed"
+    );
     assert_eq!(system.count("SELECT count(*) AS n FROM advances").await, 1);
     assert_eq!(system.balance(&account).await, Decimal::from(300));
 }

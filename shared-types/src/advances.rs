@@ -110,7 +110,11 @@ pub struct Advance {
     #[serde(with = "crate::money")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1200.00"))]
     pub amount: Decimal,
-    pub currency: String,
+    /// The account's currency; `null` only while `disbursing` an advance made
+    /// when accounts-manager could not be reached (its currency is not known
+    /// until the payout's deposit answers).
+    #[cfg_attr(feature = "openapi", schema(example = "USD"))]
+    pub currency: Option<String>,
     pub status: AdvanceStatus,
     pub installments: i32,
     /// The name of the API key that asked for the advance.

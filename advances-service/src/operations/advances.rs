@@ -67,7 +67,7 @@ pub async fn create(
     origin: Origin<'_>,
 ) -> Result<Created, ApiError> {
     let currency = match ctx.accounts.account(request.account, origin).await {
-        Ok(Some(account)) => account.currency,
+        Ok(Some(account)) => Some(account.currency),
         Ok(None) => {
             return Err(RuleViolation::new(
                 "unknown_account",
@@ -76,10 +76,10 @@ pub async fn create(
             .into())
         }
         // Not lost: recorded now, disbursed when accounts-manager answers; the
-        // deposit's answer corrects the currency if the account's differs.
+        // currency is the deposit's, unknown until then.
         Err(AccountsError::Unavailable(why)) => {
             tracing::warn!(account = %request.account, why, "accounts-manager unreachable; the advance will be disbursed later");
-            "USD".to_owned()
+            None
         }
         Err(error @ AccountsError::Unexpected { .. }) => return Err(error.into()),
     };

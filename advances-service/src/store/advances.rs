@@ -23,7 +23,9 @@ pub struct AdvanceRow {
     pub id: Uuid,
     pub account_id: Uuid,
     pub amount: Decimal,
-    pub currency: String,
+    /// The account's; `None` while accounts-manager has not told it (an
+    /// advance made while it could not be reached, not yet paid out).
+    pub currency: Option<String>,
     pub installments: i32,
     pub status: Stored<AdvanceStatus>,
     pub interval_ms: i64,

@@ -5,7 +5,7 @@ diesel::table! {
         id -> Uuid,
         account_id -> Uuid,
         amount -> Numeric,
-        currency -> Text,
+        currency -> Nullable<Text>,
         installments -> Int4,
         status -> Text,
         interval_ms -> Int8,

@@ -3,10 +3,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
-use serde_json::json;
+use serde_json::{json, Value};
 use test_support::TestDb;
 
-use shared_types::accounts::{TransactionType, WithdrawalRequest};
+use shared_types::accounts::{OpenAccountRequest, TransactionType, WithdrawalRequest};
 
 use crate::helpers::{
     free_port, spawn_system_with, start_accounts_manager, start_advances, Options,
@@ -87,22 +87,37 @@ async fn with_accounts_manager_away_nothing_is_lost_and_nothing_doubled_once_it_
         ..Options::default()
     };
     let system = spawn_system_with(setup, format!("http://127.0.0.1:{port}"), options).await;
-    let account = system.open_account(1).await;
+    // Not the default currency: advances-service cannot know it meanwhile.
+    let account = system
+        .accounts
+        .open_account(
+            &OpenAccountRequest {
+                user_id: 1,
+                currency: Some("EUR".into()),
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .account_id;
 
     let (status, advance) = system.create_advance(&account, "20", 2).await;
 
     assert_eq!(status, StatusCode::ACCEPTED, "{advance}");
     assert_eq!(advance["status"], "disbursing");
+    assert_eq!(advance["currency"], Value::Null, "not known yet: {advance}");
     let id = advance["advance_id"].as_str().unwrap().to_owned();
     assert_eq!(system.balance(&account).await, Decimal::ZERO);
 
-    // It comes back: the scheduler's retry disburses the advance, once.
+    // It comes back: the scheduler's retry disburses the advance, once, and
+    // the deposit tells its currency.
     let returned = start_accounts_manager(am_db.clone(), &format!("127.0.0.1:{port}")).await;
-    system
+    let disbursed = system
         .wait_for(&id, Duration::from_secs(30), |a| {
             a["status"] != "disbursing"
         })
         .await;
+    assert_eq!(disbursed["currency"], "EUR");
     let (_, collected) = system.collected(&format!("advance:{id}:payment:")).await;
     assert_eq!(
         system.balance(&account).await + collected,

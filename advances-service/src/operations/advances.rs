@@ -8,7 +8,7 @@ use diesel::pg::PgConnection;
 use diesel::Connection;
 use service_kit::amount::Amount;
 use service_kit::error::{classify, ApiError, DbFailure};
-use service_kit::idempotency::{run_once, run_once_holding, Idempotency, Reply};
+use service_kit::idempotency::{run_once, run_once_holding, Idempotency, IdempotencyKey, Reply};
 use service_kit::idempotency_store;
 use service_kit::listing::{PageRequest, Snapshot};
 use service_kit::rule::RuleViolation;
@@ -16,6 +16,7 @@ use service_kit::stored::Stored;
 use shared_types::accounts::AccountId;
 use shared_types::accounts::Page;
 use shared_types::advances::{Advance, AdvanceEventType, AdvanceId, AdvanceStatus};
+use shared_types::error::ErrorBody;
 use shared_types::Named;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -68,13 +69,7 @@ pub async fn create(
 ) -> Result<Created, ApiError> {
     let currency = match ctx.accounts.account(request.account, origin).await {
         Ok(Some(account)) => Some(account.currency),
-        Ok(None) => {
-            return Err(RuleViolation::new(
-                "unknown_account",
-                format!("accounts-manager has no account {}", request.account),
-            )
-            .into())
-        }
+        Ok(None) => return Err(unknown_account(request.account).into()),
         // Not lost: recorded now, disbursed when accounts-manager answers; the
         // currency is the deposit's, unknown until then.
         Err(AccountsError::Unavailable(why)) => {
@@ -103,6 +98,9 @@ pub async fn create(
         updated_at: created_at,
         created_by: request.created_by,
         traceparent: origin.trace.map(|trace| trace.as_str().to_owned()),
+        idempotency_key: idempotency
+            .as_ref()
+            .map(|idem| idem.key.as_str().to_owned()),
     };
     let schedule: Vec<PaymentRow> = plan
         .iter()
@@ -151,7 +149,11 @@ pub async fn create(
     if let Some(row) = row {
         disburse(ctx, &row, origin).await?;
     }
-    let advance = get(ctx, stored.advance_id).await?;
+    let advance = match get(ctx, stored.advance_id).await {
+        // Withdrawn by the payout: the account does not exist after all.
+        Err(ApiError::NotFound(_)) => return Err(unknown_account(stored.account_id).into()),
+        found => found?,
+    };
     let status = if advance.status == AdvanceStatus::Disbursing {
         202
     } else {
@@ -219,6 +221,10 @@ pub async fn disburse(
             }
             Ok(true)
         }
+        Err(AccountsError::Unexpected { status: 404, .. }) => {
+            withdraw_unknown(ctx, advance).await?;
+            Ok(false)
+        }
         Err(error) => {
             let wait = domain::retry_backoff(advance.disburse_attempts);
             match &error {
@@ -236,6 +242,43 @@ pub async fn disburse(
             Ok(false)
         }
     }
+}
+
+/// Withdraws an advance whose account accounts-manager says does not exist
+/// (it was accepted while accounts-manager could not be reached): nothing
+/// was paid out, so the advance and its payments go, and a repeat of the
+/// request that made it gets the `422 unknown_account` it would have had.
+async fn withdraw_unknown(ctx: &Context, advance: &AdvanceRow) -> Result<(), JobError> {
+    let (id, account) = (advance.id(), advance.account());
+    let refusal = unknown_account(account);
+    // A struct of two strings: serializing it cannot fail.
+    let body =
+        serde_json::to_string(&ErrorBody::new(refusal.code, refusal.message)).unwrap_or_default();
+    let key = advance
+        .idempotency_key
+        .as_deref()
+        .and_then(|key| IdempotencyKey::parse(key.as_bytes()).ok());
+    let withdrawn = run_job(&ctx.pool, move |conn| {
+        conn.transaction(|conn| {
+            let withdrawn = advances_store::withdraw_unpaid(conn, id)?;
+            if let (Some(_), Some(key)) = (&withdrawn, &key) {
+                idempotency_store::replace_answer(conn, key, 422, &body)?;
+            }
+            Ok(withdrawn)
+        })
+    })
+    .await?;
+    if withdrawn.is_some() {
+        tracing::error!(advance_id = %id, account = %account, "advance withdrawn: accounts-manager has no such account");
+    }
+    Ok(())
+}
+
+fn unknown_account(account: AccountId) -> RuleViolation {
+    RuleViolation::new(
+        "unknown_account",
+        format!("accounts-manager has no account {account}"),
+    )
 }
 
 /// Disburses the advances whose earlier attempts did not get through; returns

@@ -39,6 +39,8 @@ pub struct AdvanceRow {
     /// The trace context of the request that made the advance (W3C
     /// `traceparent`), continued by its disbursement retries and payment jobs.
     pub traceparent: Option<String>,
+    /// The Idempotency-Key of the request that made it, if it sent one.
+    pub idempotency_key: Option<String>,
 }
 
 impl AdvanceRow {
@@ -192,6 +194,27 @@ pub fn mark_disbursed(
             advances::currency.eq(currency),
             advances::updated_at.eq(diesel::dsl::now),
         ))
+        .returning(AdvanceRow::as_returning())
+        .get_result(conn)
+        .optional()
+}
+
+/// Removes an advance still `disbursing` and its payments (nothing was paid
+/// out or collected): one whose account accounts-manager says does not
+/// exist. `None` when it is no longer disbursing.
+pub fn withdraw_unpaid(conn: &mut PgConnection, id: AdvanceId) -> QueryResult<Option<AdvanceRow>> {
+    let disbursing: Option<Uuid> = advances::table
+        .find(id.0)
+        .filter(advances::status.eq(Stored(AdvanceStatus::Disbursing)))
+        .select(advances::id)
+        .for_update()
+        .first(conn)
+        .optional()?;
+    if disbursing.is_none() {
+        return Ok(None);
+    }
+    diesel::delete(payments::table.filter(payments::advance_id.eq(id.0))).execute(conn)?;
+    diesel::delete(advances::table.find(id.0))
         .returning(AdvanceRow::as_returning())
         .get_result(conn)
         .optional()

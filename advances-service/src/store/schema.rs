@@ -17,6 +17,7 @@ diesel::table! {
         xid -> Int8,
         created_by -> Text,
         traceparent -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
     }
 }
 

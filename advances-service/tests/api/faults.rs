@@ -4,7 +4,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use test_support::TestDb;
+use shared_types::headers::IDEMPOTENCY_KEY;
+use test_support::{read, TestDb};
 
 use shared_types::accounts::{OpenAccountRequest, TransactionType, WithdrawalRequest};
 
@@ -162,4 +163,49 @@ async fn with_accounts_manager_away_nothing_is_lost_and_nothing_doubled_once_it_
         .count();
     assert_eq!(deposits, 1, "disbursed exactly once");
     assert_eq!(system.reconcile().await["mismatches"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_advance_accepted_while_accounts_manager_was_away_for_an_unknown_account_is_withdrawn() {
+    let am_db = Arc::new(
+        tokio::task::spawn_blocking(|| TestDb::create("am_test"))
+            .await
+            .unwrap(),
+    );
+    let setup = start_accounts_manager(am_db.clone(), "127.0.0.1:0").await;
+    let port = free_port();
+    let system = spawn_system_with(
+        setup,
+        format!("http://127.0.0.1:{port}"),
+        Options::default(),
+    )
+    .await;
+    let unknown = uuid::Uuid::now_v7();
+    let body = json!({"account_id": unknown, "amount": "20", "installments": 2});
+    let send = || {
+        system
+            .post("/api/v1/advances")
+            .header(IDEMPOTENCY_KEY, "adv-unknown")
+            .json(&body)
+            .send()
+    };
+    let (status, accepted) = read(send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["advance_id"].as_str().unwrap().to_owned();
+
+    // Once accounts-manager answers, the payout learns there is no such
+    // account: the advance is withdrawn, and the request's answer is the
+    // 422 it would have had.
+    let _am = start_accounts_manager(am_db, &format!("127.0.0.1:{port}")).await;
+    test_support::eventually(
+        "the advance is withdrawn",
+        Duration::from_secs(30),
+        || async { system.get(&format!("/api/v1/advances/{id}")).await.0 == StatusCode::NOT_FOUND },
+    )
+    .await;
+    let (status, replayed) = read(send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{replayed}");
+    assert_eq!(replayed["error"]["code"], "unknown_account");
+    assert_eq!(system.count("SELECT count(*) AS n FROM advances").await, 0);
+    assert_eq!(system.count("SELECT count(*) AS n FROM payments").await, 0);
 }

@@ -1,0 +1,1 @@
+ALTER TABLE advances DROP COLUMN idempotency_key;

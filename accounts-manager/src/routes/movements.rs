@@ -50,12 +50,25 @@ impl ByUser {
             (None, Some(user)) => Ok(Target::User(UserId::parse(user)?, self.0.clone())),
             _ => Err(RuleViolation::new(
                 "invalid_target",
-                format!("give exactly one of {account_field} and {user_field}"),
+                format!("{account_field} or {user_field}: give exactly one of the two"),
             )
             .into()),
         }
     }
 }
+
+/// The fields of a transfer, which its rule messages start with.
+const TRANSFER_FIELDS: [&str; 9] = [
+    "from_account_id",
+    "to_account_id",
+    "from_user_id",
+    "to_user_id",
+    "amount",
+    "currency",
+    "direction",
+    "description",
+    "reference",
+];
 
 fn notes(description: Option<&str>, reference: Option<&str>) -> Result<Notes, RuleViolation> {
     Ok(Notes {
@@ -220,7 +233,7 @@ fn leg(request: &TransferRequest) -> Result<Leg, ApiError> {
         if a == b {
             return Err(RuleViolation::new(
                 "same_account",
-                "a transfer needs two different accounts",
+                "to_account_id: a transfer needs two different accounts",
             )
             .into());
         }
@@ -298,8 +311,16 @@ pub async fn create_transfer_batch(
     let mut legs = Vec::with_capacity(request.transfers.len());
     for (index, transfer) in request.transfers.into_iter().enumerate() {
         let at = |error: ApiError| match error {
+            // `transfers[7].amount ...` when the message starts with the
+            // field it is about, `transfers[7]: ...` otherwise.
             ApiError::Rule(mut rule) => {
-                rule.message = format!("transfers[{index}].{}", rule.message);
+                let field = rule.message.split([' ', ':']).next().unwrap_or_default();
+                let joint = if TRANSFER_FIELDS.contains(&field) {
+                    "."
+                } else {
+                    ": "
+                };
+                rule.message = format!("transfers[{index}]{joint}{}", rule.message);
                 ApiError::Rule(rule)
             }
             ApiError::InvalidRequest(message) => {

@@ -167,7 +167,13 @@ async fn a_malformed_batch_is_refused_whole_naming_the_transfer() {
             json!({"transfers": [ok.clone(), transfer(&a, &a, "1.00")]}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "same_account",
-            "transfers[1]",
+            "transfers[1].to_account_id: a transfer",
+        ),
+        (
+            json!({"transfers": [{"from_account_id": a, "from_user_id": 1, "to_account_id": b, "amount": "1"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_target",
+            "transfers[0].from_account_id or from_user_id: give",
         ),
         (
             json!({"transfers": [transfer(&a, &unknown, "1.00"), ok.clone()]}),

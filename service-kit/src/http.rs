@@ -75,6 +75,6 @@ where
 }
 
 /// The body of a POST that takes no fields (an empty body or `{}`).
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoFields {}

@@ -84,6 +84,8 @@ pub fn document_access(openapi: &mut utoipa::openapi::OpenApi, policy: &crate::a
                     });
             }
             if method == Method::POST {
+                optional_body(operation);
+                let responses = &mut operation.responses.responses;
                 responses.entry("413".to_owned()).or_insert_with(|| {
                     error_response(
                         "The body is over the route's limit (payload_too_large); nothing happened",
@@ -103,6 +105,30 @@ pub fn document_access(openapi: &mut utoipa::openapi::OpenApi, policy: &crate::a
                     }
                 }
             }
+        }
+    }
+}
+
+/// A POST whose body may be left out (declared `Option<T>`, which utoipa
+/// writes as `oneOf: [null, T]` in a required body) gets `T` in a body that
+/// is not required: an absent body is what the route takes, a JSON `null`
+/// is not.
+fn optional_body(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::{schema::Type, Required, RefOr, Schema};
+
+    let Some(body) = operation.request_body.as_mut() else {
+        return;
+    };
+    for content in body.content.values_mut() {
+        let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema else {
+            continue;
+        };
+        let is_null = |schema: &&RefOr<Schema>| {
+            matches!(schema, RefOr::T(Schema::Object(o)) if o.schema_type == Type::Null.into())
+        };
+        if let Some(inner) = one_of.items.iter().find(|s| !is_null(s)).cloned() {
+            content.schema = Some(inner);
+            body.required = Some(Required::False);
         }
     }
 }

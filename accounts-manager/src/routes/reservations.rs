@@ -124,7 +124,7 @@ pub async fn capture(
 /// The order was cancelled: the held money goes back to `balance`.
 #[utoipa::path(
     post, path = "/api/v1/reservations/{order_id}/release", tag = "orders",
-    request_body(content = Option<String>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
+    request_body(content = Option<NoFields>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
     params(
         ("order_id" = i64, Path, description = "A positive 64-bit integer"),
         ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer"),

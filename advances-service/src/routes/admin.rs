@@ -40,7 +40,7 @@ pub async fn latest_reconciliation(ctx: web::Data<Context>) -> Result<HttpRespon
 #[utoipa::path(
     post, path = "/api/v1/admin/reconciliation", tag = "admin",
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; the first request with a key runs the reconciliation once, a repeat answers with its stored report")),
-    request_body(content = Option<String>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
+    request_body(content = Option<NoFields>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
     responses(
         (status = 200, body = ReconciliationReport),
         (status = 400, description = "Malformed JSON, or any field", body = ErrorBody),
@@ -133,7 +133,7 @@ pub async fn dead_letters(
         ("id" = String, Path, description = "The dead letter's UUID"),
         ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; a repeat with the same key gets the stored answer of the first replay"),
     ),
-    request_body(content = Option<String>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
+    request_body(content = Option<NoFields>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
     responses(
         (status = 200, body = DeadLetter),
         (status = 400, description = "Malformed JSON, or any field", body = ErrorBody),

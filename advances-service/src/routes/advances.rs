@@ -75,7 +75,7 @@ pub async fn create_advance(
 /// ```
 #[utoipa::path(
     post, path = "/api/v1/advances/{advance_id}/payoff", tag = "advances",
-    request_body(content = Option<String>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
+    request_body(content = Option<NoFields>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
     params(
         ("advance_id" = String, Path, description = "The advance's UUID"),
         ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer"),

@@ -114,7 +114,7 @@ pub fn document_access(openapi: &mut utoipa::openapi::OpenApi, policy: &crate::a
 /// is not required: an absent body is what the route takes, a JSON `null`
 /// is not.
 fn optional_body(operation: &mut utoipa::openapi::path::Operation) {
-    use utoipa::openapi::{schema::Type, Required, RefOr, Schema};
+    use utoipa::openapi::{schema::Type, RefOr, Required, Schema};
 
     let Some(body) = operation.request_body.as_mut() else {
         return;
@@ -123,9 +123,7 @@ fn optional_body(operation: &mut utoipa::openapi::path::Operation) {
         let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema else {
             continue;
         };
-        let is_null = |schema: &&RefOr<Schema>| {
-            matches!(schema, RefOr::T(Schema::Object(o)) if o.schema_type == Type::Null.into())
-        };
+        let is_null = |schema: &&RefOr<Schema>| matches!(schema, RefOr::T(Schema::Object(o)) if o.schema_type == Type::Null.into());
         if let Some(inner) = one_of.items.iter().find(|s| !is_null(s)).cloned() {
             content.schema = Some(inner);
             body.required = Some(Required::False);

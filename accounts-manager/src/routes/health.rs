@@ -1,21 +1,24 @@
 //! Liveness, readiness and metrics: no token needed.
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use service_kit::health::{Alive, Readiness};
 
 use crate::operations;
 use crate::startup::AppState;
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive", body = Alive)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    Alive::response()
 }
 
 /// The service can reach its database.
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "Ready"), (status = 503, description = "The database is unavailable"))
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "The database is unavailable", body = Readiness)
+    )
 )]
 pub async fn readyz(
     state: web::Data<AppState>,
@@ -23,14 +26,10 @@ pub async fn readyz(
 ) -> HttpResponse {
     let ready = operations::run(&state.pool, |conn| Ok(crate::store::ping(conn)?)).await;
     metrics.ready.set(i64::from(ready.is_ok()));
-    match ready {
-        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "database": "up"})),
-        Err(error) => {
-            tracing::warn!(error = %service_kit::error::error_chain(&error), "not ready");
-            HttpResponse::ServiceUnavailable()
-                .json(json!({"status": "not_ready", "database": "down"}))
-        }
+    if let Err(error) = &ready {
+        tracing::warn!(error = %service_kit::error::error_chain(error), "not ready");
     }
+    Readiness::of(ready.is_ok(), None).response()
 }
 
 /// Prometheus metrics in the text exposition format.

@@ -1,21 +1,24 @@
 //! Liveness, readiness and metrics: no token needed.
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use service_kit::health::{Alive, Readiness};
 
 use crate::context::Context;
 use crate::operations::run;
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive", body = Alive)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    Alive::response()
 }
 
 /// The service can reach its database and RabbitMQ.
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "Ready"), (status = 503, description = "The database or RabbitMQ is unavailable"))
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "The database or RabbitMQ is unavailable", body = Readiness)
+    )
 )]
 pub async fn readyz(
     ctx: web::Data<Context>,
@@ -26,17 +29,7 @@ pub async fn readyz(
         .is_ok();
     let broker = ctx.broker.is_ready().await;
     metrics.ready.set(i64::from(database && broker));
-    let up = |ok: bool| if ok { "up" } else { "down" };
-    let body = json!({
-        "status": if database && broker { "ready" } else { "not_ready" },
-        "database": up(database),
-        "rabbitmq": up(broker),
-    });
-    if database && broker {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    Readiness::of(database, Some(broker)).response()
 }
 
 /// Prometheus metrics in the text exposition format.

@@ -201,12 +201,14 @@ fn run(
     let data = web::Data::new(state);
     let metrics = web::Data::new(metrics);
     let openapi = ApiDoc::openapi();
+    let known_routes = web::Data::new(service_kit::error::KnownRoutes::from_openapi(&openapi));
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(access.clone())
             .app_data(retention.clone())
             .app_data(metrics.clone())
+            .app_data(known_routes.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
             .app_data(service_kit::http::query_config())
             .wrap(ErrorHandlers::new().default_handler(json_error_body))

@@ -249,12 +249,14 @@ fn run(listener: TcpListener, context: Context, metrics: HttpMetrics) -> std::io
     let data = web::Data::new(context);
     let metrics = web::Data::new(metrics);
     let openapi = ApiDoc::openapi();
+    let known_routes = web::Data::new(service_kit::error::KnownRoutes::from_openapi(&openapi));
     let mut server = HttpServer::new(move || {
         let app = App::new()
             .app_data(data.clone())
             .app_data(access.clone())
             .app_data(retention.clone())
             .app_data(metrics.clone())
+            .app_data(known_routes.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
             .app_data(service_kit::http::query_config())
             .wrap(ErrorHandlers::new().default_handler(json_error_body))

@@ -63,9 +63,77 @@ pub fn classify(error: &DieselError) -> DbFailure {
     }
 }
 
-/// The answer for a route nobody serves.
-pub async fn no_such_route() -> HttpResponse {
-    json_error(StatusCode::NOT_FOUND, "not_found", "no such route")
+/// The answer for a request no route took: `405` with `Allow` when the
+/// path is served with other methods, else `404`.
+pub async fn no_such_route(
+    req: actix_web::HttpRequest,
+    routes: Option<actix_web::web::Data<KnownRoutes>>,
+) -> HttpResponse {
+    match routes.and_then(|routes| routes.allowed(req.path())) {
+        Some(allow) => {
+            let mut response = method_not_allowed();
+            response.headers_mut().insert(header::ALLOW, allow);
+            response
+        }
+        None => json_error(StatusCode::NOT_FOUND, "not_found", "no such route"),
+    }
+}
+
+fn method_not_allowed() -> HttpResponse {
+    json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this method is not allowed on this route",
+    )
+}
+
+/// Every path a service serves, with its methods, from its OpenAPI document
+/// (which lists every route): what a `405`'s `Allow` header names.
+#[derive(Debug, Clone, Default)]
+pub struct KnownRoutes(Vec<(Vec<String>, header::HeaderValue)>);
+
+impl KnownRoutes {
+    pub fn from_openapi(openapi: &utoipa::openapi::OpenApi) -> Self {
+        let routes = openapi
+            .paths
+            .paths
+            .iter()
+            .filter_map(|(path, item)| {
+                let methods: Vec<&str> = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(method, served)| served.then_some(method))
+                .collect();
+                let allow = header::HeaderValue::from_str(&methods.join(", ")).ok()?;
+                Some((path.split('/').map(str::to_owned).collect(), allow))
+            })
+            .collect();
+        Self(routes)
+    }
+
+    /// The methods served on `path` (`GET, POST`), if any route has its
+    /// shape (of several, the one with the most literal segments:
+    /// `/transfers/batch` before `/transfers/{id}`).
+    pub fn allowed(&self, path: &str) -> Option<header::HeaderValue> {
+        let segments: Vec<&str> = path.split('/').collect();
+        let is_parameter = |want: &str| want.starts_with('{') && want.ends_with('}');
+        self.0
+            .iter()
+            .filter(|(pattern, _)| {
+                pattern.len() == segments.len()
+                    && pattern
+                        .iter()
+                        .zip(&segments)
+                        .all(|(want, got)| (is_parameter(want) && !got.is_empty()) || want == got)
+            })
+            .max_by_key(|(pattern, _)| pattern.iter().filter(|want| !is_parameter(want)).count())
+            .map(|(_, allow)| allow.clone())
+    }
 }
 
 /// Gives the contract's JSON error body to the errors actix answers by itself
@@ -99,7 +167,15 @@ pub fn json_error_body<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHan
         _ => ("internal_error", "an internal error occurred"),
     };
     let (req, _) = res.into_parts();
-    let response: HttpResponse<BoxBody> = json_error(status, code, message);
+    let mut response: HttpResponse<BoxBody> = json_error(status, code, message);
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = req
+            .app_data::<actix_web::web::Data<KnownRoutes>>()
+            .and_then(|routes| routes.allowed(req.path()));
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+    }
     let res: ServiceResponse<EitherBody<B>> =
         ServiceResponse::new(req, response).map_into_right_body();
     Ok(ErrorHandlerResponse::Response(res))
@@ -242,5 +318,41 @@ impl From<diesel::r2d2::PoolError> for ApiError {
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(error: actix_web::error::BlockingError) -> Self {
         Self::Internal(error.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KnownRoutes;
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, PathsBuilder};
+    use utoipa::openapi::OpenApiBuilder;
+
+    #[test]
+    fn allow_names_the_methods_of_the_route_a_path_fits_literal_segments_first() {
+        let paths = PathsBuilder::new()
+            .path(
+                "/transfers/{id}",
+                PathItem::new(HttpMethod::Get, OperationBuilder::new()),
+            )
+            .path(
+                "/transfers/batch",
+                PathItem::new(HttpMethod::Post, OperationBuilder::new()),
+            )
+            .path(
+                "/accounts",
+                PathItem::from_http_methods(
+                    [HttpMethod::Get, HttpMethod::Post],
+                    OperationBuilder::new(),
+                ),
+            );
+        let routes = KnownRoutes::from_openapi(&OpenApiBuilder::new().paths(paths).build());
+
+        let allowed = |path: &str| routes.allowed(path).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(allowed("/transfers/batch").as_deref(), Some("POST"));
+        assert_eq!(allowed("/transfers/42").as_deref(), Some("GET"));
+        assert_eq!(allowed("/accounts").as_deref(), Some("GET, POST"));
+        assert_eq!(allowed("/transfers/"), None, "an empty parameter");
+        assert_eq!(allowed("/transfers/42/more"), None);
+        assert_eq!(allowed("/nowhere"), None);
     }
 }

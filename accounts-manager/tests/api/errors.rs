@@ -120,13 +120,46 @@ async fn unknown_routes_and_methods_answer_with_the_error_body() {
     )
     .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
-    let (status, body) = read(app.get("/api/v1/deposits").send().await.unwrap()).await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-    );
+    // A path served with other methods: 405, naming them (RFC 9110).
+    for (request, allow) in [
+        (app.get("/api/v1/deposits"), "POST"),
+        (
+            app.client
+                .delete(format!(
+                    "{}/api/v1/accounts/{}",
+                    app.address,
+                    uuid::Uuid::now_v7()
+                ))
+                .bearer_auth(crate::helpers::TOKEN),
+            "GET",
+        ),
+        (app.client.post(format!("{}/readyz", app.address)), "GET"),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(
+            response
+                .headers()
+                .get("allow")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            Some(allow.to_owned())
+        );
+        let (status, body) = read(response).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        );
+    }
+    // HEAD is not served (a HEAD answer has no body to read).
+    let head = app
+        .client
+        .head(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(head.headers()["allow"], "GET");
 }
 
 #[tokio::test]

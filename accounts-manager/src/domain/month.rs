@@ -20,7 +20,9 @@ impl Month {
         let well_formed = text.len() == 7 && text.as_bytes()[4] == b'-';
         let first_day =
             NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").map_err(|_| invalid())?;
-        if !well_formed || !(1970..=9998).contains(&first_day.year()) {
+        // Any month of the years 0001 to 9999 (there is no revenue before the
+        // ledger existed: its CSV is the header alone).
+        if !well_formed || !(1..=9999).contains(&first_day.year()) {
             return Err(invalid());
         }
         Ok(Self { first_day })
@@ -63,7 +65,11 @@ mod tests {
         let m = Month::parse("2022-12").unwrap();
         assert_eq!(m.label(), "2022-12");
         assert_eq!(m.first_day().to_string(), "2022-12-01");
+        for good in ["1969-12", "0001-01", "9999-12"] {
+            assert_eq!(Month::parse(good).unwrap().label(), good);
+        }
         for bad in [
+            "0000-01",
             "2022-13",
             "2022-1",
             "22-11",

@@ -705,6 +705,19 @@ async fn the_revenue_csv_refuses_a_bad_month() {
     }
     let (status, body) = app.get_json("/api/v1/reports/revenue").await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
+    // Months before the ledger or far ahead are months: the header alone.
+    for month in ["0001-01", "1969-12", "9999-12"] {
+        let response = app
+            .get(&format!("/api/v1/reports/revenue?month={month}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{month}");
+        assert_eq!(
+            response.text().await.unwrap(),
+            "service_id,service_name,revenue\n"
+        );
+    }
 }
 
 #[tokio::test]

@@ -13,7 +13,9 @@ pub fn parse_post<T>(req: &HttpRequest, body: &[u8]) -> Result<(T, Option<Idempo
 where
     T: DeserializeOwned + Serialize,
 {
-    let parsed: T = serde_json::from_slice(body).map_err(json_error)?;
+    let parsed: T =
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
+            .map_err(json_error)?;
     // serde also reads a struct from a JSON array of its fields; the contract wants objects.
     if body.trim_ascii_start().first() != Some(&b'{') {
         return Err(ApiError::InvalidRequest(
@@ -24,12 +26,20 @@ where
     Ok((parsed, idempotency))
 }
 
-fn json_error(error: serde_json::Error) -> ApiError {
+/// A body that is not JSON is `malformed_json`; JSON that does not fit the
+/// route is `invalid_request`, naming the field where it stopped fitting
+/// (`transfers[3].amount: ...`, `expires_at: ...`).
+fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     use serde_json::error::Category;
+    let path = error.path().to_string();
+    let error = error.into_inner();
     match error.classify() {
-        Category::Data => {
+        Category::Data if path == "." => {
             ApiError::InvalidRequest(format!("the request body does not fit this route: {error}"))
         }
+        Category::Data => ApiError::InvalidRequest(format!(
+            "the request body does not fit this route: {path}: {error}"
+        )),
         Category::Syntax | Category::Eof | Category::Io => {
             ApiError::MalformedJson(error.to_string())
         }

@@ -98,6 +98,29 @@ async fn wrong_types_missing_fields_and_unknown_fields_are_400() {
         let (status, answer) = app.post_json(path, body.clone()).await;
         assert_error(status, &answer, StatusCode::BAD_REQUEST, "invalid_request");
     }
+    // The message names the field that does not fit.
+    for (path, body, field) in [
+        (
+            "/api/v1/deposits",
+            json!({"account_id": "not-a-uuid", "amount": "1"}),
+            "account_id: ",
+        ),
+        (
+            "/api/v1/admin/api-keys",
+            json!({"name": "x", "scopes": ["admin"], "expires_at": "tomorrow"}),
+            "expires_at: ",
+        ),
+        (
+            "/api/v1/transfers",
+            json!({"from_account_id": account, "to_account_id": account, "amount": "1", "direction": "sideways"}),
+            "direction: ",
+        ),
+    ] {
+        let (status, answer) = app.post_json(path, body).await;
+        assert_error(status, &answer, StatusCode::BAD_REQUEST, "invalid_request");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(field), "{message} should name {field}");
+    }
     assert_eq!(app.count("SELECT count(*) AS n FROM transactions").await, 1);
     assert_eq!(
         app.count("SELECT count(*) AS n FROM accounts WHERE kind = 'user'")

@@ -10,7 +10,7 @@ use test_support::{read, TestDb};
 use shared_types::accounts::{OpenAccountRequest, TransactionType, WithdrawalRequest};
 
 use crate::helpers::{
-    free_port, spawn_system_with, start_accounts_manager, start_advances, Options,
+    free_port, spawn_system_with, start_accounts_manager, start_advances, Options, TestSystem,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -73,9 +73,10 @@ async fn a_crash_between_withdrawal_and_storing_it_does_not_take_the_money_twice
     assert_eq!(system.reconcile().await["mismatches"], json!([]));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn with_accounts_manager_away_nothing_is_lost_and_nothing_doubled_once_it_returns() {
-    // advances-service is pointed at a port where accounts-manager is not running yet.
+/// advances-service pointed at a port where accounts-manager is not running
+/// yet: the system, accounts-manager's database and that port (to start it
+/// on later).
+async fn system_with_accounts_manager_away(options: Options) -> (TestSystem, Arc<TestDb>, u16) {
     let am_db = Arc::new(
         tokio::task::spawn_blocking(|| TestDb::create("am_test"))
             .await
@@ -83,11 +84,17 @@ async fn with_accounts_manager_away_nothing_is_lost_and_nothing_doubled_once_it_
     );
     let setup = start_accounts_manager(am_db.clone(), "127.0.0.1:0").await;
     let port = free_port();
-    let options = Options {
+    let system = spawn_system_with(setup, format!("http://127.0.0.1:{port}"), options).await;
+    (system, am_db, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_accounts_manager_away_nothing_is_lost_and_nothing_doubled_once_it_returns() {
+    let (system, am_db, port) = system_with_accounts_manager_away(Options {
         installment_interval: "3s",
         ..Options::default()
-    };
-    let system = spawn_system_with(setup, format!("http://127.0.0.1:{port}"), options).await;
+    })
+    .await;
     // Not the default currency: advances-service cannot know it meanwhile.
     let account = system
         .accounts
@@ -167,19 +174,7 @@ async fn with_accounts_manager_away_nothing_is_lost_and_nothing_doubled_once_it_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_advance_accepted_while_accounts_manager_was_away_for_an_unknown_account_is_withdrawn() {
-    let am_db = Arc::new(
-        tokio::task::spawn_blocking(|| TestDb::create("am_test"))
-            .await
-            .unwrap(),
-    );
-    let setup = start_accounts_manager(am_db.clone(), "127.0.0.1:0").await;
-    let port = free_port();
-    let system = spawn_system_with(
-        setup,
-        format!("http://127.0.0.1:{port}"),
-        Options::default(),
-    )
-    .await;
+    let (system, am_db, port) = system_with_accounts_manager_away(Options::default()).await;
     let unknown = uuid::Uuid::now_v7();
     let body = json!({"account_id": unknown, "amount": "20", "installments": 2});
     let send = || {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Double, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Double, Text, Timestamptz};
 
 use crate::db::PgPool;
 use crate::idempotency::{Fingerprint, IdempotencyKey, Retention};
@@ -163,9 +163,13 @@ pub fn save(
     body: &str,
     in_flight_for: Option<Duration>,
 ) -> QueryResult<()> {
-    let in_flight_until = in_flight_for
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .map(|d| chrono::Utc::now() + d);
+    // On the database's clock, which find_live.sql compares it with (NULL
+    // without a hold).
+    let in_flight_until = diesel::dsl::sql::<diesel::sql_types::Nullable<Timestamptz>>(
+        "now() + make_interval(secs => ",
+    )
+    .bind::<diesel::sql_types::Nullable<Double>, _>(in_flight_for.map(|d| d.as_secs_f64()))
+    .sql(")");
     diesel::insert_into(idempotency_keys::table)
         .values((
             idempotency_keys::key.eq(key.as_str()),

@@ -121,6 +121,49 @@ pub fn retry_backoff(attempts: i32) -> Duration {
     Duration::from_secs(1u64 << exponent).min(Duration::from_secs(60))
 }
 
+/// An advance's payments summed at one moment: what is marked `paid`, and
+/// what is `processing` (claimed by a worker, perhaps withdrawn already).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Collection {
+    pub paid: Decimal,
+    pub processing: Decimal,
+}
+
+/// What a comparison of an advance's payments with its ledger says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerCheck {
+    Agrees,
+    Disagrees,
+    /// Only payments read after the ledger can tell (one may have been
+    /// collected between the two reads).
+    ReadPaymentsAgain,
+}
+
+/// Whether what accounts-manager withdrew for an advance (`collected`, read
+/// after `before` and, if given, before `after`) disagrees with its
+/// payments. Both sums only grow, and a payment's money moves before it is
+/// marked paid, so at any moment `paid <= withdrawn <= paid + processing`;
+/// across the reads that is `before.paid <= collected <= after.paid +
+/// after.processing` (a payment collected between them is paid or still
+/// processing by `after`).
+pub fn check_ledger(
+    collected: Decimal,
+    before: Collection,
+    after: Option<Collection>,
+) -> LedgerCheck {
+    let bound = match after {
+        _ if collected < before.paid => return LedgerCheck::Disagrees,
+        Some(after) => after,
+        None if collected <= before.paid + before.processing => return LedgerCheck::Agrees,
+        None => return LedgerCheck::ReadPaymentsAgain,
+    };
+    if collected > bound.paid + bound.processing {
+        LedgerCheck::Disagrees
+    } else {
+        LedgerCheck::Agrees
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +222,42 @@ mod tests {
         assert_eq!(retry_backoff(1), Duration::from_secs(1));
         assert_eq!(retry_backoff(3), Duration::from_secs(4));
         assert_eq!(retry_backoff(50), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_ledger_is_checked_between_a_read_of_the_payments_before_it_and_one_after() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let sums = |paid: &str, processing: &str| Collection {
+            paid: d(paid),
+            processing: d(processing),
+        };
+        // Paid but never withdrawn: wrong whatever comes after.
+        assert_eq!(
+            check_ledger(d("5"), sums("10", "0"), None),
+            LedgerCheck::Disagrees
+        );
+        // Withdrawn, not yet marked: a payment in flight.
+        assert_eq!(
+            check_ledger(d("15"), sums("10", "5"), None),
+            LedgerCheck::Agrees
+        );
+        // A payment claimed and collected after the first read: the second tells.
+        assert_eq!(
+            check_ledger(d("15"), sums("10", "0"), None),
+            LedgerCheck::ReadPaymentsAgain
+        );
+        assert_eq!(
+            check_ledger(d("15"), sums("10", "0"), Some(sums("15", "0"))),
+            LedgerCheck::Agrees
+        );
+        assert_eq!(
+            check_ledger(d("15"), sums("10", "0"), Some(sums("10", "5"))),
+            LedgerCheck::Agrees
+        );
+        // Collected twice: more than all there is to collect, even after.
+        assert_eq!(
+            check_ledger(d("20"), sums("10", "0"), Some(sums("15", "0"))),
+            LedgerCheck::Disagrees
+        );
     }
 }

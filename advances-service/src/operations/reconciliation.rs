@@ -15,7 +15,7 @@ use shared_types::advances::{
 use super::{run, run_job};
 use crate::clients::accounts::Origin;
 use crate::context::Context;
-use crate::domain;
+use crate::domain::{self, LedgerCheck};
 use crate::error::JobError;
 use crate::store::reconciliation as store;
 
@@ -25,7 +25,7 @@ pub async fn reconcile(
     ctx: &Context,
     origin: Origin<'_>,
 ) -> Result<ReconciliationReport, JobError> {
-    let advances = run_job(&ctx.pool, |conn| Ok(store::advance_sums(conn)?)).await?;
+    let advances = run_job(&ctx.pool, |conn| Ok(store::advance_sums(conn, None)?)).await?;
     let mut mismatches = Vec::new();
     for advance in &advances {
         if advance.owed != advance.amount {
@@ -48,6 +48,9 @@ pub async fn reconcile(
             .or_default()
             .push(advance);
     }
+    // Advances whose ledger only their payments read again can settle (one
+    // may have been collected since they were read), with what was collected.
+    let mut unsettled: Vec<(&store::AdvanceSums, Decimal)> = Vec::new();
     for (account, advances) in by_account {
         let withdrawals = ctx.accounts.withdrawals(AccountId(account), origin).await?;
         for advance in advances {
@@ -59,14 +62,29 @@ pub async fn reconcile(
                 })
                 .map(|(_, amount)| *amount)
                 .sum();
-            // A payment in flight may be withdrawn but not yet marked paid.
-            if collected < advance.paid || collected > advance.paid + advance.processing {
-                mismatches.push(Mismatch {
-                    advance_id: AdvanceId(advance.id),
-                    check: ReconciliationCheck::LedgerPaid,
-                    expected: advance.paid,
-                    actual: collected,
-                });
+            match domain::check_ledger(collected, advance.collection(), None) {
+                LedgerCheck::Agrees => {}
+                LedgerCheck::Disagrees => {
+                    mismatches.push(ledger_mismatch(advance, advance.paid, collected))
+                }
+                LedgerCheck::ReadPaymentsAgain => unsettled.push((advance, collected)),
+            }
+        }
+    }
+    if !unsettled.is_empty() {
+        let ids: Vec<uuid::Uuid> = unsettled.iter().map(|(advance, _)| advance.id).collect();
+        let again = run_job(&ctx.pool, move |conn| {
+            Ok(store::advance_sums(conn, Some(&ids))?)
+        })
+        .await?;
+        for (advance, collected) in unsettled {
+            let after = again
+                .iter()
+                .find(|a| a.id == advance.id)
+                .map(|a| a.collection());
+            if domain::check_ledger(collected, advance.collection(), after) != LedgerCheck::Agrees {
+                let paid = after.map_or(advance.paid, |after| after.paid);
+                mismatches.push(ledger_mismatch(advance, paid, collected));
             }
         }
     }
@@ -97,4 +115,13 @@ pub async fn reconcile(
 /// The latest report, or an empty one if none has run yet.
 pub async fn latest(ctx: &Context) -> Result<Option<ReconciliationReport>, ApiError> {
     run(&ctx.pool, |conn| Ok(store::latest(conn)?)).await
+}
+
+fn ledger_mismatch(advance: &store::AdvanceSums, paid: Decimal, collected: Decimal) -> Mismatch {
+    Mismatch {
+        advance_id: AdvanceId(advance.id),
+        check: ReconciliationCheck::LedgerPaid,
+        expected: paid,
+        actual: collected,
+    }
 }

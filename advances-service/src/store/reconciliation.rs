@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{Numeric, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Nullable, Numeric, Text, Uuid as SqlUuid};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -31,12 +31,29 @@ pub struct AdvanceSums {
     pub processing: Decimal,
 }
 
-pub fn advance_sums(conn: &mut PgConnection) -> QueryResult<Vec<AdvanceSums>> {
+impl AdvanceSums {
+    pub fn collection(&self) -> crate::domain::Collection {
+        crate::domain::Collection {
+            paid: self.paid,
+            processing: self.processing,
+        }
+    }
+}
+
+/// Every advance's sums, or only those of `only`.
+pub fn advance_sums(
+    conn: &mut PgConnection,
+    only: Option<&[Uuid]>,
+) -> QueryResult<Vec<AdvanceSums>> {
     // One snapshot, so a payment moving between statuses is counted once.
     conn.build_transaction()
         .read_only()
         .repeatable_read()
-        .run(|conn| diesel::sql_query(include_str!("reconciliation/advance_sums.sql")).load(conn))
+        .run(|conn| {
+            diesel::sql_query(include_str!("reconciliation/advance_sums.sql"))
+                .bind::<Nullable<Array<SqlUuid>>, _>(only)
+                .load(conn)
+        })
 }
 
 pub fn save(conn: &mut PgConnection, report: &ReconciliationReport) -> QueryResult<()> {

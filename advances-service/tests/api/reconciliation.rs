@@ -120,3 +120,32 @@ async fn one_idempotency_key_runs_the_reconciliation_once_however_many_repeats_r
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reconciling_while_payments_are_collected_finds_nothing_wrong() {
+    // Payments fall due every second while reconciliations run back to back:
+    // a payment collected between a run's read of the payments and its read
+    // of the ledger is not a mismatch.
+    let system = spawn_system(Options::default()).await;
+    let mut ids = Vec::new();
+    for user in 1..=20 {
+        let account = system.open_account(user).await;
+        let (_, advance) = system.create_advance(&account, "12", 4).await;
+        ids.push(advance["advance_id"].as_str().unwrap().to_owned());
+    }
+    let mut runs = 0;
+    let all_repaid = "SELECT count(*) AS n FROM advances WHERE status <> 'repaid'";
+    while system.count(all_repaid).await > 0 {
+        let report = system.reconcile().await;
+        assert_eq!(report["mismatches"], json!([]), "run {runs}: {report}");
+        runs += 1;
+        assert!(runs < 2_000, "the advances were not repaid");
+    }
+    assert!(
+        runs > 1,
+        "reconciliations ran while payments were collected"
+    );
+    let report = system.reconcile().await;
+    assert_eq!(report["advances_checked"], 20);
+    assert_eq!(report["mismatches"], json!([]));
+}

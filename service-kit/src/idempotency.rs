@@ -187,6 +187,23 @@ pub enum KeyConflict {
     Reused,
 }
 
+/// The stored answer of an earlier request with this key, replayed, if there
+/// is one (or the key's conflict), read without taking the key: for a route
+/// that does outside work before [`run_once`] (which looks again under the
+/// key's lock), so that a repeat gets its answer without that work.
+pub fn stored_reply<E>(
+    conn: &mut PgConnection,
+    idempotency: &Idempotency,
+) -> Result<Option<Reply>, E>
+where
+    E: From<diesel::result::Error> + From<KeyConflict>,
+{
+    match store::find(conn, &idempotency.key)? {
+        Some(stored) => Ok(Some(idempotency.replay(stored)?)),
+        None => Ok(None),
+    }
+}
+
 /// Runs `work` in one transaction, once per idempotency key.
 ///
 /// The key's advisory lock is held for the whole transaction, so a second

@@ -8,7 +8,9 @@ use diesel::pg::PgConnection;
 use diesel::Connection;
 use service_kit::amount::Amount;
 use service_kit::error::{classify, ApiError, DbFailure};
-use service_kit::idempotency::{run_once, run_once_holding, Idempotency, IdempotencyKey, Reply};
+use service_kit::idempotency::{
+    run_once, run_once_holding, stored_reply, Idempotency, IdempotencyKey, Reply,
+};
 use service_kit::idempotency_store;
 use service_kit::listing::{PageRequest, Snapshot};
 use service_kit::rule::RuleViolation;
@@ -44,12 +46,13 @@ pub struct NewAdvance {
 }
 
 /// The answer to a request for an advance.
-pub struct Created {
-    /// `201` once the money is in the account, `202` while `disbursing`.
-    pub status: u16,
-    pub advance: Advance,
-    /// A repeat of an earlier request with the same Idempotency-Key.
-    pub replayed: bool,
+pub enum Created {
+    /// This request's: `201` once the money is in the account, `202` while
+    /// `disbursing`.
+    New { status: u16, advance: Advance },
+    /// The stored answer of an earlier request with the same Idempotency-Key
+    /// (an advance, or the `422` of one withdrawn since).
+    Replayed(Reply),
 }
 
 /// Creates an advance: `201` once the money is in the account, `202` while it
@@ -67,6 +70,15 @@ pub async fn create(
     request: NewAdvance,
     origin: Origin<'_>,
 ) -> Result<Created, ApiError> {
+    // A repeat is answered before accounts-manager is asked about the account
+    // (whose answer may have changed since, or may be a refusal that was
+    // stored).
+    if let Some(idem) = idempotency.clone() {
+        let stored = run(&ctx.pool, move |conn| stored_reply::<ApiError>(conn, &idem)).await?;
+        if let Some(reply) = stored {
+            return Ok(Created::Replayed(reply));
+        }
+    }
     let currency = match ctx.accounts.account(request.account, origin).await {
         Ok(Some(account)) => Some(account.currency),
         Ok(None) => return Err(unknown_account(request.account).into()),
@@ -133,14 +145,10 @@ pub async fn create(
         )
     })
     .await?;
-    let stored: Advance = serde_json::from_str(&reply.body).map_err(ApiError::internal)?;
     if reply.replayed {
-        return Ok(Created {
-            status: reply.status,
-            advance: stored,
-            replayed: true,
-        });
+        return Ok(Created::Replayed(reply));
     }
+    let stored: Advance = serde_json::from_str(&reply.body).map_err(ApiError::internal)?;
     ctx.metrics.advances.with_label_values(&["created"]).inc();
     let row = run(&ctx.pool, move |conn| {
         Ok(advances_store::find(conn, stored.advance_id)?)
@@ -168,11 +176,7 @@ pub async fn create(
         })
         .await?;
     }
-    Ok(Created {
-        status,
-        advance,
-        replayed: false,
-    })
+    Ok(Created::New { status, advance })
 }
 
 /// Pays an advance out through a deposit whose Idempotency-Key is derived from

@@ -6,7 +6,6 @@ use service_kit::amount::Amount;
 use service_kit::auth::Caller;
 use service_kit::error::ApiError;
 use service_kit::http::{parse_optional_post, parse_post, uuid, NoFields};
-use service_kit::idempotency::REPLAYED_HEADER;
 use service_kit::listing::{PageRequest, Snapshot};
 use service_kit::telemetry::RequestId;
 use service_kit::trace::TraceParent;
@@ -17,7 +16,7 @@ use shared_types::ErrorBody;
 use crate::clients::accounts::Origin;
 use crate::context::Context;
 use crate::domain::Installments;
-use crate::operations::advances::{self, NewAdvance};
+use crate::operations::advances::{self, Created, NewAdvance};
 
 /// Lend money to an account: it is paid in at once (a deposit whose
 /// `reference` is `advance:<advance_id>`) and collected back in `installments`
@@ -54,15 +53,14 @@ pub async fn create_advance(
         request_id: request_id.as_deref(),
         trace: trace.as_ref(),
     };
-    let created = advances::create(&ctx, idempotency, new, origin).await?;
-    let mut response = match created.status {
-        201 => HttpResponse::Created(),
-        _ => HttpResponse::Accepted(),
-    };
-    if created.replayed {
-        response.insert_header((REPLAYED_HEADER, "true"));
+    match advances::create(&ctx, idempotency, new, origin).await? {
+        Created::Replayed(reply) => Ok(reply.into_response()),
+        Created::New {
+            status: 201,
+            advance,
+        } => Ok(HttpResponse::Created().json(advance)),
+        Created::New { advance, .. } => Ok(HttpResponse::Accepted().json(advance)),
     }
-    Ok(response.json(created.advance))
 }
 
 /// Repay an advance early: every `scheduled` payment becomes `cancelled`

@@ -212,6 +212,20 @@ async fn a_repeated_post_with_the_same_key_creates_one_advance() {
     assert_eq!((status2, &second), (status1, &first));
     assert_eq!(status3, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reused["error"]["code"], "idempotency_key_reused");
+    // The key is checked before the account: an unknown one changes nothing.
+    let unknown = json!({"account_id": uuid::Uuid::now_v7(), "amount": "300", "installments": 3});
+    let (status, reused) = read(
+        system
+            .post("/api/v1/advances")
+            .header(IDEMPOTENCY_KEY, "adv-1")
+            .json(&unknown)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reused["error"]["code"], "idempotency_key_reused");
     // A repeat gets the first answer as stored, not the advance as it stands
     // later (here: a payment marked paid behind the service's back).
     let id = first["advance_id"].as_str().unwrap();

@@ -198,7 +198,13 @@ async fn an_advance_accepted_while_accounts_manager_was_away_for_an_unknown_acco
         || async { system.get(&format!("/api/v1/advances/{id}")).await.0 == StatusCode::NOT_FOUND },
     )
     .await;
-    let (status, replayed) = read(send().await.unwrap()).await;
+    let repeat = send().await.unwrap();
+    assert_eq!(
+        repeat.headers()["Idempotent-Replayed"],
+        "true",
+        "the stored answer"
+    );
+    let (status, replayed) = read(repeat).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{replayed}");
     assert_eq!(replayed["error"]["code"], "unknown_account");
     assert_eq!(system.count("SELECT count(*) AS n FROM advances").await, 0);

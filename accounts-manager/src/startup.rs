@@ -216,7 +216,10 @@ fn run(
             .route("/healthz", web::get().to(routes::health::healthz))
             .route("/readyz", web::get().to(routes::health::readyz))
             .route("/metrics", web::get().to(routes::health::metrics))
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi.clone()))
+            .service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .url(service_kit::error::OPENAPI_PATH, openapi.clone()),
+            )
             .service(web::redirect("/docs", "/docs/"))
             .service(
                 web::scope("/api/v1")

@@ -249,7 +249,11 @@ fn run(listener: TcpListener, context: Context, metrics: HttpMetrics) -> std::io
     let data = web::Data::new(context);
     let metrics = web::Data::new(metrics);
     let openapi = ApiDoc::openapi();
-    let known_routes = web::Data::new(service_kit::error::KnownRoutes::from_openapi(&openapi));
+    let mut known_routes = service_kit::error::KnownRoutes::from_openapi(&openapi);
+    if !api {
+        known_routes = known_routes.without("/api/v1/");
+    }
+    let known_routes = web::Data::new(known_routes);
     let mut server = HttpServer::new(move || {
         let app = App::new()
             .app_data(data.clone())
@@ -264,7 +268,10 @@ fn run(listener: TcpListener, context: Context, metrics: HttpMetrics) -> std::io
             .route("/healthz", web::get().to(routes::health::healthz))
             .route("/readyz", web::get().to(routes::health::readyz))
             .route("/metrics", web::get().to(routes::health::metrics))
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi.clone()))
+            .service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .url(service_kit::error::OPENAPI_PATH, openapi.clone()),
+            )
             .service(web::redirect("/docs", "/docs/"));
         // A scheduler or worker process serves only the operations routes.
         let app = if api {

@@ -87,6 +87,9 @@ fn method_not_allowed() -> HttpResponse {
     )
 }
 
+/// Where both services serve their OpenAPI document.
+pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
+
 /// Every path a service serves, with its methods, from its OpenAPI document
 /// (which lists every route): what a `405`'s `Allow` header names.
 #[derive(Debug, Clone, Default)]
@@ -112,8 +115,23 @@ impl KnownRoutes {
                 let allow = header::HeaderValue::from_str(&methods.join(", ")).ok()?;
                 Some((path.split('/').map(str::to_owned).collect(), allow))
             })
+            // The document itself, served beside its routes.
+            .chain(std::iter::once((
+                OPENAPI_PATH.split('/').map(str::to_owned).collect(),
+                header::HeaderValue::from_static("GET"),
+            )))
             .collect();
         Self(routes)
+    }
+
+    /// Without the routes under `prefix` (an instance that does not serve them).
+    pub fn without(self, prefix: &str) -> Self {
+        Self(
+            self.0
+                .into_iter()
+                .filter(|(pattern, _)| !pattern.join("/").starts_with(prefix))
+                .collect(),
+        )
     }
 
     /// The methods served on `path` (`GET, POST`), if any route has its
@@ -354,5 +372,9 @@ mod tests {
         assert_eq!(allowed("/transfers/"), None, "an empty parameter");
         assert_eq!(allowed("/transfers/42/more"), None);
         assert_eq!(allowed("/nowhere"), None);
+        assert_eq!(allowed(super::OPENAPI_PATH).as_deref(), Some("GET"));
+        let transfers_only = routes.without("/accounts");
+        assert_eq!(transfers_only.allowed("/accounts"), None);
+        assert!(transfers_only.allowed("/transfers/batch").is_some());
     }
 }

@@ -459,3 +459,47 @@ async fn every_post_in_the_served_openapi_document_declares_the_idempotency_key_
         );
     }
 }
+
+#[tokio::test]
+async fn a_process_without_the_api_role_serves_no_api_routes() {
+    let system = spawn_system(api_only()).await;
+    let worker = crate::helpers::start_advances(
+        &system.db,
+        &system.vhost,
+        &system.accounts_url,
+        Options {
+            roles: "worker",
+            ..Options::default()
+        },
+    )
+    .await;
+    let (status, body) = read(
+        system
+            .client
+            .get(format!(
+                "{}/api/v1/advances?account_id={}",
+                worker.address,
+                uuid::Uuid::now_v7()
+            ))
+            .bearer_auth(crate::helpers::TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    // Its own routes and the document still name their methods.
+    for path in ["/readyz", "/api-docs/openapi.json"] {
+        let response = system
+            .client
+            .post(format!("{}{path}", worker.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(response.headers()["allow"], "GET", "{path}");
+    }
+}

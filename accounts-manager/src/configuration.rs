@@ -50,6 +50,14 @@ impl Settings {
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(lookup);
+        let reservation_ttl = env.duration("RESERVATION_TTL", Duration::from_secs(7 * DAY))?;
+        let reservation_max_ttl =
+            env.duration("RESERVATION_MAX_TTL", Duration::from_secs(30 * DAY))?;
+        if reservation_ttl > reservation_max_ttl {
+            return Err(ConfigError(
+                "RESERVATION_TTL is longer than RESERVATION_MAX_TTL: a hold without expires_at would outlive the latest one a request may ask for".into(),
+            ));
+        }
         Ok(Self {
             database_url: env.required(
                 "DATABASE_URL",
@@ -64,9 +72,8 @@ impl Settings {
             http_workers: env.number("HTTP_WORKERS", 0, 0..=1024)?,
             ledger_lanes: env.number("LEDGER_LANES", 4, 1..=64)?,
             ledger_batch_size: env.number("LEDGER_BATCH_SIZE", 256, 1..=10_000)?,
-            reservation_ttl: env.duration("RESERVATION_TTL", Duration::from_secs(7 * DAY))?,
-            reservation_max_ttl: env
-                .duration("RESERVATION_MAX_TTL", Duration::from_secs(30 * DAY))?,
+            reservation_ttl,
+            reservation_max_ttl,
             sweep_interval: env.duration("SWEEP_INTERVAL", Duration::from_secs(10))?,
             events_amqp_url: env
                 .get("EVENTS_AMQP_URL")
@@ -122,6 +129,18 @@ mod tests {
     fn missing_or_bad_settings_name_the_variable() {
         let err = settings(&[("API_TOKENS", "a")]).unwrap_err().to_string();
         assert!(err.contains("DATABASE_URL"), "{err}");
+        // The default hold may not outlive the longest one may ask for.
+        let err = settings(&[
+            ("DATABASE_URL", "x"),
+            ("API_TOKENS", "a"),
+            ("RESERVATION_MAX_TTL", "1d"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("RESERVATION_TTL is longer than RESERVATION_MAX_TTL"),
+            "{err}"
+        );
         let err = settings(&[("DATABASE_URL", "x"), ("API_TOKENS", " , ")])
             .unwrap_err()
             .to_string();

@@ -11,21 +11,30 @@ async fn main() -> ExitCode {
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(error) => {
-            eprintln!("accounts-manager: {error}");
+            eprintln!(
+                "accounts-manager: {}",
+                service_kit::error::one_line(&error.to_string())
+            );
             return ExitCode::FAILURE;
         }
     };
     let traces = match trace::init("accounts-manager", settings.otlp_endpoint.as_deref()) {
         Ok(traces) => traces,
         Err(error) => {
-            eprintln!("accounts-manager: {error}");
+            eprintln!(
+                "accounts-manager: {}",
+                service_kit::error::one_line(&error.to_string())
+            );
             return ExitCode::FAILURE;
         }
     };
     let app = match Application::build(settings.clone()).await {
         Ok(app) => app,
         Err(error) => {
-            eprintln!("accounts-manager: {error}");
+            eprintln!(
+                "accounts-manager: {}",
+                service_kit::error::one_line(&error.to_string())
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -35,7 +44,10 @@ async fn main() -> ExitCode {
     match stopped {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("accounts-manager: the server stopped: {error}");
+            eprintln!(
+                "accounts-manager: the server stopped: {}",
+                service_kit::error::one_line(&error.to_string())
+            );
             ExitCode::FAILURE
         }
     }

@@ -81,8 +81,14 @@ impl Settings {
             accounts_url: accounts_url.trim_end_matches('/').to_owned(),
             accounts_token: env
                 .required("ACCOUNTS_TOKEN", "the bearer token for accounts-manager")?,
-            installment_interval: env
-                .duration("INSTALLMENT_INTERVAL", Duration::from_secs(7 * 24 * 3600))?,
+            // A year between payments at most: 104 of them then still end
+            // within the calendar dates can hold.
+            installment_interval: env.duration_at_most(
+                "INSTALLMENT_INTERVAL",
+                Duration::from_secs(7 * 24 * 3600),
+                Duration::from_secs(365 * 24 * 3600),
+                "365d",
+            )?,
             scheduler_interval: env.duration("SCHEDULER_INTERVAL", Duration::from_secs(10))?,
             events_poll_interval: env
                 .duration("EVENTS_POLL_INTERVAL", Duration::from_millis(200))?,
@@ -179,5 +185,16 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("INSTALLMENT_INTERVAL"));
+        // Longer than a year: a schedule could run past the calendar.
+        vars.pop();
+        vars.push(("INSTALLMENT_INTERVAL", "366d"));
+        let err = settings(&vars).unwrap_err().to_string();
+        assert!(
+            err.contains("INSTALLMENT_INTERVAL may be at most 365d"),
+            "{err}"
+        );
+        vars.pop();
+        vars.push(("INSTALLMENT_INTERVAL", "365d"));
+        assert!(settings(&vars).is_ok());
     }
 }

@@ -11,21 +11,30 @@ async fn main() -> ExitCode {
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(error) => {
-            eprintln!("advances-service: {error}");
+            eprintln!(
+                "advances-service: {}",
+                service_kit::error::one_line(&error.to_string())
+            );
             return ExitCode::FAILURE;
         }
     };
     let traces = match trace::init("advances-service", settings.otlp_endpoint.as_deref()) {
         Ok(traces) => traces,
         Err(error) => {
-            eprintln!("advances-service: {error}");
+            eprintln!(
+                "advances-service: {}",
+                service_kit::error::one_line(&error.to_string())
+            );
             return ExitCode::FAILURE;
         }
     };
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(error) => {
-            eprintln!("advances-service: {error}");
+            eprintln!(
+                "advances-service: {}",
+                service_kit::error::one_line(&error.to_string())
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -34,7 +43,10 @@ async fn main() -> ExitCode {
     match stopped {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("advances-service: the server stopped: {error}");
+            eprintln!(
+                "advances-service: the server stopped: {}",
+                service_kit::error::one_line(&error.to_string())
+            );
             ExitCode::FAILURE
         }
     }

@@ -90,6 +90,24 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         }
     }
 
+    /// A duration no longer than `max` (written as `max_text`, `365d`).
+    pub fn duration_at_most(
+        &self,
+        name: &str,
+        default: Duration,
+        max: Duration,
+        max_text: &str,
+    ) -> Result<Duration, ConfigError> {
+        let duration = self.duration(name, default)?;
+        if duration > max {
+            return Err(ConfigError(format!(
+                "{name} may be at most {max_text}, not {:?}",
+                self.get(name).unwrap_or_default()
+            )));
+        }
+        Ok(duration)
+    }
+
     pub fn number<T>(
         &self,
         name: &str,

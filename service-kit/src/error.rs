@@ -28,6 +28,16 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// `text` on one line: a start-up failure is one line of the log, however
+/// many a cause wrote (libpq's "connection refused" adds a hint line).
+pub fn one_line(text: &str) -> String {
+    text.split('\n')
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// What a database error means to a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbFailure {
@@ -376,5 +386,13 @@ mod tests {
         let transfers_only = routes.without("/accounts");
         assert_eq!(transfers_only.allowed("/accounts"), None);
         assert!(transfers_only.allowed("/transfers/batch").is_some());
+    }
+
+    #[test]
+    fn a_failure_is_one_line() {
+        assert_eq!(
+            super::one_line("connection refused\n\tIs the server running?\n"),
+            "connection refused Is the server running?"
+        );
     }
 }

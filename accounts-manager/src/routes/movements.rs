@@ -328,8 +328,15 @@ pub async fn create_transfer_batch(
             }
             other => other,
         };
-        let transfer: TransferRequest = serde_json::from_value(transfer)
-            .map_err(|e| at(ApiError::InvalidRequest(e.to_string())))?;
+        // `transfers[3].to_account_id: invalid type ...`: the field it stopped at.
+        let transfer: TransferRequest =
+            serde_path_to_error::deserialize(transfer).map_err(|e| {
+                let field = e.path().to_string();
+                ApiError::InvalidRequest(match field.as_str() {
+                    "." => format!("transfers[{index}]: {}", e.inner()),
+                    _ => format!("transfers[{index}].{field}: {}", e.inner()),
+                })
+            })?;
         legs.push(leg(&transfer).map_err(at)?);
     }
     let command = Command::TransferBatch {

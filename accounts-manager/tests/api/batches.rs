@@ -164,6 +164,12 @@ async fn a_malformed_batch_is_refused_whole_naming_the_transfer() {
             "transfers[2]",
         ),
         (
+            json!({"transfers": [ok.clone(), {"from_account_id": a, "to_account_id": 5, "amount": "1"}]}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "transfers[1].to_account_id: invalid type",
+        ),
+        (
             json!({"transfers": [ok.clone(), transfer(&a, &a, "1.00")]}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "same_account",

@@ -10,44 +10,29 @@ async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
-        Err(error) => {
-            eprintln!(
-                "advances-service: {}",
-                service_kit::error::one_line(&error.to_string())
-            );
-            return ExitCode::FAILURE;
-        }
+        Err(error) => return failed(&error),
     };
     let traces = match trace::init("advances-service", settings.otlp_endpoint.as_deref()) {
         Ok(traces) => traces,
-        Err(error) => {
-            eprintln!(
-                "advances-service: {}",
-                service_kit::error::one_line(&error.to_string())
-            );
-            return ExitCode::FAILURE;
-        }
+        Err(error) => return failed(&error),
     };
     let app = match Application::build(settings).await {
         Ok(app) => app,
-        Err(error) => {
-            eprintln!(
-                "advances-service: {}",
-                service_kit::error::one_line(&error.to_string())
-            );
-            return ExitCode::FAILURE;
-        }
+        Err(error) => return failed(&error),
     };
     let stopped = app.run_until_stopped().await;
     traces.shutdown().await;
     match stopped {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!(
-                "advances-service: the server stopped: {}",
-                service_kit::error::one_line(&error.to_string())
-            );
-            ExitCode::FAILURE
-        }
+        Err(error) => failed(&format!("the server stopped: {error}")),
     }
+}
+
+/// A start-up (or serving) failure: one line on stderr, naming the service.
+fn failed(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!(
+        "advances-service: {}",
+        service_kit::error::one_line(&error.to_string())
+    );
+    ExitCode::FAILURE
 }

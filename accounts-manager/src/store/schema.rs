@@ -93,9 +93,10 @@ diesel::table! {
     }
 }
 
-// `xid`, `service_name` and the `*_after` parts are left out of
+// `xid`, `service_name`, `position` and the `*_after` parts are left out of
 // `transactions`: only hand-written SQL reads or writes them, and with them the table would pass diesel's
-// 16-column limit (its `32-column-tables` feature doubles diesel's build).
+// 16-column limit (its `32-column-tables` feature doubles diesel's build). So
+// are the tables only hand-written SQL touches: `event_relay`, `token_seal`.
 diesel::table! {
     transactions (id) {
         id -> Uuid,

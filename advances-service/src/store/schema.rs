@@ -1,4 +1,5 @@
-// @generated automatically by Diesel CLI.
+// @generated automatically by Diesel CLI, less the tables only hand-written
+// SQL touches: `events` and `event_relay`.
 
 diesel::table! {
     advances (id) {

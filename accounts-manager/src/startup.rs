@@ -213,6 +213,7 @@ fn run(
             .app_data(service_kit::http::query_config())
             .wrap(ErrorHandlers::new().default_handler(json_error_body))
             .wrap(from_fn(observe))
+            .wrap(from_fn(service_kit::http::head_as_get))
             .route("/healthz", web::get().to(routes::health::healthz))
             .route("/readyz", web::get().to(routes::health::readyz))
             .route("/metrics", web::get().to(routes::health::metrics))

@@ -114,6 +114,8 @@ impl KnownRoutes {
             .filter_map(|(path, item)| {
                 let methods: Vec<&str> = [
                     ("GET", item.get.is_some()),
+                    // Served as GET without the body (`http::head_as_get`).
+                    ("HEAD", item.get.is_some()),
                     ("POST", item.post.is_some()),
                     ("PUT", item.put.is_some()),
                     ("PATCH", item.patch.is_some()),
@@ -128,7 +130,7 @@ impl KnownRoutes {
             // The document itself, served beside its routes.
             .chain(std::iter::once((
                 OPENAPI_PATH.split('/').map(str::to_owned).collect(),
-                header::HeaderValue::from_static("GET"),
+                header::HeaderValue::from_static("GET, HEAD"),
             )))
             .collect();
         Self(routes)
@@ -377,12 +379,12 @@ mod tests {
 
         let allowed = |path: &str| routes.allowed(path).map(|v| v.to_str().unwrap().to_owned());
         assert_eq!(allowed("/transfers/batch").as_deref(), Some("POST"));
-        assert_eq!(allowed("/transfers/42").as_deref(), Some("GET"));
-        assert_eq!(allowed("/accounts").as_deref(), Some("GET, POST"));
+        assert_eq!(allowed("/transfers/42").as_deref(), Some("GET, HEAD"));
+        assert_eq!(allowed("/accounts").as_deref(), Some("GET, HEAD, POST"));
         assert_eq!(allowed("/transfers/"), None, "an empty parameter");
         assert_eq!(allowed("/transfers/42/more"), None);
         assert_eq!(allowed("/nowhere"), None);
-        assert_eq!(allowed(super::OPENAPI_PATH).as_deref(), Some("GET"));
+        assert_eq!(allowed(super::OPENAPI_PATH).as_deref(), Some("GET, HEAD"));
         let transfers_only = routes.without("/accounts");
         assert_eq!(transfers_only.allowed("/accounts"), None);
         assert!(transfers_only.allowed("/transfers/batch").is_some());

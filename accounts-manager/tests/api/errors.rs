@@ -154,9 +154,12 @@ async fn unknown_routes_and_methods_answer_with_the_error_body() {
                     uuid::Uuid::now_v7()
                 ))
                 .bearer_auth(crate::helpers::TOKEN),
-            "GET",
+            "GET, HEAD",
         ),
-        (app.client.post(format!("{}/readyz", app.address)), "GET"),
+        (
+            app.client.post(format!("{}/readyz", app.address)),
+            "GET, HEAD",
+        ),
     ] {
         let response = request.send().await.unwrap();
         assert_eq!(
@@ -174,15 +177,44 @@ async fn unknown_routes_and_methods_answer_with_the_error_body() {
             "method_not_allowed",
         );
     }
-    // HEAD is not served (a HEAD answer has no body to read).
+    // HEAD is GET's answer without its body, under GET's scope.
     let head = app
         .client
         .head(format!("{}/healthz", app.address))
         .send()
         .await
         .unwrap();
-    assert_eq!(head.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(head.headers()["allow"], "GET");
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(head.bytes().await.unwrap().is_empty());
+    let account = app.funded_account(7, "1").await;
+    let get = app
+        .get(&format!("/api/v1/accounts/{account}"))
+        .send()
+        .await
+        .unwrap();
+    let head = app
+        .client
+        .head(format!("{}/api/v1/accounts/{account}", app.address))
+        .bearer_auth(crate::helpers::TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (head.status(), get.status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    assert_eq!(
+        head.headers()["content-length"],
+        get.headers()["content-length"]
+    );
+    assert!(head.bytes().await.unwrap().is_empty());
+    let unauthorized = app
+        .client
+        .head(format!("{}/api/v1/accounts/{account}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -500,6 +500,6 @@ async fn a_process_without_the_api_role_serves_no_api_routes() {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
-        assert_eq!(response.headers()["allow"], "GET", "{path}");
+        assert_eq!(response.headers()["allow"], "GET, HEAD", "{path}");
     }
 }

@@ -274,9 +274,14 @@ pub enum Refusal {
     },
     #[error("transaction {0} does not exist")]
     NoTransaction(TransactionId),
-    /// A refusal of one transfer of a batch, which refuses the whole batch.
-    #[error("transfers[{index}]: {refusal}")]
-    InBatch { index: usize, refusal: Box<Refusal> },
+    /// A refusal of one transfer of a batch, which refuses the whole batch;
+    /// `field`, the side it is about (`to_account_id`), when it is one.
+    #[error("transfers[{index}]{}: {refusal}", field.map(|f| format!(".{f}")).unwrap_or_default())]
+    InBatch {
+        index: usize,
+        field: Option<&'static str>,
+        refusal: Box<Refusal>,
+    },
     #[error("transaction {id} cannot be reversed: {why}")]
     NotReversible {
         id: TransactionId,
@@ -701,18 +706,29 @@ impl Books {
         legs: &[Leg],
         maker: &mut Maker<'_>,
     ) -> Result<Outcome, Refusal> {
-        let in_batch = |index: usize| {
+        let in_batch = |index: usize, field: Option<&'static str>| {
             move |refusal: Refusal| Refusal::InBatch {
                 index,
+                field,
                 refusal: Box::new(refusal),
             }
         };
+        let field = |target: &Target, account: &'static str, user: &'static str| match target {
+            Target::Account(_) => Some(account),
+            Target::User(..) => Some(user),
+        };
         let mut sides = Vec::with_capacity(legs.len());
         for (index, leg) in legs.iter().enumerate() {
-            let from = self.resolve(&leg.from, None).map_err(in_batch(index))?;
-            let to = self.resolve(&leg.to, None).map_err(in_batch(index))?;
+            let from = self.resolve(&leg.from, None).map_err(in_batch(
+                index,
+                field(&leg.from, "from_account_id", "from_user_id"),
+            ))?;
+            let to = self.resolve(&leg.to, None).map_err(in_batch(
+                index,
+                field(&leg.to, "to_account_id", "to_user_id"),
+            ))?;
             if from == to {
-                return Err(in_batch(index)(Refusal::SameAccount));
+                return Err(in_batch(index, None)(Refusal::SameAccount));
             }
             sides.push((from, to));
         }

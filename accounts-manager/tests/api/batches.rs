@@ -185,7 +185,7 @@ async fn a_malformed_batch_is_refused_whole_naming_the_transfer() {
             json!({"transfers": [transfer(&a, &unknown, "1.00"), ok.clone()]}),
             StatusCode::NOT_FOUND,
             "not_found",
-            "transfers[0]",
+            "transfers[0].to_account_id: account",
         ),
         (
             json!({"transfers": [ok.clone()], "extra": 1}),

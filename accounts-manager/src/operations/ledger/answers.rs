@@ -74,16 +74,24 @@ pub fn reply_to(outcome: Outcome) -> Result<Reply, ApiError> {
 pub fn error(refusal: Refusal) -> ApiError {
     match refusal {
         // One transfer's refusal is the batch's, its message naming the transfer.
-        Refusal::InBatch { index, refusal } => match error(*refusal) {
-            ApiError::NotFound(message) => {
-                ApiError::NotFound(format!("transfers[{index}]: {message}"))
+        Refusal::InBatch {
+            index,
+            field,
+            refusal,
+        } => {
+            let at = match field {
+                Some(field) => format!("transfers[{index}].{field}"),
+                None => format!("transfers[{index}]"),
+            };
+            match error(*refusal) {
+                ApiError::NotFound(message) => ApiError::NotFound(format!("{at}: {message}")),
+                ApiError::Rule(mut rule) => {
+                    rule.message = format!("{at}: {}", rule.message);
+                    ApiError::Rule(rule)
+                }
+                other => other,
             }
-            ApiError::Rule(mut rule) => {
-                rule.message = format!("transfers[{index}]: {}", rule.message);
-                ApiError::Rule(rule)
-            }
-            other => other,
-        },
+        }
         Refusal::NoAccount(_)
         | Refusal::NoUserAccount(..)
         | Refusal::NoOrder(_)

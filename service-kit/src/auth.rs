@@ -80,7 +80,13 @@ impl Tokens {
                     "entry {position} is named {name:?}, like an earlier one; key names are unique"
                 ));
             }
-            tokens.push((digest(token.as_bytes()), name));
+            let token = digest(token.as_bytes());
+            if let Some((_, earlier)) = tokens.iter().find(|(known, _)| *known == token) {
+                return Err(format!(
+                    "entry {position} ({name}) gives the same token as {earlier}; each key needs its own"
+                ));
+            }
+            tokens.push((token, name));
         }
         if tokens.is_empty() {
             return Err("no token given".into());
@@ -161,6 +167,12 @@ mod tests {
         let tokens = Tokens::parse(&entries(&["k=abc=="])).unwrap();
         assert_eq!(tokens.accepts(b"abc==").unwrap().name, "k");
         assert!(Tokens::parse(&entries(&["a=x", "a=y"])).is_err());
+        // One secret for two names would make created_by a guess.
+        let Err(twice) = Tokens::parse(&entries(&["x=same", "y=same"])) else {
+            panic!("one token under two names was accepted");
+        };
+        assert!(twice.contains("same token as x"), "{twice}");
+        assert!(Tokens::parse(&entries(&["a", "a"])).is_err());
         assert!(Tokens::parse(&[]).is_err());
     }
 

@@ -33,6 +33,7 @@ pub const SCOPES: &[&str] = &[
 pub const POLICY: Policy = Policy {
     scopes: SCOPES,
     route_scope: scope_of,
+    own_names: &[crate::jobs::sweeper::SERVICE],
 };
 
 /// The scope a route needs, by method and route pattern (as registered

@@ -272,7 +272,7 @@ struct BatchBody {
 ///
 /// Example (with `T='Authorization: Bearer dev-token'`):
 /// ```sh
-/// curl -H "$T" -H 'Content-Type: application/json' -H 'Idempotency-Key: batch-1' \
+/// curl -H "$T" -H 'Content-Type: application/json' -H 'Idempotency-Key: batch-by-user-1' \
 ///   -d '{"transfers": [{"from_user_id": 2, "to_user_id": 3, "amount": "1"}, {"from_user_id": 3, "to_user_id": 2, "amount": "2"}]}' \
 ///   http://127.0.0.1:8080/api/v1/transfers/batch
 /// ```

@@ -15,6 +15,8 @@ pub const SCOPES: &[&str] = &["advances:read", "advances:write", ADMIN];
 pub const POLICY: Policy = Policy {
     scopes: SCOPES,
     route_scope: scope_of,
+    // It records no work of its own under a name.
+    own_names: &[],
 };
 
 /// The scope a route needs, by method and route pattern (as registered

@@ -63,7 +63,9 @@ pub async fn create_api_key(
             RuleViolation::new("invalid_expiry", "expires_at must be in the future").into(),
         );
     }
-    if access.keyring.bootstrap().names(&request.name) {
+    if access.keyring.bootstrap().names(&request.name)
+        || access.policy.own_names.contains(&request.name.as_str())
+    {
         return Err(name_taken(&request.name));
     }
     let id = Uuid::now_v7();

@@ -46,6 +46,9 @@ pub struct Policy {
     /// Every scope a key of this service may be given, [`ADMIN`] included.
     pub scopes: &'static [&'static str],
     pub route_scope: RouteScope,
+    /// Names the service records as `created_by` for its own work (the
+    /// sweeper's releases): no key may take them.
+    pub own_names: &'static [&'static str],
 }
 
 /// What the guard and the key routes of one instance share.

@@ -50,9 +50,10 @@ pub enum Created {
     /// This request's: `201` once the money is in the account, `202` while
     /// `disbursing`.
     New { status: u16, advance: Advance },
-    /// The stored answer of an earlier request with the same Idempotency-Key
-    /// (an advance, or the `422` of one withdrawn since).
-    Replayed(Reply),
+    /// An answer as stored under the request's Idempotency-Key: an earlier
+    /// request's, replayed (an advance, or the `422` of one withdrawn since),
+    /// or this request's refusal.
+    Stored(Reply),
 }
 
 /// Creates an advance: `201` once the money is in the account, `202` while it
@@ -76,12 +77,26 @@ pub async fn create(
     if let Some(idem) = idempotency.clone() {
         let stored = run(&ctx.pool, move |conn| stored_reply::<ApiError>(conn, &idem)).await?;
         if let Some(reply) = stored {
-            return Ok(Created::Replayed(reply));
+            return Ok(Created::Stored(reply));
         }
     }
     let currency = match ctx.accounts.account(request.account, origin).await {
         Ok(Some(account)) => Some(account.currency),
-        Ok(None) => return Err(unknown_account(request.account).into()),
+        // Stored under the key like any answer, so a repeat is replayed
+        // (and the key not used again for another request).
+        Ok(None) => {
+            let Some(idem) = idempotency else {
+                return Err(unknown_account(request.account).into());
+            };
+            let account = request.account;
+            let reply = run(&ctx.pool, move |conn| {
+                run_once(conn, Some(idem), |_| {
+                    unknown_account_reply(account).map_err(ApiError::internal)
+                })
+            })
+            .await?;
+            return Ok(Created::Stored(reply));
+        }
         // Not lost: recorded now, disbursed when accounts-manager answers; the
         // currency is the deposit's, unknown until then.
         Err(AccountsError::Unavailable(why)) => {
@@ -146,7 +161,7 @@ pub async fn create(
     })
     .await?;
     if reply.replayed {
-        return Ok(Created::Replayed(reply));
+        return Ok(Created::Stored(reply));
     }
     let stored: Advance = serde_json::from_str(&reply.body).map_err(ApiError::internal)?;
     ctx.metrics.advances.with_label_values(&["created"]).inc();
@@ -254,10 +269,10 @@ pub async fn disburse(
 /// request that made it gets the `422 unknown_account` it would have had.
 async fn withdraw_unknown(ctx: &Context, advance: &AdvanceRow) -> Result<(), JobError> {
     let (id, account) = (advance.id(), advance.account());
-    let refusal = unknown_account(account);
     // A struct of two strings: serializing it cannot fail.
-    let body =
-        serde_json::to_string(&ErrorBody::new(refusal.code, refusal.message)).unwrap_or_default();
+    let body = unknown_account_reply(account)
+        .map(|reply| reply.body)
+        .unwrap_or_default();
     let key = advance
         .idempotency_key
         .as_deref()
@@ -276,6 +291,13 @@ async fn withdraw_unknown(ctx: &Context, advance: &AdvanceRow) -> Result<(), Job
         tracing::error!(advance_id = %id, account = %account, "advance withdrawn: accounts-manager has no such account");
     }
     Ok(())
+}
+
+/// The answer stored under the key of a request for an advance whose account
+/// does not exist.
+fn unknown_account_reply(account: AccountId) -> Result<Reply, serde_json::Error> {
+    let refusal = unknown_account(account);
+    Reply::new(422, &ErrorBody::new(refusal.code, refusal.message))
 }
 
 fn unknown_account(account: AccountId) -> RuleViolation {

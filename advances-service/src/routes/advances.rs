@@ -54,7 +54,7 @@ pub async fn create_advance(
         trace: trace.as_ref(),
     };
     match advances::create(&ctx, idempotency, new, origin).await? {
-        Created::Replayed(reply) => Ok(reply.into_response()),
+        Created::Stored(reply) => Ok(reply.into_response()),
         Created::New {
             status: 201,
             advance,

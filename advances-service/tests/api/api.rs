@@ -503,3 +503,40 @@ async fn a_process_without_the_api_role_serves_no_api_routes() {
         assert_eq!(response.headers()["allow"], "GET, HEAD", "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_refusal_for_an_unknown_account_is_stored_under_its_key() {
+    let system = spawn_system(api_only()).await;
+    let account = system.open_account(1).await;
+    let unknown = json!({"account_id": uuid::Uuid::now_v7(), "amount": "5", "installments": 1});
+    let send = |body: &serde_json::Value| {
+        system
+            .post("/api/v1/advances")
+            .header(IDEMPOTENCY_KEY, "adv-unknown-1")
+            .json(body)
+            .send()
+    };
+    let (status, first) = read(send(&unknown).await.unwrap()).await;
+    assert_eq!(
+        (status, first["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_account"))
+    );
+    let repeat = send(&unknown).await.unwrap();
+    assert_eq!(repeat.headers()["Idempotent-Replayed"], "true");
+    let (status, replayed) = read(repeat).await;
+    assert_eq!(
+        (status, &replayed),
+        (StatusCode::UNPROCESSABLE_ENTITY, &first)
+    );
+    // The key is spent: another request under it is refused.
+    let known = json!({"account_id": account, "amount": "5", "installments": 1});
+    let (status, reused) = read(send(&known).await.unwrap()).await;
+    assert_eq!(
+        (status, reused["error"]["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("idempotency_key_reused")
+        )
+    );
+    assert_eq!(system.count("SELECT count(*) AS n FROM advances").await, 0);
+}

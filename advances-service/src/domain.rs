@@ -139,10 +139,11 @@ pub enum LedgerCheck {
     ReadPaymentsAgain,
 }
 
-/// Whether what accounts-manager withdrew for an advance (`collected`, read
-/// after `before` and, if given, before `after`) disagrees with its
-/// payments. Both sums only grow, and a payment's money moves before it is
-/// marked paid, so at any moment `paid <= withdrawn <= paid + processing`;
+/// Whether what accounts-manager withdrew for an advance (`collected`, net of
+/// what was given back; read after `before` and, if given, before `after`)
+/// disagrees with its payments. `paid` only grows, a payment's money moves
+/// before it is marked paid, and money given back is a mismatch in itself,
+/// so in agreeing books at any moment `paid <= withdrawn <= paid + processing`;
 /// across the reads that is `before.paid <= collected <= after.paid +
 /// after.processing` (a payment collected between them is paid or still
 /// processing by `after`).

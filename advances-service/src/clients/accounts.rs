@@ -171,7 +171,9 @@ impl AccountsClient {
     }
 
     /// The account's successful withdrawals, read page by page (pinned by
-    /// the first page's snapshot) from its history: `(reference, amount)`.
+    /// the first page's snapshot) from its history: `(reference, amount)`,
+    /// the amount less what has been reversed of it (money given back is not
+    /// collected).
     pub async fn withdrawals(
         &self,
         account: AccountId,
@@ -194,7 +196,7 @@ impl AccountsClient {
                         t.kind == TransactionType::Withdrawal
                             && t.status == TransactionStatus::Success
                     })
-                    .map(|t| (t.reference, t.amount)),
+                    .map(|t| (t.reference, t.amount - t.reversed_amount)),
             );
             if listing.page >= listing.total_pages {
                 return Ok(found);

@@ -149,3 +149,50 @@ async fn reconciling_while_payments_are_collected_finds_nothing_wrong() {
     assert_eq!(report["advances_checked"], 20);
     assert_eq!(report["mismatches"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reconciliation_counts_what_was_given_back_of_a_payment() {
+    use shared_types::accounts::{ReversalRequest, TransactionId, WithdrawalRequest};
+
+    let system = spawn_system(Options::default()).await;
+    let account = system.open_account(1).await;
+    system.deposit(&account, "50").await;
+    let (_, advance) = system.create_advance(&account, "20", 2).await;
+    let id = advance["advance_id"].as_str().unwrap().to_owned();
+    let repaid = system
+        .wait_for(&id, Duration::from_secs(30), |a| a["status"] == "repaid")
+        .await;
+    let ledger_paid = |report: &serde_json::Value| report["mismatches"].clone();
+    assert_eq!(ledger_paid(&system.reconcile().await), json!([]));
+
+    // A collected payment given back to the customer: the ledger holds less
+    // than the advance says was paid.
+    let first: TransactionId =
+        serde_json::from_value(repaid["payments"][0]["transaction_id"].clone()).unwrap();
+    system
+        .accounts
+        .reverse(first, &ReversalRequest::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger_paid(&system.reconcile().await),
+        json!([{"advance_id": id, "check": "ledger_paid", "expected": "20.00", "actual": "10.00"}])
+    );
+    // Taken again by hand, the books agree once more...
+    let mut again = WithdrawalRequest::new(account, "10");
+    again.reference = Some(format!("advance:{id}:payment:{}", uuid::Uuid::now_v7()));
+    system.accounts.withdraw(&again, None).await.unwrap();
+    assert_eq!(ledger_paid(&system.reconcile().await), json!([]));
+    // ...and a wrong withdrawal, flagged, is cleared by reversing it.
+    let extra = system.accounts.withdraw(&again, None).await.unwrap();
+    assert_eq!(
+        ledger_paid(&system.reconcile().await),
+        json!([{"advance_id": id, "check": "ledger_paid", "expected": "20.00", "actual": "30.00"}])
+    );
+    system
+        .accounts
+        .reverse(extra.transaction_id, &ReversalRequest::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(ledger_paid(&system.reconcile().await), json!([]));
+}

@@ -75,13 +75,11 @@ pub fn classify(error: &DieselError) -> DbFailure {
 
 /// The answer for a request no route took: `405` with `Allow` when the
 /// path is served with other methods, else `404`.
-pub async fn no_such_route(
-    req: actix_web::HttpRequest,
-    routes: Option<actix_web::web::Data<KnownRoutes>>,
-) -> HttpResponse {
-    match routes.and_then(|routes| routes.allowed(req.path())) {
+pub async fn no_such_route(req: actix_web::HttpRequest) -> HttpResponse {
+    match allow_header(&req) {
         Some(allow) => {
-            let mut response = method_not_allowed();
+            let (code, message) = NOT_ALLOWED;
+            let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, code, message);
             response.headers_mut().insert(header::ALLOW, allow);
             response
         }
@@ -89,12 +87,15 @@ pub async fn no_such_route(
     }
 }
 
-fn method_not_allowed() -> HttpResponse {
-    json_error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this method is not allowed on this route",
-    )
+const NOT_ALLOWED: (&str, &str) = (
+    "method_not_allowed",
+    "this method is not allowed on this route",
+);
+
+/// The `Allow` header of a request's path: the methods it is served with.
+fn allow_header(req: &actix_web::HttpRequest) -> Option<header::HeaderValue> {
+    req.app_data::<actix_web::web::Data<KnownRoutes>>()?
+        .allowed(req.path())
 }
 
 /// Where both services serve their OpenAPI document.
@@ -179,10 +180,7 @@ pub fn json_error_body<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHan
     let status = res.status();
     let (code, message) = match status.as_u16() {
         404 => ("not_found", "no such route"),
-        405 => (
-            "method_not_allowed",
-            "this method is not allowed on this route",
-        ),
+        405 => NOT_ALLOWED,
         413 => ("payload_too_large", "the request body is too large"),
         401 => ("unauthorized", "a valid bearer token is required"),
         403 => (
@@ -199,10 +197,7 @@ pub fn json_error_body<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHan
     let (req, _) = res.into_parts();
     let mut response: HttpResponse<BoxBody> = json_error(status, code, message);
     if status == StatusCode::METHOD_NOT_ALLOWED {
-        let allow = req
-            .app_data::<actix_web::web::Data<KnownRoutes>>()
-            .and_then(|routes| routes.allowed(req.path()));
-        if let Some(allow) = allow {
+        if let Some(allow) = allow_header(&req) {
             response.headers_mut().insert(header::ALLOW, allow);
         }
     }

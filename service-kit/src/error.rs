@@ -137,6 +137,15 @@ impl KnownRoutes {
         Self(routes)
     }
 
+    /// Whether `method` is served on `path`.
+    pub fn serves(&self, path: &str, method: &actix_web::http::Method) -> bool {
+        self.allowed(path).is_some_and(|allow| {
+            allow
+                .to_str()
+                .is_ok_and(|allow| allow.split(", ").any(|m| m == method.as_str()))
+        })
+    }
+
     /// Without the routes under `prefix` (an instance that does not serve them).
     pub fn without(self, prefix: &str) -> Self {
         Self(
@@ -380,6 +389,8 @@ mod tests {
         assert_eq!(allowed("/transfers/42/more"), None);
         assert_eq!(allowed("/nowhere"), None);
         assert_eq!(allowed(super::OPENAPI_PATH).as_deref(), Some("GET, HEAD"));
+        assert!(routes.serves("/accounts", &actix_web::http::Method::POST));
+        assert!(!routes.serves("/transfers/batch", &actix_web::http::Method::GET));
         let transfers_only = routes.without("/accounts");
         assert_eq!(transfers_only.allowed("/accounts"), None);
         assert!(transfers_only.allowed("/transfers/batch").is_some());

@@ -1002,3 +1002,39 @@ async fn fifty_keys_in_use_cost_no_database_round_trip_per_request() {
     }
     assert_eq!(lookups(&first).await, 0);
 }
+
+#[tokio::test]
+async fn a_method_a_route_does_not_serve_is_405_for_any_valid_key() {
+    let app = spawn_app().await;
+    let reader = make_key(&app, "reader", &["accounts:read"]).await;
+    let response = app
+        .client
+        .get(format!("{}/api/v1/deposits", app.address))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "POST");
+    // A method the route serves still needs its scope, and any needs a key.
+    let (status, body) = read(
+        send(
+            &app,
+            &reader,
+            Method::POST,
+            "/api/v1/deposits",
+            Some(&json!({})),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "insufficient_scope");
+    let anonymous = app
+        .client
+        .get(format!("{}/api/v1/deposits", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}

@@ -130,9 +130,13 @@ pub async fn guard(
             return Ok(refuse(req, error.error_response()));
         }
     };
-    // A path no route matches has no handler and so no effect: it is
-    // answered 404 by the app for any valid key.
-    if let Some(route) = route.as_deref() {
+    // A path no route matches, or a method its route does not serve, has no
+    // handler and so no effect: it is answered 404, or 405 with Allow, by the
+    // app for any valid key.
+    let served = req
+        .app_data::<web::Data<crate::error::KnownRoutes>>()
+        .is_none_or(|routes| routes.serves(req.path(), req.method()));
+    if let (Some(route), true) = (route.as_deref(), served) {
         let needed = (access.policy.route_scope)(req.method(), route);
         if !principal.may(needed) {
             let why = format!("lacks the scope {needed}");

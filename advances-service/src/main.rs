@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use advances_service::{Application, Settings};
+use service_kit::error::failed;
 use service_kit::trace;
 
 #[tokio::main]
@@ -10,29 +11,20 @@ async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
-        Err(error) => return failed(&error),
+        Err(error) => return failed("advances-service", &error),
     };
     let traces = match trace::init("advances-service", settings.otlp_endpoint.as_deref()) {
         Ok(traces) => traces,
-        Err(error) => return failed(&error),
+        Err(error) => return failed("advances-service", &error),
     };
     let app = match Application::build(settings).await {
         Ok(app) => app,
-        Err(error) => return failed(&error),
+        Err(error) => return failed("advances-service", &error),
     };
     let stopped = app.run_until_stopped().await;
     traces.shutdown().await;
     match stopped {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => failed(&format!("the server stopped: {error}")),
+        Err(error) => failed("advances-service", &format!("the server stopped: {error}")),
     }
-}
-
-/// A start-up (or serving) failure: one line on stderr, naming the service.
-fn failed(error: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!(
-        "advances-service: {}",
-        service_kit::error::one_line(&error.to_string())
-    );
-    ExitCode::FAILURE
 }

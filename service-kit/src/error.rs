@@ -38,6 +38,13 @@ pub fn one_line(text: &str) -> String {
         .join(" ")
 }
 
+/// A binary's start-up (or serving) failure: one line on stderr naming the
+/// service, and the failing exit code.
+pub fn failed(service: &str, error: &dyn std::fmt::Display) -> std::process::ExitCode {
+    eprintln!("{service}: {}", one_line(&error.to_string()));
+    std::process::ExitCode::FAILURE
+}
+
 /// What a database error means to a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbFailure {

@@ -18,6 +18,7 @@ pub mod listing;
 pub mod metrics;
 pub mod openapi;
 pub mod prepared;
+pub mod route;
 pub mod rule;
 pub mod stored;
 pub mod telemetry;

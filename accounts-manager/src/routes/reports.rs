@@ -1,7 +1,7 @@
 //! History and reports: an account's transactions, the ledger report, the revenue CSV.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
@@ -82,7 +82,7 @@ fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, Api
 
 /// Every transaction that touched the account, successful and failed.
 #[utoipa::path(
-    get, path = "/api/v1/accounts/{account_id}/transactions", tag = "history",
+    tag = "history",
     params(("account_id" = String, Path, description = "The account's UUID"), HistoryParams),
     responses(
         (status = 200, body = Page<Transaction>),
@@ -91,8 +91,9 @@ fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, Api
         (status = 404, description = "No such account", body = ErrorBody),
         (status = 422, description = "A bad sort, order, limit, page or snapshot", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["reports:read"]))
 )]
+#[get("/accounts/{account_id}/transactions")]
 pub async fn account_history(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -115,7 +116,7 @@ pub async fn account_history(
 /// curl -H "$T" http://127.0.0.1:8080/api/v1/transactions/$TRANSACTION_ID
 /// ```
 #[utoipa::path(
-    get, path = "/api/v1/transactions/{transaction_id}", tag = "history",
+    tag = "history",
     params(("transaction_id" = String, Path, description = "The transaction's UUID")),
     responses(
         (status = 200, body = Transaction),
@@ -123,8 +124,9 @@ pub async fn account_history(
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such transaction", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["reports:read"]))
 )]
+#[get("/transactions/{transaction_id}")]
 pub async fn get_transaction(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -135,7 +137,7 @@ pub async fn get_transaction(
 
 /// The report of recent transactions of the whole ledger, oldest first, snapshot-stable.
 #[utoipa::path(
-    get, path = "/api/v1/transactions", tag = "history",
+    tag = "history",
     params(ReportParams),
     responses(
         (status = 200, body = Page<Transaction>),
@@ -143,8 +145,9 @@ pub async fn get_transaction(
         (status = 401, body = ErrorBody),
         (status = 422, description = "from older than the report window, from after to, or a bad status, limit, page or snapshot", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["reports:read"]))
 )]
+#[get("/transactions")]
 pub async fn report(
     state: web::Data<AppState>,
     params: web::Query<ReportParams>,
@@ -174,7 +177,7 @@ pub async fn report(
 
 /// Captured revenue per service in a calendar month (UTC), as CSV.
 #[utoipa::path(
-    get, path = "/api/v1/reports/revenue", tag = "history",
+    tag = "history",
     params(RevenueParams),
     responses(
         (status = 200, description = "`service_id,service_name,revenue`, one row per service with captures in the month, by service_id", content_type = "text/csv; charset=utf-8", body = String,
@@ -184,8 +187,9 @@ pub async fn report(
         (status = 422, description = "A bad month or currency", body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["reports:read"]))
 )]
+#[get("/reports/revenue")]
 pub async fn revenue(
     state: web::Data<AppState>,
     params: web::Query<RevenueParams>,

@@ -1,6 +1,6 @@
 //! Advances: create, get, list an account's.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use service_kit::amount::Amount;
 use service_kit::auth::Caller;
@@ -22,7 +22,7 @@ use crate::operations::advances::{self, Created, NewAdvance};
 /// `reference` is `advance:<advance_id>`) and collected back in `installments`
 /// payments, one every installment interval.
 #[utoipa::path(
-    post, path = "/api/v1/advances", tag = "advances",
+    tag = "advances",
     request_body = AdvanceRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; a repeat gets the status and body the first request answered")),
     responses(
@@ -34,8 +34,9 @@ use crate::operations::advances::{self, Created, NewAdvance};
         (status = 422, description = "unknown_account, invalid_amount, invalid_installments, amount_too_small, idempotency_key_reused", body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["advances:write"]))
 )]
+#[post("/advances")]
 pub async fn create_advance(
     ctx: web::Data<Context>,
     req: HttpRequest,
@@ -72,7 +73,7 @@ pub async fn create_advance(
 /// curl -H "$T" -X POST http://127.0.0.1:8081/api/v1/advances/$ADVANCE_ID/payoff
 /// ```
 #[utoipa::path(
-    post, path = "/api/v1/advances/{advance_id}/payoff", tag = "advances",
+    tag = "advances",
     request_body(content = Option<NoFields>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
     params(
         ("advance_id" = String, Path, description = "The advance's UUID"),
@@ -87,8 +88,9 @@ pub async fn create_advance(
         (status = 422, description = "idempotency_key_reused", body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["advances:write"]))
 )]
+#[post("/advances/{advance_id}/payoff")]
 pub async fn pay_off(
     ctx: web::Data<Context>,
     req: HttpRequest,
@@ -103,7 +105,7 @@ pub async fn pay_off(
 
 /// Get an advance with its payments.
 #[utoipa::path(
-    get, path = "/api/v1/advances/{advance_id}", tag = "advances",
+    tag = "advances",
     params(("advance_id" = String, Path, description = "The advance's UUID")),
     responses(
         (status = 200, body = Advance),
@@ -111,8 +113,9 @@ pub async fn pay_off(
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["advances:read"]))
 )]
+#[get("/advances/{advance_id}")]
 pub async fn get_advance(
     ctx: web::Data<Context>,
     path: web::Path<String>,
@@ -137,7 +140,7 @@ pub struct ListParams {
 
 /// An account's advances, newest first.
 #[utoipa::path(
-    get, path = "/api/v1/advances", tag = "advances",
+    tag = "advances",
     params(ListParams),
     responses(
         (status = 200, body = Page<Advance>),
@@ -145,8 +148,9 @@ pub struct ListParams {
         (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["advances:read"]))
 )]
+#[get("/advances")]
 pub async fn list_advances(
     ctx: web::Data<Context>,
     params: web::Query<ListParams>,

@@ -91,3 +91,16 @@ pub fn respond(state: &AppState, reply: Reply) -> HttpResponse {
     }
     reply.into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use service_kit::access::{RouteScopes, API_PREFIX};
+
+    #[test]
+    fn every_route_declares_one_scope_of_the_service() {
+        let document = (super::POLICY.document)();
+        if let Err(faults) = RouteScopes::from_openapi(&document, API_PREFIX, super::SCOPES) {
+            panic!("{faults}");
+        }
+    }
+}

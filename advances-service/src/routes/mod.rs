@@ -42,3 +42,16 @@ pub fn declare(routes: &mut Routes) {
 pub fn api_v1(cfg: &mut actix_web::web::ServiceConfig) {
     service_kit::route::mount(cfg, declare);
 }
+
+#[cfg(test)]
+mod tests {
+    use service_kit::access::{RouteScopes, API_PREFIX};
+
+    #[test]
+    fn every_route_declares_one_scope_of_the_service() {
+        let document = (super::POLICY.document)();
+        if let Err(faults) = RouteScopes::from_openapi(&document, API_PREFIX, super::SCOPES) {
+            panic!("{faults}");
+        }
+    }
+}

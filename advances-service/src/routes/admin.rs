@@ -5,7 +5,7 @@ use chrono::Utc;
 use service_kit::error::ApiError;
 use service_kit::http::{parse_optional_post, NoFields};
 use service_kit::idempotency::{run_once, Reply};
-use service_kit::listing::{PageRequest, Snapshot};
+use service_kit::listing::{Listing, PageParams};
 use service_kit::telemetry::RequestId;
 use service_kit::trace::TraceParent;
 use shared_types::accounts::Page;
@@ -87,23 +87,11 @@ pub async fn run_reconciliation(
     Ok(reply.into_response())
 }
 
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeadLetterParams {
-    /// 1..1000, default 100.
-    limit: Option<i64>,
-    /// From 1.
-    page: Option<i64>,
-    /// The `snapshot` of an earlier page, to page through the same set.
-    snapshot: Option<String>,
-}
-
 /// The jobs the worker dead-lettered (not a job, or a job for no payment
 /// this service knows), as received, oldest first.
 #[utoipa::path(
     tag = "admin",
-    params(DeadLetterParams),
+    params(PageParams),
     responses(
         (status = 200, body = Page<DeadLetter>),
         (status = 401, body = ErrorBody),
@@ -116,15 +104,11 @@ pub struct DeadLetterParams {
 #[get("/admin/dead-letters")]
 pub async fn dead_letters(
     ctx: web::Data<Context>,
-    params: web::Query<DeadLetterParams>,
+    listing: Listing<NoFields>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = PageRequest::parse(params.limit, params.page)?;
-    let snapshot = params
-        .snapshot
-        .as_deref()
-        .map(Snapshot::parse)
-        .transpose()?;
-    Ok(HttpResponse::Ok().json(operations::dead_letters::list(&ctx, page, snapshot).await?))
+    let snapshot = listing.snapshot(None)?;
+    let page = operations::dead_letters::list(&ctx, listing.page, snapshot).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Publishes a dead letter's body again to `advances.payments` (for a job

@@ -6,7 +6,7 @@ use service_kit::amount::Amount;
 use service_kit::auth::Caller;
 use service_kit::error::ApiError;
 use service_kit::http::{parse_optional_post, parse_post, uuid, NoFields};
-use service_kit::listing::{PageRequest, Snapshot};
+use service_kit::listing::{Listing, PageParams};
 use service_kit::telemetry::RequestId;
 use service_kit::trace::TraceParent;
 use shared_types::accounts::{AccountId, Page};
@@ -127,21 +127,15 @@ pub async fn get_advance(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ListParams {
+pub struct ListFilters {
     /// The account whose advances to list.
     account_id: String,
-    /// 1..1000, default 100.
-    limit: Option<i64>,
-    /// From 1.
-    page: Option<i64>,
-    /// The `snapshot` of an earlier page.
-    snapshot: Option<String>,
 }
 
 /// An account's advances, newest first.
 #[utoipa::path(
     tag = "advances",
-    params(ListParams),
+    params(ListFilters, PageParams),
     responses(
         (status = 200, body = Page<Advance>),
         (status = 400, body = ErrorBody),
@@ -153,14 +147,9 @@ pub struct ListParams {
 #[get("/advances")]
 pub async fn list_advances(
     ctx: web::Data<Context>,
-    params: web::Query<ListParams>,
+    listing: Listing<ListFilters>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = AccountId(uuid(&params.account_id, "an account id")?);
-    let page = PageRequest::parse(params.limit, params.page)?;
-    let snapshot = params
-        .snapshot
-        .as_deref()
-        .map(Snapshot::parse)
-        .transpose()?;
-    Ok(HttpResponse::Ok().json(advances::list(&ctx, account, page, snapshot).await?))
+    let account = AccountId(uuid(&listing.filters.account_id, "an account id")?);
+    let snapshot = listing.snapshot(None)?;
+    Ok(HttpResponse::Ok().json(advances::list(&ctx, account, listing.page, snapshot).await?))
 }

@@ -1,7 +1,6 @@
 //! Moving money: deposits, withdrawals, transfers.
 
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
 use service_kit::auth::Caller;
 use shared_types::accounts::{
     AccountId, DepositRequest, Direction, ReversalRequest, Transaction, TransferBatchAnswer,
@@ -262,16 +261,6 @@ const MAX_BATCH: usize = 1000;
 /// (up to 12 bytes a character).
 const BATCH_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
-/// A batch as it arrives: each transfer is read on its own, so that an error
-/// names its index.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BatchBody {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    atomic: Option<bool>,
-    transfers: Vec<serde_json::Value>,
-}
-
 /// Transfers applied in order in one request: all or nothing (`atomic`, the
 /// default: `201`, or `422` with every transfer recorded as failed, the ones
 /// at fault with their own reason and the others `linked_transfer_failed`),
@@ -311,7 +300,8 @@ pub async fn create_transfer_batch(
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?
         .map_err(|e| ApiError::InvalidRequest(format!("the request body was not read: {e}")))?;
-    let (request, idempotency) = parse_post::<BatchBody>(&req, &body)?;
+    // A transfer that does not fit is named by its path (`transfers[3].amount: ...`).
+    let (request, idempotency) = parse_post::<TransferBatchRequest>(&req, &body)?;
     if request.transfers.is_empty() || request.transfers.len() > MAX_BATCH {
         return Err(RuleViolation::new(
             "invalid_batch",
@@ -337,20 +327,8 @@ pub async fn create_transfer_batch(
                 rule.message = format!("transfers[{index}]{joint}{}", rule.message);
                 ApiError::Rule(rule)
             }
-            ApiError::InvalidRequest(message) => {
-                ApiError::InvalidRequest(format!("transfers[{index}]: {message}"))
-            }
             other => other,
         };
-        // `transfers[3].to_account_id: invalid type ...`: the field it stopped at.
-        let transfer: TransferRequest =
-            serde_path_to_error::deserialize(transfer).map_err(|e| {
-                let field = e.path().to_string();
-                ApiError::InvalidRequest(match field.as_str() {
-                    "." => format!("transfers[{index}]: {}", e.inner()),
-                    _ => format!("transfers[{index}].{field}: {}", e.inner()),
-                })
-            })?;
         legs.push(leg(&transfer).map_err(at)?);
     }
     let command = Command::TransferBatch {

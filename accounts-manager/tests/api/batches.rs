@@ -301,3 +301,23 @@ async fn the_largest_valid_batch_is_accepted_whatever_its_texts() {
     assert_eq!(transfers_recorded(&app).await, 1000);
     assert_eq!(app.balance(&b).await, "10.00");
 }
+
+#[tokio::test]
+async fn a_batch_takes_amounts_as_exact_json_numbers_like_a_single_transfer() {
+    let app = spawn_app().await;
+    let a = app.funded_account(1, "100.00").await;
+    let b = app.open_account(2, "USD").await;
+    let body: Value = serde_json::from_str(&format!(
+        r#"{{"transfers": [{{"from_account_id": "{a}", "to_account_id": "{b}", "amount": 14.55}},
+                          {{"from_account_id": "{a}", "to_account_id": "{b}", "amount": 0.1}}]}}"#
+    ))
+    .unwrap();
+
+    let (status, answer) = batch(&app, body).await;
+
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["items"][0]["amount"], "14.55");
+    assert_eq!(answer["items"][1]["amount"], "0.10");
+    assert_eq!(app.balance(&b).await, "14.65");
+    app.assert_audit_clean().await;
+}

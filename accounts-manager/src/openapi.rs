@@ -1,6 +1,7 @@
 //! The OpenAPI document served at `/api-docs/openapi.json` and shown at `/docs`.
 
 use service_kit::openapi::BearerAuth;
+use shared_types::openapi::Targets;
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
@@ -44,7 +45,7 @@ In Transactions, `from_account_id` and `to_account_id` name user accounts; `null
         RefusedOrInvalid,
         BatchRefusedOrInvalid,
     )),
-    modifiers(&BearerAuth, &Routes),
+    modifiers(&BearerAuth, &Routes, &Targets),
     tags(
         (name = "accounts", description = "Accounts and balances"),
         (name = "money", description = "Deposits, withdrawals and transfers"),
@@ -65,6 +66,7 @@ impl Modify for Routes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         service_kit::route::document(openapi, service_kit::access::API_PREFIX, routes::declare);
         service_kit::openapi::document_access(openapi);
+        service_kit::access::admin::document_scopes(openapi, routes::SCOPES);
     }
 }
 

@@ -63,5 +63,6 @@ impl Modify for Routes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         service_kit::route::document(openapi, service_kit::access::API_PREFIX, routes::declare);
         service_kit::openapi::document_access(openapi);
+        service_kit::access::admin::document_scopes(openapi, routes::SCOPES);
     }
 }

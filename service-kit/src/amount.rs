@@ -208,4 +208,39 @@ mod tests {
             assert_eq!(err.code, "invalid_amount", "{bad}");
         }
     }
+
+    /// The document's pattern for an amount written as a string
+    /// (`shared_types::money::AMOUNT_PATTERN`) takes exactly what this parser
+    /// takes, exponents aside (which the document leaves to JSON numbers).
+    #[test]
+    fn the_documented_pattern_takes_exactly_the_amounts_parse_takes() {
+        let pattern = regex::Regex::new(shared_types::money::AMOUNT_PATTERN).unwrap();
+        let mut texts: Vec<String> = [
+            "1000000000000000",
+            "1000000000000000.0",
+            "1000000000000000.000",
+            "1000000000000000.01",
+            "999999999999999.99",
+            "0999999999999999.990",
+            "10000000000000000",
+            "00001000000000000000.00",
+        ]
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
+        // Every text of up to five characters from these.
+        let alphabet = ['0', '1', '9', '.', '-', 'e', '+'];
+        let mut layer = vec![String::new()];
+        for _ in 0..5 {
+            layer = layer
+                .iter()
+                .flat_map(|text| alphabet.iter().map(move |c| format!("{text}{c}")))
+                .collect();
+            texts.extend(layer.iter().cloned());
+        }
+        for text in &texts {
+            let parsed = parse(text).is_ok() && !text.contains(['e', 'E']);
+            assert_eq!(pattern.is_match(text), parsed, "{text:?}");
+        }
+    }
 }

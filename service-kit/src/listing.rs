@@ -425,42 +425,53 @@ impl TokenSeal {
 }
 
 /// How the history of an account is sorted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum SortKey {
     Date,
     Amount,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum SortOrder {
     Asc,
     Desc,
 }
 
 impl SortKey {
+    /// `date` (the default) or `amount`; anything else is `422 invalid_sort`.
     pub fn parse(value: Option<&str>) -> Result<Self, RuleViolation> {
-        match value.unwrap_or("date") {
-            "date" => Ok(Self::Date),
-            "amount" => Ok(Self::Amount),
-            other => Err(RuleViolation::new(
+        named(value, Self::Date).map_err(|other| {
+            RuleViolation::new(
                 "invalid_sort",
                 format!("sort must be date or amount, not {other:?}"),
-            )),
-        }
+            )
+        })
     }
 }
 
 impl SortOrder {
+    /// `desc` (the default) or `asc`; anything else is `422 invalid_order`.
     pub fn parse(value: Option<&str>) -> Result<Self, RuleViolation> {
-        match value.unwrap_or("desc") {
-            "desc" => Ok(Self::Desc),
-            "asc" => Ok(Self::Asc),
-            other => Err(RuleViolation::new(
+        named(value, Self::Desc).map_err(|other| {
+            RuleViolation::new(
                 "invalid_order",
                 format!("order must be asc or desc, not {other:?}"),
-            )),
-        }
+            )
+        })
     }
+}
+
+/// The variant of `T` named `value` (its serde name, as the document lists
+/// it), `default` when there is none, or the name it does not know.
+fn named<T: DeserializeOwned>(value: Option<&str>, default: T) -> Result<T, String> {
+    use serde::de::IntoDeserializer;
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    T::deserialize(IntoDeserializer::<serde::de::value::Error>::into_deserializer(value))
+        .map_err(|_| value.to_owned())
 }
 
 #[cfg(test)]

@@ -84,6 +84,7 @@ pub fn document_access(openapi: &mut utoipa::openapi::OpenApi) {
             }
             if method == Method::POST {
                 optional_body(operation);
+                idempotency_key(operation);
                 let responses = &mut operation.responses.responses;
                 responses.entry("413".to_owned()).or_insert_with(|| {
                     error_response(
@@ -106,6 +107,38 @@ pub fn document_access(openapi: &mut utoipa::openapi::OpenApi) {
             }
         }
     }
+}
+
+/// The `Idempotency-Key` header every POST takes, with its rule: 1-255
+/// printable ASCII (none at either end is white space, which HTTP trims).
+/// A route that says more about it keeps its description.
+fn idempotency_key(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required};
+
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    let position = parameters.iter().position(|p| {
+        p.name == crate::idempotency::HEADER && p.parameter_in == ParameterIn::Header
+    });
+    let description = position
+        .and_then(|at| parameters.remove(at).description)
+        .unwrap_or_else(|| {
+            "1-255 printable ASCII; a repeat with the same body gets the stored answer".to_owned()
+        });
+    parameters.push(
+        ParameterBuilder::new()
+            .name(crate::idempotency::HEADER)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(description))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some(r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$"))
+                    .max_length(Some(255)),
+            ))
+            .build(),
+    );
 }
 
 /// A POST whose body may be left out (declared `Option<T>`, which utoipa

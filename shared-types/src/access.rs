@@ -30,7 +30,7 @@ pub struct NewApiKey {
     pub scopes: Vec<String>,
     /// When the key stops working (RFC 3339, in the future); `null`: never.
     #[serde(default, with = "crate::time::option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, example = json!(null)))]
     pub expires_at: Option<DateTime<Utc>>,
 }
 

@@ -36,10 +36,10 @@ impl std::fmt::Display for TransactionId {
 #[serde(deny_unknown_fields)]
 pub struct OpenAccountRequest {
     /// The caller's user, a positive 64-bit integer.
-    #[cfg_attr(feature = "openapi", schema(example = 2))]
+    #[cfg_attr(feature = "openapi", schema(example = 2, minimum = 1))]
     pub user_id: i64,
     /// Three upper-case letters; `USD` when absent.
-    #[cfg_attr(feature = "openapi", schema(example = "USD"))]
+    #[cfg_attr(feature = "openapi", schema(example = "USD", pattern = "^[A-Z]{3}$"))]
     #[serde(default)]
     pub currency: Option<String>,
 }
@@ -104,14 +104,18 @@ pub struct DepositRequest {
     #[serde(default)]
     pub account_id: Option<AccountId>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub user_id: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Z]{3}$"))]
     pub currency: Option<String>,
     #[cfg_attr(feature = "openapi", schema(example = "199.99"))]
     pub amount: AmountInput,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
     pub description: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
     pub reference: Option<String>,
 }
 
@@ -151,15 +155,19 @@ pub struct WithdrawalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<AccountId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub user_id: Option<i64>,
     /// With `user_id` only: which of the user's accounts (`USD` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Z]{3}$"))]
     pub currency: Option<String>,
     #[cfg_attr(feature = "openapi", schema(example = "10.00"))]
     pub amount: AmountInput,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
     pub description: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
     pub reference: Option<String>,
 }
 
@@ -198,20 +206,25 @@ pub struct TransferRequest {
     pub to_account_id: Option<AccountId>,
     /// Instead of `from_account_id`: the user's oldest account of `currency`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub from_user_id: Option<i64>,
     /// Instead of `to_account_id`: the user's oldest account of `currency`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub to_user_id: Option<i64>,
     /// With a side named by user only (`USD` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Z]{3}$"))]
     pub currency: Option<String>,
     #[cfg_attr(feature = "openapi", schema(example = "500"))]
     pub amount: AmountInput,
     #[serde(default)]
     pub direction: Option<Direction>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
     pub description: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
     pub reference: Option<String>,
 }
 
@@ -397,23 +410,26 @@ pub struct ReservationRequest {
     pub account_id: Option<AccountId>,
     /// Instead of `account_id`: the user's oldest account of `currency`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub user_id: Option<i64>,
     /// With `user_id` only (`USD` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Z]{3}$"))]
     pub currency: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(example = 7))]
+    #[cfg_attr(feature = "openapi", schema(example = 7, minimum = 1))]
     pub order_id: i64,
-    #[cfg_attr(feature = "openapi", schema(example = 3))]
+    #[cfg_attr(feature = "openapi", schema(example = 3, minimum = 1))]
     pub service_id: i64,
     #[cfg_attr(feature = "openapi", schema(example = "170000"))]
     pub amount: AmountInput,
     /// A name for the service, shown in the revenue report.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
     pub service_name: Option<String>,
     /// RFC 3339, in the future, at most `RESERVATION_MAX_TTL` ahead; by
     /// default `RESERVATION_TTL` after now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(example = "2022-11-24T01:44:22.083065Z"))]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = json!(null)))]
     pub expires_at: Option<String>,
 }
 
@@ -446,6 +462,7 @@ pub struct TransferBatchRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub atomic: Option<bool>,
     /// 1 to 1000 transfers.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
     pub transfers: Vec<TransferRequest>,
 }
 
@@ -465,8 +482,10 @@ pub struct ReversalRequest {
     #[cfg_attr(feature = "openapi", schema(example = "25.00"))]
     pub amount: Option<AmountInput>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
     pub reference: Option<String>,
 }
 

@@ -39,7 +39,7 @@ pub struct AdvanceRequest {
     pub amount: AmountInput,
     /// 1..104, default 12.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(example = 12))]
+    #[cfg_attr(feature = "openapi", schema(example = 12, minimum = 1, maximum = 104))]
     pub installments: Option<i64>,
 }
 

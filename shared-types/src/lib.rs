@@ -11,6 +11,7 @@ pub mod error;
 pub mod headers;
 pub mod money;
 pub mod named;
+pub mod openapi;
 pub mod time;
 
 pub use error::{ErrorBody, ErrorDetail};

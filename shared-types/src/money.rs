@@ -41,8 +41,19 @@ impl From<&str> for AmountInput {
     }
 }
 
-/// In the OpenAPI documents: a string or a JSON number, as the contract
-/// accepts either.
+/// The amounts `Amount::parse` takes, written as a decimal string: greater
+/// than zero, at most two fraction digits once trailing zeros are dropped,
+/// at most 1000000000000000.00, leading zeros allowed. (It also reads an
+/// exponent, `1.5e2`, which a JSON number may carry; the document leaves that
+/// out of the string form.)
+pub const AMOUNT_PATTERN: &str = concat!(
+    r"^(0*[1-9][0-9]{0,14}(\.[0-9]{1,2}0*)?",
+    r"|0*1000000000000000(\.0+)?",
+    r"|0+\.(0[1-9]|[1-9][0-9]?)0*)$"
+);
+
+/// In the OpenAPI documents: a decimal string or a JSON number, as the
+/// contract accepts either, with the rules of an amount.
 #[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for AmountInput {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -51,11 +62,16 @@ impl utoipa::PartialSchema for AmountInput {
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
+                    .pattern(Some(AMOUNT_PATTERN))
+                    .max_length(Some(64))
                     .examples(["199.99"]),
             )
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::Number)
+                    .minimum(Some(0.01))
+                    .maximum(Some(1e15))
+                    .multiple_of(Some(0.01))
                     .examples([199.99]),
             )
             .description(Some(

@@ -36,3 +36,36 @@ impl CallerText {
         self.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document's pattern for a caller's text
+    /// (`shared_types::openapi::CALLER_TEXT_PATTERN`) takes exactly what
+    /// `parse` takes.
+    #[test]
+    fn the_documented_pattern_takes_exactly_the_texts_parse_takes() {
+        let pattern = regex::Regex::new(shared_types::openapi::CALLER_TEXT_PATTERN).unwrap();
+        let alphabet = [
+            'a', 'é', ' ', '\t', '\n', '\r', '\u{b}', '\u{1}', '\u{1f}', '\u{7f}', '\u{85}',
+            '\u{9f}', '\u{a0}', '\u{2028}', '\u{3000}', '\u{200b}',
+        ];
+        let mut layer = vec![String::new()];
+        let mut texts = vec![String::new()];
+        for _ in 0..3 {
+            layer = layer
+                .iter()
+                .flat_map(|text| alphabet.iter().map(move |c| format!("{text}{c}")))
+                .collect();
+            texts.extend(layer.iter().cloned());
+        }
+        for text in &texts {
+            let parsed = CallerText::parse("description", Some(text)).is_ok();
+            assert_eq!(pattern.is_match(text), parsed, "{text:?}");
+        }
+        let longest = "é".repeat(MAX_CHARS);
+        assert!(CallerText::parse("description", Some(&longest)).is_ok());
+        assert!(CallerText::parse("description", Some(&format!("{longest}a"))).is_err());
+    }
+}

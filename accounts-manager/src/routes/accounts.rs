@@ -17,7 +17,6 @@ use crate::startup::AppState;
 #[utoipa::path(
     tag = "accounts",
     request_body = OpenAccountRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer")),
     responses(
         (status = 201, description = "The account was opened", body = Account),
         (status = 400, description = "Malformed JSON or wrong types", body = ErrorBody),
@@ -50,7 +49,7 @@ pub async fn open_account(
 /// Get an account.
 #[utoipa::path(
     tag = "accounts",
-    params(("account_id" = String, Path, description = "The account's UUID")),
+    params(("account_id" = uuid::Uuid, Path, description = "The account's UUID")),
     responses(
         (status = 200, body = Account),
         (status = 400, description = "The id is not a UUID", body = ErrorBody),
@@ -72,7 +71,7 @@ pub async fn get_account(
 /// List a user's accounts, oldest first, with their balances and reserved parts.
 #[utoipa::path(
     tag = "accounts",
-    params(("user_id" = i64, Path, description = "A positive 64-bit integer")),
+    params(("user_id" = i64, Path, minimum = 1, description = "A positive 64-bit integer")),
     responses(
         (status = 200, body = AccountList),
         (status = 400, description = "The id is not an integer", body = ErrorBody),
@@ -98,6 +97,7 @@ pub async fn list_user_accounts(
 #[serde(deny_unknown_fields)]
 pub struct BalanceParams {
     /// RFC 3339; now when absent; not in the future.
+    #[param(value_type = Option<String>, format = DateTime)]
     at: Option<String>,
 }
 
@@ -111,7 +111,7 @@ pub struct BalanceParams {
 /// ```
 #[utoipa::path(
     tag = "accounts",
-    params(("account_id" = String, Path, description = "The account's UUID"), BalanceParams),
+    params(("account_id" = uuid::Uuid, Path, description = "The account's UUID"), BalanceParams),
     responses(
         (status = 200, body = BalanceAt),
         (status = 400, description = "The id is not a UUID", body = ErrorBody),

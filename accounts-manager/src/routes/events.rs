@@ -16,9 +16,10 @@ use crate::startup::AppState;
 #[into_params(parameter_in = Query)]
 pub struct EventParams {
     /// The `next` of an earlier page (a position); absent: from the beginning.
-    #[param(value_type = Option<String>, example = "1042")]
+    #[param(minimum = 0, example = 1042)]
     after: Option<i64>,
     /// 1..1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 

@@ -81,7 +81,6 @@ fn notes(description: Option<&str>, reference: Option<&str>) -> Result<Notes, Ru
 #[utoipa::path(
     tag = "money",
     request_body = DepositRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer")),
     responses(
         (status = 201, description = "The money was deposited", body = Transaction),
         (status = 400, description = "Malformed JSON or wrong types", body = ErrorBody),
@@ -126,7 +125,6 @@ pub async fn create_deposit(
 #[utoipa::path(
     tag = "money",
     request_body = WithdrawalRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer")),
     responses(
         (status = 201, description = "The money was withdrawn", body = Transaction),
         (status = 400, body = ErrorBody),
@@ -173,7 +171,6 @@ pub async fn create_withdrawal(
 #[utoipa::path(
     tag = "money",
     request_body = TransferRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer")),
     responses(
         (status = 201, description = "The money was transferred", body = Transaction),
         (status = 400, body = ErrorBody),
@@ -355,8 +352,7 @@ pub async fn create_transfer_batch(
     tag = "money",
     request_body(content = Option<ReversalRequest>, description = "Optional: `amount` (default: all that is not reversed yet), `description`, `reference`; an empty body reverses all", content_type = "application/json"),
     params(
-        ("transaction_id" = String, Path, description = "The transaction to reverse"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer"),
+        ("transaction_id" = uuid::Uuid, Path, description = "The transaction to reverse"),
     ),
     responses(
         (status = 201, description = "The reversal (`type` reversal, `reverses` the original)", body = Transaction),

@@ -5,7 +5,7 @@ use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
-use shared_types::accounts::{Page, Transaction};
+use shared_types::accounts::{Page, Transaction, TransactionStatus};
 use shared_types::ErrorBody;
 use tokio::sync::mpsc;
 
@@ -22,8 +22,10 @@ use crate::startup::AppState;
 #[into_params(parameter_in = Query)]
 pub struct HistoryFilters {
     /// `date` (default) or `amount`; ties are broken by date, then id.
+    #[param(value_type = Option<SortKey>, inline)]
     sort: Option<String>,
     /// `desc` (default, newest or largest first) or `asc`.
+    #[param(value_type = Option<SortOrder>, inline)]
     order: Option<String>,
 }
 
@@ -32,10 +34,13 @@ pub struct HistoryFilters {
 #[into_params(parameter_in = Query)]
 pub struct ReportFilters {
     /// RFC 3339; default: the report window (`REPORT_WINDOW`, 5 days) back from now; older is `422`. With a `snapshot`, that of its first page.
+    #[param(value_type = Option<String>, format = DateTime)]
     from: Option<String>,
-    /// RFC 3339, inclusive; default: now.
+    /// RFC 3339, inclusive; default: now; not before `from`.
+    #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
     /// `success` or `failed`; both when absent.
+    #[param(value_type = Option<TransactionStatus>)]
     status: Option<String>,
 }
 
@@ -43,9 +48,13 @@ pub struct ReportFilters {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RevenueParams {
-    /// `YYYY-MM`, a calendar month in UTC.
+    /// `YYYY-MM`, a calendar month in UTC (years 0001 to 9999).
+    #[param(
+        pattern = "^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])$"
+    )]
     month: String,
     /// Revenue of one currency; default `USD`.
+    #[param(pattern = "^[A-Z]{3}$")]
     currency: Option<String>,
 }
 
@@ -69,7 +78,7 @@ fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, Api
 /// Every transaction that touched the account, successful and failed.
 #[utoipa::path(
     tag = "history",
-    params(("account_id" = String, Path, description = "The account's UUID"), HistoryFilters, PageParams),
+    params(("account_id" = uuid::Uuid, Path, description = "The account's UUID"), HistoryFilters, PageParams),
     responses(
         (status = 200, body = Page<Transaction>),
         (status = 400, body = ErrorBody),
@@ -102,7 +111,7 @@ pub async fn account_history(
 /// ```
 #[utoipa::path(
     tag = "history",
-    params(("transaction_id" = String, Path, description = "The transaction's UUID")),
+    params(("transaction_id" = uuid::Uuid, Path, description = "The transaction's UUID")),
     responses(
         (status = 200, body = Transaction),
         (status = 400, description = "The id is not a UUID", body = ErrorBody),

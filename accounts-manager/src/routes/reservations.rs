@@ -35,7 +35,6 @@ fn order_id(raw: &str) -> Result<OrderId, ApiError> {
 #[utoipa::path(
     tag = "orders",
     request_body = ReservationRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer")),
     responses(
         (status = 201, description = "The money is held for the order", body = Reservation),
         (status = 400, body = ErrorBody),
@@ -88,8 +87,7 @@ pub async fn reserve(
     tag = "orders",
     request_body(content = Option<CaptureRequest>, description = "Optional: `{\"amount\": \"100.00\"}` captures that much of the hold and releases the rest; an empty body or `{}` captures all of it", content_type = "application/json"),
     params(
-        ("order_id" = i64, Path, description = "A positive 64-bit integer"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer"),
+        ("order_id" = i64, Path, minimum = 1, description = "A positive 64-bit integer"),
     ),
     responses(
         (status = 200, description = "Captured (`captured_amount` is what was taken)", body = Reservation),
@@ -128,8 +126,7 @@ pub async fn capture(
     tag = "orders",
     request_body(content = Option<NoFields>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
     params(
-        ("order_id" = i64, Path, description = "A positive 64-bit integer"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer"),
+        ("order_id" = i64, Path, minimum = 1, description = "A positive 64-bit integer"),
     ),
     responses(
         (status = 200, description = "Released", body = Reservation),
@@ -165,7 +162,7 @@ pub async fn release(
 /// Get an order's reservation.
 #[utoipa::path(
     tag = "orders",
-    params(("order_id" = i64, Path, description = "A positive 64-bit integer")),
+    params(("order_id" = i64, Path, minimum = 1, description = "A positive 64-bit integer")),
     responses(
         (status = 200, body = Reservation),
         (status = 400, body = ErrorBody),

@@ -191,10 +191,19 @@ async fn the_openapi_document_declares_the_contracts_conventions_on_every_route(
         .map(|s| s["type"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["string", "number"]);
+    let deposit = &doc["components"]["schemas"]["DepositRequest"];
     assert_eq!(
-        doc["components"]["schemas"]["DepositRequest"]["properties"]["amount"]["$ref"],
+        deposit["allOf"][0]["properties"]["amount"]["$ref"],
         "#/components/schemas/AmountInput"
     );
+    // The rules a field cannot state alone: one of account_id and user_id.
+    let sides: Vec<&str> = deposit["allOf"][1]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|side| side["required"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(sides, ["account_id", "user_id"]);
     // Fields always sent, if null, are required.
     let required = doc["components"]["schemas"]["Transaction"]["required"]
         .as_array()

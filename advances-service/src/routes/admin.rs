@@ -117,7 +117,7 @@ pub async fn dead_letters(
 #[utoipa::path(
     tag = "admin",
     params(
-        ("id" = String, Path, description = "The dead letter's UUID"),
+        ("id" = uuid::Uuid, Path, description = "The dead letter's UUID"),
         ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; a repeat with the same key gets the stored answer of the first replay"),
     ),
     request_body(content = Option<NoFields>, description = "No fields: an empty body or `{}`", content_type = "application/json"),

@@ -76,8 +76,7 @@ pub async fn create_advance(
     tag = "advances",
     request_body(content = Option<NoFields>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
     params(
-        ("advance_id" = String, Path, description = "The advance's UUID"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer"),
+        ("advance_id" = uuid::Uuid, Path, description = "The advance's UUID"),
     ),
     responses(
         (status = 202, description = "Accepted: the payoff payment is due and will be collected", body = Advance),
@@ -106,7 +105,7 @@ pub async fn pay_off(
 /// Get an advance with its payments.
 #[utoipa::path(
     tag = "advances",
-    params(("advance_id" = String, Path, description = "The advance's UUID")),
+    params(("advance_id" = uuid::Uuid, Path, description = "The advance's UUID")),
     responses(
         (status = 200, body = Advance),
         (status = 400, body = ErrorBody),
@@ -129,6 +128,7 @@ pub async fn get_advance(
 #[into_params(parameter_in = Query)]
 pub struct ListFilters {
     /// The account whose advances to list.
+    #[param(value_type = uuid::Uuid)]
     account_id: String,
 }
 

@@ -25,6 +25,37 @@ pub fn routes(routes: &mut Routes) {
         .service(revoke_api_key);
 }
 
+/// Names the service's scopes in its document: a new key's `scopes` are
+/// some of them (`422 invalid_scope` otherwise).
+pub fn document_scopes(openapi: &mut utoipa::openapi::OpenApi, scopes: &[&str]) {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+
+    let new_key = openapi
+        .components
+        .as_mut()
+        .and_then(|components| components.schemas.get_mut("NewApiKey"));
+    let Some(RefOr::T(Schema::Object(new_key))) = new_key else {
+        return;
+    };
+    let description = format!(
+        "At least one of the service's scopes: {}",
+        scopes.join(", ")
+    );
+    let scopes = ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(scopes.iter().copied())),
+        )
+        .min_items(Some(1))
+        .description(Some(description))
+        .examples([scopes.first().map(|scope| vec![*scope]).unwrap_or_default()]);
+    new_key
+        .properties
+        .insert("scopes".to_owned(), scopes.into());
+}
+
 /// Make an API key. The answer carries its `secret`, the bearer token, this
 /// once: only its hash is stored, so a replay of this POST with its
 /// Idempotency-Key answers the same key without the secret.

@@ -66,12 +66,8 @@ wait_ready() { # name, url
 start accounts-manager DATABASE_URL="$PGHOST_URL/$AM_DB" API_TOKENS="schemathesis=$TOKEN" \
   BIND_ADDR="127.0.0.1:$AM_PORT" DATABASE_POOL_SIZE=8
 wait_ready accounts-manager "http://127.0.0.1:$AM_PORT"
-# The account the advances made during the run are paid into (the hooks put it
-# in POST /api/v1/advances, so that advances are made, not refused as unknown).
-ST_ACCOUNT_ID=$(curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-  -d '{"user_id": 1}' "http://127.0.0.1:$AM_PORT/api/v1/accounts" |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["account_id"])')
-export ST_ACCOUNT_ID
+# Where the hooks open an account for each advance the run makes.
+export ST_ACCOUNTS_URL="http://127.0.0.1:$AM_PORT" ST_TOKEN="$TOKEN"
 start advances-service DATABASE_URL="$PGHOST_URL/$ADV_DB" API_TOKENS="schemathesis=$TOKEN" \
   BIND_ADDR="127.0.0.1:$ADV_PORT" AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$VHOST" \
   ACCOUNTS_URL="http://127.0.0.1:$AM_PORT" ACCOUNTS_TOKEN="$TOKEN" ROLES=api DATABASE_POOL_SIZE=8

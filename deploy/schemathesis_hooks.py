@@ -20,7 +20,10 @@ import decimal
 import hashlib
 import json
 import os
+import random
 import re
+
+import requests
 
 import schemathesis
 from schemathesis import GenerationMode
@@ -109,10 +112,21 @@ def _advance(body):
         return
     if too_small:
         body["installments"] = 1
-    # The account deploy/schemathesis.sh opened in accounts-manager, so that
-    # advances are made, not refused as unknown_account.
-    if os.environ.get("ST_ACCOUNT_ID") and isinstance(body.get("account_id"), str):
-        body["account_id"] = os.environ["ST_ACCOUNT_ID"]
+    # An account of accounts-manager, new for each advance, so that advances
+    # are made: not refused as unknown_account, nor as advance_in_progress.
+    if os.environ.get("ST_ACCOUNTS_URL") and isinstance(body.get("account_id"), str):
+        body["account_id"] = _new_account()
+
+
+def _new_account():
+    opened = requests.post(
+        os.environ["ST_ACCOUNTS_URL"] + "/api/v1/accounts",
+        json={"user_id": random.randint(1, 2**62)},
+        headers={"Authorization": "Bearer " + os.environ["ST_TOKEN"]},
+        timeout=10,
+    )
+    opened.raise_for_status()
+    return opened.json()["account_id"]
 
 
 @schemathesis.hook

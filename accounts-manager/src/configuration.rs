@@ -86,7 +86,7 @@ impl Settings {
     }
 }
 
-/// An `amqp://` URL (TLS is not built in: see the README).
+/// An `amqp://` URL (TLS is not built in: see docs/operations.md).
 fn amqp_url(name: &str, url: String) -> Result<String, ConfigError> {
     if url.starts_with("amqp://") {
         Ok(url)

@@ -3,6 +3,7 @@
 pub mod configuration;
 pub mod domain;
 pub mod error;
+pub mod group_commit;
 pub mod jobs;
 pub mod openapi;
 pub mod operations;

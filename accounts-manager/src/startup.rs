@@ -16,11 +16,11 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::configuration::Settings;
+use crate::group_commit::{self, Ledger};
 use crate::jobs::recount::Recounter;
 use crate::jobs::sweeper::Sweeper;
 use crate::openapi::ApiDoc;
 use crate::operations::events::{self, LedgerOutbox};
-use crate::operations::ledger::{self, Ledger};
 use crate::routes;
 use crate::store::{self, PgPool};
 use service_kit::listing::TokenSeal;
@@ -88,7 +88,7 @@ impl Application {
                 &["type", "status"],
             )
             .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
-        let ledger_metrics = ledger::Metrics::register(&metrics)
+        let ledger_metrics = group_commit::Metrics::register(&metrics)
             .map_err(|e| StartupError(format!("cannot set up metrics: {e}")))?;
         let ledger = Ledger::start(
             pool.clone(),

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use prometheus::IntCounter;
 
-use crate::domain::engine::Command;
-use crate::operations::ledger::Ledger;
+use crate::domain::commands::{Command, Expire};
+use crate::group_commit::Ledger;
 use crate::operations::run;
 use crate::store::{self, PgPool};
 
@@ -51,7 +51,7 @@ impl Sweeper {
         let releases = due.into_iter().map(|order| async move {
             let answer = self
                 .ledger
-                .submit(Command::Expire { order }, None, SERVICE.to_owned())
+                .submit(Command::Expire(Expire { order }), None, SERVICE.to_owned())
                 .await;
             match answer {
                 Ok(reply) if reply.status < 300 => {

@@ -7,7 +7,7 @@ use shared_types::ErrorBody;
 use uuid::Uuid;
 
 use super::{account_id, parse_post, respond};
-use crate::domain::engine::Command;
+use crate::domain::commands::{Command, Open};
 use crate::domain::{Currency, UserId};
 use crate::error::ApiError;
 use crate::operations;
@@ -34,11 +34,11 @@ pub async fn open_account(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (request, idempotency) = parse_post::<OpenAccountRequest>(&req, &body)?;
-    let command = Command::Open {
+    let command = Command::Open(Open {
         user: UserId::parse(request.user_id)?,
         currency: Currency::parse_or_default(request.currency.as_deref())?,
         id: AccountId(Uuid::now_v7()),
-    };
+    });
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)

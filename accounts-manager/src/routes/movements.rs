@@ -11,9 +11,12 @@ use shared_types::ErrorBody;
 use uuid::Uuid;
 
 use super::{parse_post, respond};
-use crate::domain::engine::{Command, Leg, Notes, Target};
+use crate::domain::commands::{
+    Command, Deposit, Notes, Reverse, Target, Transfer, TransferBatch, Withdrawal,
+};
 use crate::domain::{Amount, CallerText, Currency, RuleViolation, UserId};
 use crate::error::ApiError;
+use crate::operations::answers::at_transfer;
 use crate::startup::AppState;
 
 /// The currency of a request's sides named by user (`USD` unless it names
@@ -57,19 +60,6 @@ impl ByUser {
     }
 }
 
-/// The fields of a transfer, which its rule messages start with.
-const TRANSFER_FIELDS: [&str; 9] = [
-    "from_account_id",
-    "to_account_id",
-    "from_user_id",
-    "to_user_id",
-    "amount",
-    "currency",
-    "direction",
-    "description",
-    "reference",
-];
-
 fn notes(description: Option<&str>, reference: Option<&str>) -> Result<Notes, RuleViolation> {
     Ok(Notes {
         description: CallerText::parse("description", description)?,
@@ -104,12 +94,12 @@ pub async fn create_deposit(
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
     let by_user = ByUser::parse(request.currency.as_deref(), [request.user_id])?;
     let to = by_user.target("account_id", "user_id", request.account_id, request.user_id)?;
-    let command = Command::Deposit {
+    let command = Command::Deposit(Deposit {
         to,
         opens: AccountId(Uuid::now_v7()),
         amount,
         notes,
-    };
+    });
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)
@@ -148,11 +138,11 @@ pub async fn create_withdrawal(
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
     let by_user = ByUser::parse(request.currency.as_deref(), [request.user_id])?;
     let from = by_user.target("account_id", "user_id", request.account_id, request.user_id)?;
-    let command = Command::Withdrawal {
+    let command = Command::Withdrawal(Withdrawal {
         from,
         amount,
         notes,
-    };
+    });
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)
@@ -190,18 +180,7 @@ pub async fn create_transfer(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (request, idempotency) = parse_post::<TransferRequest>(&req, &body)?;
-    let Leg {
-        from,
-        to,
-        amount,
-        notes,
-    } = leg(&request)?;
-    let command = Command::Transfer {
-        from,
-        to,
-        amount,
-        notes,
-    };
+    let command = Command::Transfer(transfer(&request)?);
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)
@@ -211,7 +190,7 @@ pub async fn create_transfer(
 
 /// A transfer as the engine takes it: sides resolved to targets, a `credit`
 /// direction turned around.
-fn leg(request: &TransferRequest) -> Result<Leg, ApiError> {
+fn transfer(request: &TransferRequest) -> Result<Transfer, ApiError> {
     let amount = Amount::parse(&request.amount)?;
     let by_user = ByUser::parse(
         request.currency.as_deref(),
@@ -229,21 +208,12 @@ fn leg(request: &TransferRequest) -> Result<Leg, ApiError> {
         request.to_account_id,
         request.to_user_id,
     )?;
-    if let (Target::Account(a), Target::Account(b)) = (&from, &to) {
-        if a == b {
-            return Err(RuleViolation::new(
-                "same_account",
-                "to_account_id: a transfer needs two different accounts",
-            )
-            .into());
-        }
-    }
     let (from, to) = match request.direction.unwrap_or_default() {
         Direction::Debit => (from, to),
         Direction::Credit => (to, from),
     };
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
-    Ok(Leg {
+    Ok(Transfer {
         from,
         to,
         amount,
@@ -308,41 +278,24 @@ pub async fn create_transfer_batch(
         )
         .into());
     }
-    let mut legs = Vec::with_capacity(request.transfers.len());
-    for (index, transfer) in request.transfers.into_iter().enumerate() {
-        let at = |error: ApiError| match error {
-            // `transfers[7].amount ...` when the message starts with the
-            // field it is about, `transfers[7]: ...` otherwise.
-            ApiError::Rule(mut rule) => {
-                let field = rule.message.split([' ', ':']).next().unwrap_or_default();
-                let joint = if TRANSFER_FIELDS.contains(&field) {
-                    "."
-                } else {
-                    ": "
-                };
-                rule.message = format!("transfers[{index}]{joint}{}", rule.message);
-                ApiError::Rule(rule)
-            }
-            ApiError::InvalidRequest(message) => {
-                ApiError::InvalidRequest(format!("transfers[{index}]: {message}"))
-            }
-            other => other,
-        };
+    let mut transfers = Vec::with_capacity(request.transfers.len());
+    for (index, body) in request.transfers.into_iter().enumerate() {
         // `transfers[3].to_account_id: invalid type ...`: the field it stopped at.
-        let transfer: TransferRequest =
-            serde_path_to_error::deserialize(transfer).map_err(|e| {
-                let field = e.path().to_string();
-                ApiError::InvalidRequest(match field.as_str() {
-                    "." => format!("transfers[{index}]: {}", e.inner()),
-                    _ => format!("transfers[{index}].{field}: {}", e.inner()),
-                })
-            })?;
-        legs.push(leg(&transfer).map_err(at)?);
+        let parsed: TransferRequest = serde_path_to_error::deserialize(body).map_err(|e| {
+            let field = e.path().to_string();
+            let field = (field != ".").then_some(field);
+            at_transfer(
+                index,
+                field.as_deref(),
+                ApiError::InvalidRequest(e.inner().to_string()),
+            )
+        })?;
+        transfers.push(transfer(&parsed).map_err(|e| at_transfer(index, None, e))?);
     }
-    let command = Command::TransferBatch {
+    let command = Command::TransferBatch(TransferBatch {
         atomic: request.atomic.unwrap_or(true),
-        legs,
-    };
+        transfers,
+    });
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)
@@ -388,11 +341,11 @@ pub async fn create_reversal(
         service_kit::http::parse_optional_post::<ReversalRequest>(&req, &body)?;
     let amount = request.amount.as_ref().map(Amount::parse).transpose()?;
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
-    let command = Command::Reverse {
+    let command = Command::Reverse(Reverse {
         original,
         amount,
         notes,
-    };
+    });
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)

@@ -9,7 +9,7 @@ use shared_types::ErrorBody;
 use super::movements::ByUser;
 use super::{parse_post, respond};
 use crate::configuration::Settings;
-use crate::domain::engine::Command;
+use crate::domain::commands::{Capture, Command, Release, Reserve};
 use crate::domain::RuleViolation;
 use crate::domain::{Amount, CallerText, OrderId, OrderRef, ServiceId};
 use crate::error::ApiError;
@@ -63,12 +63,12 @@ pub async fn reserve(
     let by_user = ByUser::parse(request.currency.as_deref(), [request.user_id])?;
     let account = by_user.target("account_id", "user_id", request.account_id, request.user_id)?;
     let expires_at = expiry(&state.settings, request.expires_at.as_deref())?;
-    let command = Command::Reserve {
+    let command = Command::Reserve(Reserve {
         account,
         order,
         amount,
         expires_at,
-    };
+    });
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)
@@ -113,7 +113,7 @@ pub async fn capture(
     let reply = state
         .ledger
         .submit(
-            Command::Capture { order, amount },
+            Command::Capture(Capture { order, amount }),
             idempotency,
             Caller::of(&req).name,
         )
@@ -151,7 +151,7 @@ pub async fn release(
     let reply = state
         .ledger
         .submit(
-            Command::Release { order },
+            Command::Release(Release { order }),
             idempotency,
             Caller::of(&req).name,
         )

@@ -17,7 +17,6 @@
 //! or may not have committed: its requests get `503`, and an
 //! `Idempotency-Key` retry answers with what happened.
 
-mod answers;
 mod batch;
 mod keys;
 
@@ -29,9 +28,9 @@ use service_kit::error::error_chain;
 use service_kit::metrics::HttpMetrics;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::{Idempotency, Reply};
-use crate::domain::engine::{Command, SYSTEM_SHARDS};
+use crate::domain::commands::{Command, SYSTEM_SHARDS};
 use crate::error::ApiError;
+use crate::operations::{Idempotency, Reply};
 use crate::store::PgPool;
 use batch::{BatchFailure, KnownCurrencies};
 

@@ -224,14 +224,20 @@ fn transfer(request: &TransferRequest) -> Result<Transfer, ApiError> {
 /// The most transfers one batch may carry.
 const MAX_BATCH: usize = 1000;
 
-/// A batch as it arrives: each transfer is read on its own, so that an error
-/// names its index.
+/// A batch as it arrives, its transfers as JSON: what the idempotency
+/// fingerprint is taken of.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BatchBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     atomic: Option<bool>,
     transfers: Vec<serde_json::Value>,
+}
+
+/// A batch's transfers, as the engine reads them.
+#[derive(Deserialize)]
+struct Transfers {
+    transfers: Vec<TransferRequest>,
 }
 
 /// Transfers applied in order in one request: all or nothing (`atomic`, the
@@ -278,20 +284,15 @@ pub async fn create_transfer_batch(
         )
         .into());
     }
-    let mut transfers = Vec::with_capacity(request.transfers.len());
-    for (index, body) in request.transfers.into_iter().enumerate() {
-        // `transfers[3].to_account_id: invalid type ...`: the field it stopped at.
-        let parsed: TransferRequest = serde_path_to_error::deserialize(body).map_err(|e| {
-            let field = e.path().to_string();
-            let field = (field != ".").then_some(field);
-            at_transfer(
-                index,
-                field.as_deref(),
-                ApiError::InvalidRequest(e.inner().to_string()),
-            )
-        })?;
-        transfers.push(transfer(&parsed).map_err(|e| at_transfer(index, None, e))?);
-    }
+    // The transfers again, each as its own type and from the body itself:
+    // a JSON number read back from a `serde_json::Value` is not always kept
+    // exact, and an error names its transfer and field (`transfers[3].amount: ...`).
+    let Transfers { transfers } = service_kit::http::parse_json(&body)?;
+    let transfers = transfers
+        .iter()
+        .enumerate()
+        .map(|(index, parsed)| transfer(parsed).map_err(|e| at_transfer(index, None, e)))
+        .collect::<Result<_, _>>()?;
     let command = Command::TransferBatch(TransferBatch {
         atomic: request.atomic.unwrap_or(true),
         transfers,

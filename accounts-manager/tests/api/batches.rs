@@ -301,3 +301,34 @@ async fn the_largest_valid_batch_is_accepted_whatever_its_texts() {
     assert_eq!(transfers_recorded(&app).await, 1000);
     assert_eq!(app.balance(&b).await, "10.00");
 }
+
+#[tokio::test]
+async fn a_batch_transfers_amount_given_as_a_json_number_is_kept_exactly() {
+    let app = spawn_app().await;
+    let a = app.funded_account(1, "100.00").await;
+    let b = app.open_account(2, "USD").await;
+    // Read as text, so that the numbers reach the service exactly as written.
+    let body: Value = serde_json::from_str(&format!(
+        r#"{{"transfers": [{{"from_account_id": "{a}", "to_account_id": "{b}", "amount": 45.5}},
+                          {{"from_account_id": "{a}", "to_account_id": "{b}", "amount": 0.07}}]}}"#
+    ))
+    .expect("a batch");
+
+    let (status, answer) = batch(&app, body).await;
+
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["items"][0]["amount"], "45.50");
+    assert_eq!(answer["items"][1]["amount"], "0.07");
+    assert_eq!(app.balance(&b).await, "45.57");
+    let (status, answer) = batch(
+        &app,
+        json!({"transfers": [{"from_account_id": a, "to_account_id": b, "amount": 1.001}]}),
+    )
+    .await;
+    assert_error(
+        status,
+        &answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_amount",
+    );
+}

@@ -35,18 +35,7 @@ impl Rule for Deposit {
 
     fn apply(&self, books: &mut Books, maker: &mut Maker<'_>) -> Result<Outcome, Refusal> {
         let to = books.resolve(&self.to, Some(self.opens))?;
-        let external = books.system_of(AccountKind::External, to)?;
-        let movement = Movement {
-            kind: TransactionType::Deposit,
-            source: (external, Bucket::Balance),
-            destination: (to, Bucket::Balance),
-            shown: (None, Some(to)),
-            amount: self.amount,
-            notes: Some(&self.notes),
-            order: None,
-            reverses: None,
-        };
-        Ok(moved(books.post(&movement, maker)?, None))
+        outside(books, Way::In, to, self.amount, &self.notes, maker)
     }
 }
 
@@ -71,19 +60,57 @@ impl Rule for Withdrawal {
 
     fn apply(&self, books: &mut Books, maker: &mut Maker<'_>) -> Result<Outcome, Refusal> {
         let from = books.resolve(&self.from, None)?;
-        let external = books.system_of(AccountKind::External, from)?;
-        let movement = Movement {
-            kind: TransactionType::Withdrawal,
-            source: (from, Bucket::Balance),
-            destination: (external, Bucket::Balance),
-            shown: (Some(from), None),
-            amount: self.amount,
-            notes: Some(&self.notes),
-            order: None,
-            reverses: None,
-        };
-        Ok(moved(books.post(&movement, maker)?, None))
+        outside(books, Way::Out, from, self.amount, &self.notes, maker)
     }
+}
+
+/// Which way money crosses between an account and the outside.
+#[derive(Debug, Clone, Copy)]
+enum Way {
+    In,
+    Out,
+}
+
+/// Money between `account` and the outside world: the external account of
+/// its currency (of the batch's shard).
+fn outside(
+    books: &mut Books,
+    way: Way,
+    account: AccountId,
+    amount: Amount,
+    notes: &Notes,
+    maker: &mut Maker<'_>,
+) -> Result<Outcome, Refusal> {
+    let external = (
+        books.system_of(AccountKind::External, account)?,
+        Bucket::Balance,
+    );
+    let user = (account, Bucket::Balance);
+    let (kind, source, destination, shown) = match way {
+        Way::In => (
+            TransactionType::Deposit,
+            external,
+            user,
+            (None, Some(account)),
+        ),
+        Way::Out => (
+            TransactionType::Withdrawal,
+            user,
+            external,
+            (Some(account), None),
+        ),
+    };
+    let movement = Movement {
+        kind,
+        source,
+        destination,
+        shown,
+        amount,
+        notes: Some(notes),
+        order: None,
+        reverses: None,
+    };
+    Ok(moved(books.post(&movement, maker)?, None))
 }
 
 /// Money between two accounts of one currency; `from` is where it leaves

@@ -20,7 +20,23 @@ pub enum RecountError {
     #[error("the recount failed")]
     Database(#[from] diesel::result::Error),
     #[error("the recount task did not finish")]
-    Task(#[from] tokio::task::JoinError),
+    Task(#[source] tokio::task::JoinError),
+}
+
+impl service_kit::db::WorkError for RecountError {
+    fn database_unavailable(&self) -> bool {
+        match self {
+            Self::Pool(_) => true,
+            Self::Database(error) => {
+                service_kit::error::classify(error) == service_kit::error::DbFailure::Unavailable
+            }
+            Self::Task(_) => false,
+        }
+    }
+
+    fn task_failed(error: tokio::task::JoinError) -> Self {
+        Self::Task(error)
+    }
 }
 
 pub struct Recounter {
@@ -56,13 +72,11 @@ impl Recounter {
     /// One recount, unless another instance did one within half an
     /// interval: how many accounts it found off.
     pub async fn once(&self) -> Result<Option<i64>, RecountError> {
-        let pool = self.pool.clone();
         let fresh = self.interval / 2;
-        let recount = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            Ok::<_, RecountError>(store::audit::recount(&mut conn, fresh)?)
+        let recount = service_kit::db::blocking(&self.pool, move |conn| {
+            Ok::<_, RecountError>(store::audit::recount(conn, fresh)?)
         })
-        .await??;
+        .await?;
         let found = recount.map(|r| r.mismatched);
         if let Some(found) = found {
             self.mismatches.set(found);

@@ -1,6 +1,7 @@
 //! accounts-manager: the double-entry ledger service.
 
 pub mod configuration;
+pub mod context;
 pub mod domain;
 pub mod error;
 pub mod group_commit;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
-use prometheus::{IntCounter, IntCounterVec, IntGauge};
+use prometheus::{IntCounter, IntGauge};
 use service_kit::access::guard;
 use service_kit::error::{error_chain, json_error_body, no_such_route};
 use service_kit::events::{Relay, RelayMetrics};
@@ -16,29 +16,15 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::configuration::Settings;
+use crate::context::{Context, Metrics};
 use crate::group_commit::{self, Ledger};
 use crate::jobs::recount::Recounter;
 use crate::jobs::sweeper::Sweeper;
 use crate::openapi::ApiDoc;
 use crate::operations::events::{self, LedgerOutbox};
 use crate::routes;
-use crate::store::{self, PgPool};
+use crate::store;
 use service_kit::listing::TokenSeal;
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    /// The ledger engine: every write goes through it.
-    pub ledger: Ledger,
-    pub settings: Settings,
-    /// `ledger_transactions_total{type, status}`.
-    pub transactions: IntCounterVec,
-    /// `ledger_audit_problems`: what the last audit found (0 when clean).
-    pub audit_problems: IntGauge,
-    /// Seals the snapshot tokens of history and the report.
-    pub seal: TokenSeal,
-}
 
 /// A failure to start: the message is the one line start-up prints.
 #[derive(Debug, thiserror::Error)]
@@ -156,12 +142,14 @@ impl Application {
             audit_problems.clone(),
             settings.audit_interval,
         ));
-        let state = AppState {
+        let state = Context {
             pool,
             ledger,
-            settings: settings.clone(),
-            transactions,
-            audit_problems,
+            settings: std::sync::Arc::new(settings.clone()),
+            metrics: Metrics {
+                transactions,
+                audit_problems,
+            },
             seal,
         };
         let server = run(listener, state, metrics, settings.http_workers)
@@ -186,7 +174,7 @@ impl Application {
 
 fn run(
     listener: TcpListener,
-    state: AppState,
+    state: Context,
     metrics: HttpMetrics,
     workers: usize,
 ) -> std::io::Result<Server> {

@@ -21,7 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::clients::accounts::AccountsClient;
 use crate::clients::broker::{Broker, EVENTS_EXCHANGE};
 use crate::configuration::{Role, Settings};
-use crate::context::{Context, JobMetrics};
+use crate::context::{Context, Metrics};
 use crate::jobs::{scheduler, worker, Shutdown};
 use crate::openapi::ApiDoc;
 use crate::routes;
@@ -74,7 +74,7 @@ impl Application {
                 .counter(name, help, &[label])
                 .map_err(|e| fail("cannot set up metrics")(&e))
         };
-        let metrics = JobMetrics {
+        let metrics = Metrics {
             jobs: counter(
                 "payment_jobs_total",
                 "Payment jobs handled, by outcome",

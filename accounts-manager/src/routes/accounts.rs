@@ -7,11 +7,11 @@ use shared_types::ErrorBody;
 use uuid::Uuid;
 
 use super::{account_id, parse_post, respond};
+use crate::context::Context;
 use crate::domain::commands::{Command, Open};
 use crate::domain::{Currency, UserId};
 use crate::error::ApiError;
 use crate::operations;
-use crate::startup::AppState;
 
 /// Open an account for a user.
 #[utoipa::path(
@@ -29,7 +29,7 @@ use crate::startup::AppState;
     security(("bearer" = []))
 )]
 pub async fn open_account(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -59,7 +59,7 @@ pub async fn open_account(
     security(("bearer" = []))
 )]
 pub async fn get_account(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = account_id(&path)?;
@@ -80,7 +80,7 @@ pub async fn get_account(
     security(("bearer" = []))
 )]
 pub async fn list_user_accounts(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let raw: i64 = path.parse().map_err(|_| {
@@ -119,7 +119,7 @@ pub struct BalanceParams {
     security(("bearer" = []))
 )]
 pub async fn balance_at(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     path: web::Path<String>,
     params: web::Query<BalanceParams>,
 ) -> Result<HttpResponse, ApiError> {

@@ -4,9 +4,9 @@ use actix_web::{web, HttpResponse};
 use shared_types::accounts::AuditReport;
 use shared_types::ErrorBody;
 
+use crate::context::Context;
 use crate::error::ApiError;
 use crate::operations;
-use crate::startup::AppState;
 
 /// The double-entry self-check: per currency, the sum of all accounts (always
 /// `0.00`), user accounts below zero, and accounts whose balances differ from
@@ -19,7 +19,7 @@ use crate::startup::AppState;
     responses((status = 200, body = AuditReport), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []))
 )]
-pub async fn audit(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let report = operations::audit::audit(&state.pool, &state.audit_problems).await?;
+pub async fn audit(state: web::Data<Context>) -> Result<HttpResponse, ApiError> {
+    let report = operations::audit::audit(&state.pool, &state.metrics.audit_problems).await?;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -3,8 +3,8 @@
 use actix_web::{web, HttpResponse};
 use service_kit::health::{Alive, Readiness};
 
+use crate::context::Context;
 use crate::operations;
-use crate::startup::AppState;
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive", body = Alive)))]
@@ -21,7 +21,7 @@ pub async fn healthz() -> HttpResponse {
     )
 )]
 pub async fn readyz(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     metrics: web::Data<service_kit::metrics::HttpMetrics>,
 ) -> HttpResponse {
     let ready = operations::run(&state.pool, |conn| Ok(crate::store::ping(conn)?)).await;

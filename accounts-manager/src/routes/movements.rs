@@ -11,13 +11,13 @@ use shared_types::ErrorBody;
 use uuid::Uuid;
 
 use super::{parse_post, respond};
+use crate::context::Context;
 use crate::domain::commands::{
     Command, Deposit, Notes, Reverse, Target, Transfer, TransferBatch, Withdrawal,
 };
 use crate::domain::{Amount, CallerText, Currency, RuleViolation, UserId};
 use crate::error::ApiError;
 use crate::operations::answers::at_transfer;
-use crate::startup::AppState;
 
 /// The currency of a request's sides named by user (`USD` unless it names
 /// one); a currency with no side named by user is `422 invalid_target`, as
@@ -85,7 +85,7 @@ fn notes(description: Option<&str>, reference: Option<&str>) -> Result<Notes, Ru
     security(("bearer" = []))
 )]
 pub async fn create_deposit(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -129,7 +129,7 @@ pub async fn create_deposit(
     security(("bearer" = []))
 )]
 pub async fn create_withdrawal(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -175,7 +175,7 @@ pub async fn create_withdrawal(
     security(("bearer" = []))
 )]
 pub async fn create_transfer(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -269,7 +269,7 @@ struct Transfers {
     security(("bearer" = []))
 )]
 pub async fn create_transfer_batch(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -332,7 +332,7 @@ pub async fn create_transfer_batch(
     security(("bearer" = []))
 )]
 pub async fn create_reversal(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,

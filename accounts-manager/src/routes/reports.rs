@@ -10,10 +10,10 @@ use shared_types::ErrorBody;
 use tokio::sync::mpsc;
 
 use super::account_id;
+use crate::context::Context;
 use crate::domain::{Currency, Month, PageRequest, RuleViolation, Snapshot, SortKey, SortOrder};
 use crate::error::ApiError;
 use crate::operations::listings::{self, ReportQuery};
-use crate::startup::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -58,13 +58,13 @@ pub struct RevenueParams {
 }
 
 /// The snapshot of an earlier page, if its token is one this service sealed.
-fn snapshot(state: &AppState, raw: Option<&str>) -> Result<Option<Snapshot>, RuleViolation> {
+fn snapshot(state: &Context, raw: Option<&str>) -> Result<Option<Snapshot>, RuleViolation> {
     raw.map(|sealed| Snapshot::parse(state.seal.open(sealed)?))
         .transpose()
 }
 
 /// The page with its snapshot token sealed.
-fn sealed(state: &AppState, mut page: Page<Transaction>) -> HttpResponse {
+fn sealed(state: &Context, mut page: Page<Transaction>) -> HttpResponse {
     page.snapshot = state.seal.seal(&page.snapshot);
     HttpResponse::Ok().json(page)
 }
@@ -94,7 +94,7 @@ fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, Api
     security(("bearer" = []))
 )]
 pub async fn account_history(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     path: web::Path<String>,
     params: web::Query<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -126,7 +126,7 @@ pub async fn account_history(
     security(("bearer" = []))
 )]
 pub async fn get_transaction(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = super::transaction_id(&path)?;
@@ -146,7 +146,7 @@ pub async fn get_transaction(
     security(("bearer" = []))
 )]
 pub async fn report(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     params: web::Query<ReportParams>,
 ) -> Result<HttpResponse, ApiError> {
     let status = match params.status.as_deref() {
@@ -187,7 +187,7 @@ pub async fn report(
     security(("bearer" = []))
 )]
 pub async fn revenue(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     params: web::Query<RevenueParams>,
 ) -> Result<HttpResponse, ApiError> {
     let month = Month::parse(&params.month)?;

@@ -9,12 +9,12 @@ use shared_types::ErrorBody;
 use super::movements::ByUser;
 use super::{parse_post, respond};
 use crate::configuration::Settings;
+use crate::context::Context;
 use crate::domain::commands::{Capture, Command, Release, Reserve};
 use crate::domain::RuleViolation;
 use crate::domain::{Amount, CallerText, OrderId, OrderRef, ServiceId};
 use crate::error::ApiError;
 use crate::operations::reservations;
-use crate::startup::AppState;
 use chrono::{DateTime, Utc};
 
 fn order_id(raw: &str) -> Result<OrderId, ApiError> {
@@ -48,7 +48,7 @@ fn order_id(raw: &str) -> Result<OrderId, ApiError> {
     security(("bearer" = []))
 )]
 pub async fn reserve(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -102,7 +102,7 @@ pub async fn reserve(
     security(("bearer" = []))
 )]
 pub async fn capture(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
@@ -141,7 +141,7 @@ pub async fn capture(
     security(("bearer" = []))
 )]
 pub async fn release(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
@@ -173,7 +173,7 @@ pub async fn release(
     security(("bearer" = []))
 )]
 pub async fn get_reservation(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let order = order_id(&path)?;

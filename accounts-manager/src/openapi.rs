@@ -58,9 +58,6 @@ In Transactions, `from_account_id` and `to_account_id` name user accounts; `null
         service_kit::access::admin::create_api_key,
         service_kit::access::admin::list_api_keys,
         service_kit::access::admin::revoke_api_key,
-        routes::health::healthz,
-        routes::health::readyz,
-        routes::health::metrics,
     ),
     components(schemas(
         RefusedOrInvalid,

@@ -48,9 +48,6 @@ POST /advances with the same Idempotency-Key gets the first request's answer, re
         service_kit::access::admin::create_api_key,
         service_kit::access::admin::list_api_keys,
         service_kit::access::admin::revoke_api_key,
-        routes::health::healthz,
-        routes::health::readyz,
-        routes::health::metrics,
     ),
     components(schemas(
         shared_types::advances::AdvanceEvent,

@@ -27,6 +27,7 @@ use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge};
 use service_kit::error::error_chain;
 use service_kit::metrics::HttpMetrics;
 use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::task::JoinHandle;
 
 use crate::domain::commands::{Command, SYSTEM_SHARDS};
 use crate::error::ApiError;
@@ -92,9 +93,17 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Starts `lanes` lanes taking batches of up to `batch_size` commands.
-    /// Must be called inside a tokio runtime.
-    pub fn start(pool: PgPool, lanes: usize, batch_size: usize, metrics: Metrics) -> Self {
+    /// Starts `lanes` lanes taking batches of up to `batch_size` commands,
+    /// and answers their handles: a lane ends once every clone of the
+    /// `Ledger` is dropped and what was queued is applied (a stopping service
+    /// drains its requests, then joins the lanes). Must be called inside a
+    /// tokio runtime.
+    pub fn start(
+        pool: PgPool,
+        lanes: usize,
+        batch_size: usize,
+        metrics: Metrics,
+    ) -> (Self, Vec<JoinHandle<()>>) {
         let (queue, receiver) = mpsc::channel(lanes * batch_size * 2);
         let receiver = Arc::new(Mutex::new(receiver));
         let currencies = KnownCurrencies::default();
@@ -103,6 +112,7 @@ impl Ledger {
         // for a system account. Where the shards start is random, so that
         // several instances spread over them too.
         let first_shard = i16::from(uuid::Uuid::new_v4().as_bytes()[0]) % SYSTEM_SHARDS;
+        let mut handles = Vec::with_capacity(lanes);
         for lane in 0..lanes {
             let lane = Lane {
                 receiver: receiver.clone(),
@@ -112,9 +122,9 @@ impl Ledger {
                 batch_size,
                 metrics: metrics.clone(),
             };
-            tokio::spawn(lane.run());
+            handles.push(tokio::spawn(lane.run()));
         }
-        Self { queue, metrics }
+        (Self { queue, metrics }, handles)
     }
 
     /// Applies the command with the next batch and answers with its outcome.

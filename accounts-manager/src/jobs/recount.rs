@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use prometheus::IntGauge;
+use service_kit::shutdown::Shutdown;
 
 use crate::store::{self, PgPool};
 
@@ -47,12 +48,12 @@ pub struct Recounter {
 }
 
 impl Recounter {
-    /// Recounts at start and then every interval, until the process ends.
-    pub async fn run(self) {
+    /// Recounts at start and then every interval, until a stop is asked
+    /// for; a recount under way is finished.
+    pub async fn run(self, mut shutdown: Shutdown) {
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
+        while shutdown.unless_stopped(tick.tick()).await.is_some() {
             match self.once().await {
                 Ok(Some(found)) if found > 0 => {
                     tracing::error!(

@@ -3,7 +3,6 @@
 pub mod accounts;
 pub mod admin;
 pub mod events;
-pub mod health;
 pub mod movements;
 pub mod reports;
 pub mod reservations;

@@ -2,7 +2,6 @@
 
 pub mod admin;
 pub mod advances;
-pub mod health;
 
 use actix_web::http::Method;
 use actix_web::web;

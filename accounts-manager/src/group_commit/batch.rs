@@ -29,6 +29,31 @@ pub enum BatchFailure {
     CommitUnknown(ApiError),
 }
 
+impl BatchFailure {
+    fn error(&self) -> &ApiError {
+        match self {
+            Self::RolledBack(error) | Self::CommitUnknown(error) => error,
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for BatchFailure {
+    fn from(error: diesel::r2d2::PoolError) -> Self {
+        Self::RolledBack(error.into())
+    }
+}
+
+impl service_kit::db::WorkError for BatchFailure {
+    fn database_unavailable(&self) -> bool {
+        self.error().database_unavailable()
+    }
+
+    fn task_failed(error: tokio::task::JoinError) -> Self {
+        tracing::error!(error = %error, "a batch's task failed");
+        Self::RolledBack(ApiError::task_failed(error))
+    }
+}
+
 /// The currencies known to have their system accounts; a command that opens
 /// an account of another currency creates them first.
 #[derive(Clone, Default)]

@@ -22,7 +22,6 @@ mod keys;
 
 use std::sync::Arc;
 
-use actix_web::web;
 use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge};
 use service_kit::error::error_chain;
 use service_kit::metrics::HttpMetrics;
@@ -187,7 +186,8 @@ impl Lane {
             .into_iter()
             .map(|job| (job.request, job.answer))
             .unzip();
-        let (requests, outcome) = self.apply(requests).await;
+        let requests: Arc<[Request]> = requests.into();
+        let outcome = self.apply(requests.clone()).await;
         match outcome {
             Ok(outcomes) => {
                 for (answer, outcome) in answers.into_iter().zip(outcomes) {
@@ -199,21 +199,20 @@ impl Lane {
             Err(BatchFailure::RolledBack(error)) if requests.len() > 1 => {
                 tracing::warn!(error = %error_chain(&error), commands = requests.len(),
                     "a batch was rolled back; applying its commands as batches of one");
-                let one_by_one =
-                    requests
-                        .into_iter()
-                        .zip(answers)
-                        .map(|(request, answer)| async move {
-                            let (_, outcome) = self.apply(vec![request]).await;
-                            let _ = answer.send(match outcome {
-                                Ok(mut answers) => answers
-                                    .pop()
-                                    .unwrap_or_else(|| Err(ApiError::internal("no answer"))),
-                                Err(
-                                    BatchFailure::RolledBack(e) | BatchFailure::CommitUnknown(e),
-                                ) => Err(e),
-                            });
+                let one_by_one = requests
+                    .iter()
+                    .zip(answers)
+                    .map(|(request, answer)| async move {
+                        let outcome = self.apply(Arc::new([request.clone()])).await;
+                        let _ = answer.send(match outcome {
+                            Ok(mut answers) => answers
+                                .pop()
+                                .unwrap_or_else(|| Err(ApiError::internal("no answer"))),
+                            Err(BatchFailure::RolledBack(e) | BatchFailure::CommitUnknown(e)) => {
+                                Err(e)
+                            }
                         });
+                    });
                 futures::future::join_all(one_by_one).await;
                 "rolled_back"
             }
@@ -243,37 +242,12 @@ impl Lane {
     }
 
     /// Applies requests as one batch on a pooled connection, in a blocking task.
-    async fn apply(
-        &self,
-        requests: Vec<Request>,
-    ) -> (Vec<Request>, Result<Vec<Answer>, BatchFailure>) {
-        let pool = self.pool.clone();
+    async fn apply(&self, requests: Arc<[Request]>) -> Result<Vec<Answer>, BatchFailure> {
         let currencies = self.currencies.clone();
         let shard = self.shard;
-        let count = requests.len();
-        let applied = web::block(move || {
-            let outcome = match pool.get() {
-                Ok(mut conn) => {
-                    let outcome = batch::apply(&mut conn, &currencies, shard, &requests);
-                    if let Err(BatchFailure::RolledBack(e) | BatchFailure::CommitUnknown(e)) =
-                        &outcome
-                    {
-                        service_kit::db::discard_if_unavailable(&mut conn, e);
-                    }
-                    outcome
-                }
-                Err(e) => Err(BatchFailure::RolledBack(e.into())),
-            };
-            (requests, outcome)
+        service_kit::db::blocking(&self.pool, move |conn| {
+            batch::apply(conn, &currencies, shard, &requests)
         })
-        .await;
-        match applied {
-            Ok(applied) => applied,
-            Err(error) => {
-                let error = ApiError::internal(error.to_string());
-                tracing::error!(commands = count, error = %error, "a batch's task failed");
-                (Vec::new(), Err(BatchFailure::RolledBack(error)))
-            }
-        }
+        .await
     }
 }

@@ -36,40 +36,12 @@ POST /advances with the same Idempotency-Key gets the first request's answer, re
 202 if it was still disbursing), and 409 idempotency_key_in_flight while the first request is still at work. Every advance records the name of the key that made it (`created_by`).",
         version = "1.0.0"
     ),
-    paths(
-        routes::advances::create_advance,
-        routes::advances::get_advance,
-        routes::advances::pay_off,
-        routes::admin::dead_letters,
-        routes::admin::replay_dead_letter,
-        routes::advances::list_advances,
-        routes::admin::latest_reconciliation,
-        routes::admin::run_reconciliation,
-        service_kit::access::admin::create_api_key,
-        service_kit::access::admin::list_api_keys,
-        service_kit::access::admin::revoke_api_key,
-    ),
     components(schemas(
         shared_types::advances::AdvanceEvent,
         shared_types::advances::AdvanceEventType,
-        shared_types::ErrorBody,
-        shared_types::ErrorDetail,
-        shared_types::access::NewApiKey,
-        shared_types::access::ApiKey,
-        shared_types::access::ApiKeyList,
-        shared_types::advances::AdvanceRequest,
-        shared_types::advances::Advance,
-        shared_types::advances::AdvanceStatus,
-        shared_types::advances::Payment,
-        shared_types::advances::PaymentStatus,
         shared_types::advances::PaymentJob,
-        shared_types::advances::ReconciliationReport,
-        shared_types::advances::DeadLetter,
-        shared_types::advances::Mismatch,
-        shared_types::advances::ReconciliationCheck,
-        shared_types::accounts::Page<shared_types::advances::Advance>,
     )),
-    modifiers(&BearerAuth, &Scopes),
+    modifiers(&BearerAuth, &Routes),
     tags(
         (name = "advances", description = "Advances and their payments"),
         (name = "admin", description = "Reconciliation and API keys"),
@@ -78,11 +50,13 @@ POST /advances with the same Idempotency-Key gets the first request's answer, re
 )]
 pub struct ApiDoc;
 
-/// Names each route's scope, from the same table the access guard reads.
-struct Scopes;
+/// The `/api/v1` routes of the route list, each with its scope and the
+/// answers every guarded route may give.
+struct Routes;
 
-impl Modify for Scopes {
+impl Modify for Routes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        service_kit::openapi::document_access(openapi, &routes::POLICY);
+        service_kit::route::document(openapi, service_kit::access::API_PREFIX, routes::declare);
+        service_kit::openapi::document_access(openapi);
     }
 }

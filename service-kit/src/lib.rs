@@ -19,6 +19,7 @@ pub mod listing;
 pub mod metrics;
 pub mod openapi;
 pub mod prepared;
+pub mod route;
 pub mod rule;
 pub mod service;
 pub mod shutdown;

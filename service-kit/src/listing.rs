@@ -1,8 +1,99 @@
-//! Pagination and snapshots of listings.
+//! Pagination and snapshots of listings: the paging parameters every
+//! listing takes ([`Listing`]), the snapshot a page is read at
+//! ([`Snapshot::read_at`]) and the page that answers ([`PageRequest::page`]).
 
+use std::future::{ready, Ready};
+
+use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::{QueryResult, RunQueryDsl};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use shared_types::accounts::Page;
 
+use crate::error::ApiError;
 use crate::rule::RuleViolation;
+
+/// The paging parameters of every listing's query string, as its OpenAPI
+/// operation states them (`params(Filters, PageParams)`).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// How many items a page has: 1..1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// Which page, from 1; a page past the end has no items.
+    #[param(minimum = 1, maximum = 9223372036854775807_i64)]
+    pub page: Option<i64>,
+    /// The `snapshot` of an earlier page of the same listing: the page is read as of that one, so no item written since appears and `total_count` stays the same. Opaque; only what this service gave out is taken (`422 invalid_snapshot` otherwise).
+    pub snapshot: Option<String>,
+}
+
+/// The names of [`PageParams`] in a query string.
+const PAGE_PARAMS: [&str; 3] = ["limit", "page", "snapshot"];
+
+/// A listing's query string, read the same way for every listing: the
+/// route's own filters `F` (a struct that refuses unknown fields) and the
+/// paging parameters. An unknown parameter or a value of the wrong type is
+/// `400 invalid_request`; a limit or page out of range is `422`
+/// (`invalid_limit`, `invalid_page`).
+#[derive(Debug)]
+pub struct Listing<F> {
+    pub filters: F,
+    pub page: PageRequest,
+    snapshot: Option<String>,
+}
+
+impl<F: DeserializeOwned> Listing<F> {
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(misfit)?;
+        let (paging, own): (Vec<_>, Vec<_>) = pairs
+            .into_iter()
+            .partition(|(name, _)| PAGE_PARAMS.contains(&name.as_str()));
+        let filters: F = reparse(&own)?;
+        let paging: PageParams = reparse(&paging)?;
+        Ok(Self {
+            filters,
+            page: PageRequest::parse(paging.limit, paging.page)?,
+            snapshot: paging.snapshot,
+        })
+    }
+}
+
+impl<F> Listing<F> {
+    /// The snapshot of the earlier page the request names, if any; `seal`
+    /// opens it when the service seals its tokens ([`TokenSeal`]).
+    pub fn snapshot(&self, seal: Option<&TokenSeal>) -> Result<Option<Snapshot>, RuleViolation> {
+        self.snapshot
+            .as_deref()
+            .map(|token| match seal {
+                Some(seal) => Snapshot::parse(seal.open(token)?),
+                None => Snapshot::parse(token),
+            })
+            .transpose()
+    }
+}
+
+impl<F: DeserializeOwned> FromRequest for Listing<F> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Self::parse(req.query_string()))
+    }
+}
+
+/// `T` from some of a query string's pairs.
+fn reparse<T: DeserializeOwned>(pairs: &[(String, String)]) -> Result<T, ApiError> {
+    let query = serde_urlencoded::to_string(pairs).map_err(misfit)?;
+    serde_urlencoded::from_str(&query).map_err(misfit)
+}
+
+fn misfit(error: impl std::fmt::Display) -> ApiError {
+    ApiError::InvalidRequest(format!("the query string does not fit this route: {error}"))
+}
 
 /// `limit` (1..1000, default 100) and `page` (from 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +143,18 @@ impl PageRequest {
 
     pub fn total_pages(self, total_count: i64) -> i64 {
         (total_count + self.limit - 1) / self.limit
+    }
+
+    /// This page of a listing of `total_count` items, read at `snapshot`.
+    pub fn page<T>(self, items: Vec<T>, total_count: i64, snapshot: &Snapshot) -> Page<T> {
+        Page {
+            items,
+            page: self.page,
+            limit: self.limit,
+            total_count,
+            total_pages: self.total_pages(total_count),
+            snapshot: snapshot.encode(),
+        }
     }
 }
 
@@ -117,6 +220,22 @@ impl Snapshot {
         }
     }
 
+    /// The snapshot a page is read at: the one an earlier page gave, which
+    /// must be of this listing's kind (with a time window for a windowed
+    /// listing, without one for the others), or else the database's now
+    /// (with `window`).
+    pub fn read_at(
+        conn: &mut PgConnection,
+        given: Option<Snapshot>,
+        window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Result<Self, ApiError> {
+        match given {
+            Some(given) if given.window.is_some() == window.is_some() => Ok(given),
+            Some(_) => Err(foreign_snapshot().into()),
+            None => Ok(Self::new(current_snapshot(conn)?, window)),
+        }
+    }
+
     pub fn parse(token: &str) -> Result<Self, RuleViolation> {
         let invalid = not_given_out;
         // Tokens given out before counts were carried have no `@` part.
@@ -167,6 +286,27 @@ impl Snapshot {
             Some(c) => format!("{base}@{}.{:016x}", c.total, c.listing),
         }
     }
+}
+
+#[derive(diesel::QueryableByName)]
+struct SnapshotText {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    snapshot: String,
+}
+
+/// The database's current snapshot, as text.
+fn current_snapshot(conn: &mut PgConnection) -> QueryResult<String> {
+    diesel::sql_query("SELECT pg_current_snapshot()::text AS snapshot")
+        .get_result::<SnapshotText>(conn)
+        .map(|s| s.snapshot)
+}
+
+/// A snapshot token of another kind of listing.
+pub fn foreign_snapshot() -> RuleViolation {
+    RuleViolation::new(
+        "invalid_snapshot",
+        "this snapshot belongs to another listing",
+    )
 }
 
 /// A snapshot token this service did not give out (or that was changed since).
@@ -326,6 +466,44 @@ impl SortOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Filters {
+        sort: Option<String>,
+        after: Option<i64>,
+    }
+
+    #[test]
+    fn a_listing_reads_its_filters_and_its_page_from_one_query_string() {
+        let listing =
+            Listing::<Filters>::parse("sort=amount&limit=5&after=7&page=2&snapshot=1%3A2%3A")
+                .unwrap();
+        assert_eq!(listing.filters.sort.as_deref(), Some("amount"));
+        assert_eq!(listing.filters.after, Some(7));
+        assert_eq!(listing.page, PageRequest { limit: 5, page: 2 });
+        assert_eq!(listing.snapshot(None).unwrap().unwrap().pg_snapshot, "1:2:");
+        let plain = Listing::<Filters>::parse("").unwrap();
+        assert_eq!(plain.page, PageRequest::parse(None, None).unwrap());
+        assert!(plain.snapshot(None).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_listing_refuses_unknown_or_mistyped_parameters_and_pages_out_of_range() {
+        let code = |query: &str| Listing::<Filters>::parse(query).unwrap_err().code();
+        assert_eq!(code("colour=red"), "invalid_request");
+        assert_eq!(code("limit=ten"), "invalid_request");
+        assert_eq!(code("after=x"), "invalid_request");
+        assert_eq!(code("limit=1&limit=2"), "invalid_request");
+        assert_eq!(code("limit=0"), "invalid_limit");
+        assert_eq!(code("page=0"), "invalid_page");
+        let sealed = Listing::<Filters>::parse("snapshot=1%3A2%3A").unwrap();
+        let seal = TokenSeal::new(b"key").unwrap();
+        assert_eq!(
+            sealed.snapshot(Some(&seal)).unwrap_err().code,
+            "invalid_snapshot"
+        );
+    }
 
     #[test]
     fn pages_are_bounded() {

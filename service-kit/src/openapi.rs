@@ -16,17 +16,15 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Writes each `/api/v1` operation's scope into the document from the same
-/// function the guard asks ([`crate::access::Policy::route_scope`]): its
-/// `security` requirement names the scope, its description says it, and it
-/// lists the answers of the guard (`401`, `403 insufficient_scope`,
-/// `429 rate_limited` with `Retry-After`) and those any route may give
-/// (`503` with `Retry-After` when the database or another dependency is
-/// away; for a POST, `413 payload_too_large` and the `Idempotent-Replayed`
-/// header of a replayed answer).
-pub fn document_access(openapi: &mut utoipa::openapi::OpenApi, policy: &crate::access::Policy) {
+/// Completes each `/api/v1` operation: its description says the scope its
+/// `#[utoipa::path]` declares (the one the guard asks for,
+/// [`crate::access::RouteScopes`]), and it lists the answers of the guard
+/// (`401`, `403 insufficient_scope`, `429 rate_limited` with `Retry-After`)
+/// and those any route may give (`503` with `Retry-After` when the database
+/// or another dependency is away; for a POST, `413 payload_too_large` and
+/// the `Idempotent-Replayed` header of a replayed answer).
+pub fn document_access(openapi: &mut utoipa::openapi::OpenApi) {
     use actix_web::http::Method;
-    use utoipa::openapi::security::SecurityRequirement;
 
     for (path, item) in openapi.paths.paths.iter_mut() {
         if !path.starts_with("/api/v1/") {
@@ -43,17 +41,18 @@ pub fn document_access(openapi: &mut utoipa::openapi::OpenApi, policy: &crate::a
             let Some(operation) = operation else {
                 continue;
             };
-            let scope = (policy.route_scope)(&method, path);
-            operation.security = Some(vec![SecurityRequirement::new("bearer", [scope])]);
-            let line = if scope == crate::access::ADMIN {
-                "Scope: `admin`.".to_owned()
-            } else {
-                format!("Scope: `{scope}` (or `admin`).")
-            };
-            operation.description = Some(match operation.description.take() {
-                Some(text) if !text.is_empty() => format!("{text}\n\n{line}"),
-                _ => line,
-            });
+            // A route without a scope is refused at start-up (RouteScopes).
+            if let Some(scope) = crate::access::scopes::declared_scope(operation) {
+                let line = if scope == crate::access::ADMIN {
+                    "Scope: `admin`.".to_owned()
+                } else {
+                    format!("Scope: `{scope}` (or `admin`).")
+                };
+                operation.description = Some(match operation.description.take() {
+                    Some(text) if !text.is_empty() => format!("{text}\n\n{line}"),
+                    _ => line,
+                });
+            }
             let responses = &mut operation.responses.responses;
             for (status, what) in [
                 (

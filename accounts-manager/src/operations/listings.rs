@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
+use service_kit::listing::foreign_snapshot;
 use shared_types::accounts::{AccountId, Page, Transaction};
 use tokio::sync::mpsc;
 
@@ -26,11 +27,7 @@ pub async fn account_history(
 ) -> Result<Page<Transaction>, ApiError> {
     run(pool, move |conn| {
         store::accounts::find_user_account(conn, account)?.ok_or_else(|| not_found(account))?;
-        let snapshot = match snapshot {
-            Some(s) if s.window.is_none() => s,
-            Some(_) => return Err(foreign_snapshot()),
-            None => Snapshot::new(store::transactions::current_snapshot(conn)?, None),
-        };
+        let snapshot = Snapshot::read_at(conn, snapshot, None)?;
         let rows = store::transactions::account_history(
             conn,
             account,
@@ -42,7 +39,7 @@ pub async fn account_history(
         let (total, snapshot) = total_count(snapshot, &format!("history:{account}"), |s| {
             store::transactions::account_history_count(conn, account, s)
         })?;
-        Ok(page_of(rows, total, page, &snapshot))
+        Ok(page.page(wire(&rows), total, &snapshot))
     })
     .await
 }
@@ -84,7 +81,7 @@ pub async fn report(
             }
             ((*from, *to), Some(pinned.clone()))
         }
-        Some(Snapshot { window: None, .. }) => return Err(foreign_snapshot()),
+        Some(Snapshot { window: None, .. }) => return Err(foreign_snapshot().into()),
         None => {
             let earliest =
                 now - chrono::Duration::from_std(report_window).map_err(ApiError::internal)?;
@@ -110,10 +107,7 @@ pub async fn report(
         }
     };
     run(pool, move |conn| {
-        let snapshot = match pinned {
-            Some(s) => s,
-            None => Snapshot::new(store::transactions::current_snapshot(conn)?, Some(window)),
-        };
+        let snapshot = Snapshot::read_at(conn, pinned, Some(window))?;
         let filter = store::transactions::ReportFilter {
             window,
             status: query.status,
@@ -124,7 +118,7 @@ pub async fn report(
         let (total, snapshot) = total_count(snapshot, &listing, |s| {
             store::transactions::report_count(conn, filter, s)
         })?;
-        Ok(page_of(rows, total, query.page, &snapshot))
+        Ok(query.page.page(wire(&rows), total, &snapshot))
     })
     .await
 }
@@ -145,28 +139,8 @@ fn total_count(
     Ok((total, snapshot.with_total(listing, total)))
 }
 
-fn foreign_snapshot() -> ApiError {
-    RuleViolation::new(
-        "invalid_snapshot",
-        "this snapshot belongs to another listing",
-    )
-    .into()
-}
-
-fn page_of(
-    rows: Vec<TransactionRow>,
-    total: i64,
-    page: PageRequest,
-    snapshot: &Snapshot,
-) -> Page<Transaction> {
-    Page {
-        items: rows.iter().map(TransactionRow::to_wire).collect(),
-        page: page.page,
-        limit: page.limit,
-        total_count: total,
-        total_pages: page.total_pages(total),
-        snapshot: snapshot.encode(),
-    }
+fn wire(rows: &[TransactionRow]) -> Vec<Transaction> {
+    rows.iter().map(TransactionRow::to_wire).collect()
 }
 
 /// How many bytes of CSV go out in one chunk.

@@ -1,6 +1,6 @@
 //! Accounts: open, get, list a user's.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use service_kit::auth::Caller;
 use shared_types::accounts::{Account, AccountId, AccountList, BalanceAt, OpenAccountRequest};
 use shared_types::ErrorBody;
@@ -15,7 +15,7 @@ use crate::operations;
 
 /// Open an account for a user.
 #[utoipa::path(
-    post, path = "/api/v1/accounts", tag = "accounts",
+    tag = "accounts",
     request_body = OpenAccountRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer")),
     responses(
@@ -26,8 +26,9 @@ use crate::operations;
         (status = 422, description = "A rule is broken (user_id, currency, idempotency key reuse)", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["accounts:write"]))
 )]
+#[post("/accounts")]
 pub async fn open_account(
     state: web::Data<Context>,
     req: HttpRequest,
@@ -48,7 +49,7 @@ pub async fn open_account(
 
 /// Get an account.
 #[utoipa::path(
-    get, path = "/api/v1/accounts/{account_id}", tag = "accounts",
+    tag = "accounts",
     params(("account_id" = String, Path, description = "The account's UUID")),
     responses(
         (status = 200, body = Account),
@@ -56,8 +57,9 @@ pub async fn open_account(
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such account", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["accounts:read"]))
 )]
+#[get("/accounts/{account_id}")]
 pub async fn get_account(
     state: web::Data<Context>,
     path: web::Path<String>,
@@ -69,7 +71,7 @@ pub async fn get_account(
 
 /// List a user's accounts, oldest first, with their balances and reserved parts.
 #[utoipa::path(
-    get, path = "/api/v1/users/{user_id}/accounts", tag = "accounts",
+    tag = "accounts",
     params(("user_id" = i64, Path, description = "A positive 64-bit integer")),
     responses(
         (status = 200, body = AccountList),
@@ -77,8 +79,9 @@ pub async fn get_account(
         (status = 401, body = ErrorBody),
         (status = 422, description = "The id is not positive", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["accounts:read"]))
 )]
+#[get("/users/{user_id}/accounts")]
 pub async fn list_user_accounts(
     state: web::Data<Context>,
     path: web::Path<String>,
@@ -107,7 +110,7 @@ pub struct BalanceParams {
 /// curl -H "$T" -G http://127.0.0.1:8080/api/v1/accounts/$ACCOUNT_ID/balance --data-urlencode 'at=2026-12-01T12:00:00Z'
 /// ```
 #[utoipa::path(
-    get, path = "/api/v1/accounts/{account_id}/balance", tag = "accounts",
+    tag = "accounts",
     params(("account_id" = String, Path, description = "The account's UUID"), BalanceParams),
     responses(
         (status = 200, body = BalanceAt),
@@ -116,8 +119,9 @@ pub struct BalanceParams {
         (status = 404, description = "No such account", body = ErrorBody),
         (status = 422, description = "at is not an RFC 3339 time, or in the future (invalid_at)", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["accounts:read"]))
 )]
+#[get("/accounts/{account_id}/balance")]
 pub async fn balance_at(
     state: web::Data<Context>,
     path: web::Path<String>,

@@ -1,6 +1,6 @@
 //! Operator routes under `/api/v1/admin`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use shared_types::accounts::AuditReport;
 use shared_types::ErrorBody;
 
@@ -15,10 +15,11 @@ use crate::operations;
 /// latest full recount of every entry found (`recount`: it runs in the
 /// background every `AUDIT_INTERVAL`).
 #[utoipa::path(
-    get, path = "/api/v1/admin/audit", tag = "admin",
+    tag = "admin",
     responses((status = 200, body = AuditReport), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
-    security(("bearer" = []))
+    security(("bearer" = ["admin"]))
 )]
+#[get("/admin/audit")]
 pub async fn audit(state: web::Data<Context>) -> Result<HttpResponse, ApiError> {
     let report = operations::audit::audit(&state.pool, &state.metrics.audit_problems).await?;
     Ok(HttpResponse::Ok().json(report))

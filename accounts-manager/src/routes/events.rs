@@ -1,6 +1,6 @@
 //! The event feed.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use serde::Deserialize;
 use service_kit::listing::PageRequest;
 use shared_types::accounts::{EventPage, EventPosition};
@@ -38,7 +38,7 @@ pub struct EventParams {
 /// curl -H "$T" "http://127.0.0.1:8080/api/v1/events?after=$NEXT"
 /// ```
 #[utoipa::path(
-    get, path = "/api/v1/events", tag = "events",
+    tag = "events",
     params(EventParams),
     responses(
         (status = 200, body = EventPage),
@@ -48,8 +48,9 @@ pub struct EventParams {
         (status = 422, description = "A negative after (invalid_position) or a limit outside 1..1000 (invalid_limit)", body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["events:read"]))
 )]
+#[get("/events")]
 pub async fn feed(
     state: web::Data<Context>,
     params: web::Query<EventParams>,

@@ -1,6 +1,6 @@
 //! Moving money: deposits, withdrawals, transfers.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use service_kit::auth::Caller;
 use shared_types::accounts::{
@@ -70,7 +70,7 @@ fn notes(description: Option<&str>, reference: Option<&str>) -> Result<Notes, Ru
 /// Deposit money from outside into an account, or into a user's account of a
 /// currency (opened by the first deposit).
 #[utoipa::path(
-    post, path = "/api/v1/deposits", tag = "money",
+    tag = "money",
     request_body = DepositRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer")),
     responses(
@@ -82,8 +82,9 @@ fn notes(description: Option<&str>, reference: Option<&str>) -> Result<Notes, Ru
         (status = 422, description = "A bad amount, currency or target (ErrorBody)", body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["money:write"]))
 )]
+#[post("/deposits")]
 pub async fn create_deposit(
     state: web::Data<Context>,
     req: HttpRequest,
@@ -114,7 +115,7 @@ pub async fn create_deposit(
 /// curl -H "$T" -H 'Content-Type: application/json' -d '{"user_id": 3, "amount": "1.00"}' http://127.0.0.1:8080/api/v1/withdrawals
 /// ```
 #[utoipa::path(
-    post, path = "/api/v1/withdrawals", tag = "money",
+    tag = "money",
     request_body = WithdrawalRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer")),
     responses(
@@ -126,8 +127,9 @@ pub async fn create_deposit(
         (status = 422, description = "Refused by the ledger (insufficient_funds): the failed Transaction, which is recorded; or a bad input: an ErrorBody", body = crate::openapi::RefusedOrInvalid),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["money:write"]))
 )]
+#[post("/withdrawals")]
 pub async fn create_withdrawal(
     state: web::Data<Context>,
     req: HttpRequest,
@@ -160,7 +162,7 @@ pub async fn create_withdrawal(
 /// curl -H "$T" -H 'Content-Type: application/json' -d '{"from_user_id": 2, "to_user_id": 3, "amount": "5"}' http://127.0.0.1:8080/api/v1/transfers
 /// ```
 #[utoipa::path(
-    post, path = "/api/v1/transfers", tag = "money",
+    tag = "money",
     request_body = TransferRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer")),
     responses(
@@ -172,8 +174,9 @@ pub async fn create_withdrawal(
         (status = 422, description = "Refused by the ledger (insufficient_funds, currency_mismatch): the failed Transaction, which is recorded; or a bad input (same account, bad amount): an ErrorBody", body = crate::openapi::RefusedOrInvalid),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["money:write"]))
 )]
+#[post("/transfers")]
 pub async fn create_transfer(
     state: web::Data<Context>,
     req: HttpRequest,
@@ -224,6 +227,11 @@ fn transfer(request: &TransferRequest) -> Result<Transfer, ApiError> {
 /// The most transfers one batch may carry.
 const MAX_BATCH: usize = 1000;
 
+/// A thousand transfers are more than the other routes' 64 KiB: room for all
+/// of them with every text at its longest (500 characters), however escaped
+/// (up to 12 bytes a character).
+const BATCH_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
 /// A batch as it arrives, its transfers as JSON: what the idempotency
 /// fingerprint is taken of.
 #[derive(Debug, Serialize, Deserialize)]
@@ -253,7 +261,7 @@ struct Transfers {
 ///   http://127.0.0.1:8080/api/v1/transfers/batch
 /// ```
 #[utoipa::path(
-    post, path = "/api/v1/transfers/batch", tag = "money",
+    tag = "money",
     request_body = TransferBatchRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; one key covers the whole batch")),
     responses(
@@ -266,13 +274,19 @@ struct Transfers {
         (status = 422, description = "Atomic and a transfer was refused: every transfer recorded as failed (TransferBatchAnswer); or invalid_batch (none or more than 1000), a bad transfer (transfers[7].amount ...): an ErrorBody, nothing recorded", body = crate::openapi::BatchRefusedOrInvalid),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["money:write"]))
 )]
+#[post("/transfers/batch")]
 pub async fn create_transfer_batch(
     state: web::Data<Context>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body
+        .to_bytes_limited(BATCH_BODY_LIMIT)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)?
+        .map_err(|e| ApiError::InvalidRequest(format!("the request body was not read: {e}")))?;
     let (request, idempotency) = parse_post::<BatchBody>(&req, &body)?;
     if request.transfers.is_empty() || request.transfers.len() > MAX_BATCH {
         return Err(RuleViolation::new(
@@ -314,7 +328,7 @@ pub async fn create_transfer_batch(
 /// curl -H "$T" -H 'Content-Type: application/json' -d '{"amount": "2.00"}' http://127.0.0.1:8080/api/v1/transactions/$TRANSACTION_ID/reversals
 /// ```
 #[utoipa::path(
-    post, path = "/api/v1/transactions/{transaction_id}/reversals", tag = "money",
+    tag = "money",
     request_body(content = Option<ReversalRequest>, description = "Optional: `amount` (default: all that is not reversed yet), `description`, `reference`; an empty body reverses all", content_type = "application/json"),
     params(
         ("transaction_id" = String, Path, description = "The transaction to reverse"),
@@ -329,8 +343,9 @@ pub async fn create_transfer_batch(
         (status = 422, description = "Refused by the ledger (insufficient_funds on the side that pays back): the failed Transaction, which is recorded; or not_reversible, reversal_exceeds_original, a bad amount: an ErrorBody, nothing recorded", body = crate::openapi::RefusedOrInvalid),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["money:write"]))
 )]
+#[post("/transactions/{transaction_id}/reversals")]
 pub async fn create_reversal(
     state: web::Data<Context>,
     req: HttpRequest,

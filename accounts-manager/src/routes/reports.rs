@@ -1,7 +1,7 @@
 //! History and reports: an account's transactions, the ledger report, the revenue CSV.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
@@ -10,41 +10,33 @@ use shared_types::ErrorBody;
 use tokio::sync::mpsc;
 
 use super::account_id;
+use service_kit::listing::{Listing, PageParams};
+
 use crate::context::Context;
-use crate::domain::{Currency, Month, PageRequest, RuleViolation, Snapshot, SortKey, SortOrder};
+use crate::domain::{Currency, Month, RuleViolation, SortKey, SortOrder};
 use crate::error::ApiError;
 use crate::operations::listings::{self, ReportQuery};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct HistoryParams {
+pub struct HistoryFilters {
     /// `date` (default) or `amount`; ties are broken by date, then id.
     sort: Option<String>,
     /// `desc` (default, newest or largest first) or `asc`.
     order: Option<String>,
-    /// 1..1000, default 100.
-    limit: Option<i64>,
-    /// From 1; a page past the end is empty.
-    page: Option<i64>,
-    /// The `snapshot` of an earlier page, to see exactly the same set.
-    snapshot: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ReportParams {
-    /// RFC 3339; default: the report window (`REPORT_WINDOW`, 5 days) back from now; older is `422`.
+pub struct ReportFilters {
+    /// RFC 3339; default: the report window (`REPORT_WINDOW`, 5 days) back from now; older is `422`. With a `snapshot`, that of its first page.
     from: Option<String>,
     /// RFC 3339, inclusive; default: now.
     to: Option<String>,
     /// `success` or `failed`; both when absent.
     status: Option<String>,
-    limit: Option<i64>,
-    page: Option<i64>,
-    /// The `snapshot` of the first page: pins the set, the window and `total_count`.
-    snapshot: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -55,12 +47,6 @@ pub struct RevenueParams {
     month: String,
     /// Revenue of one currency; default `USD`.
     currency: Option<String>,
-}
-
-/// The snapshot of an earlier page, if its token is one this service sealed.
-fn snapshot(state: &Context, raw: Option<&str>) -> Result<Option<Snapshot>, RuleViolation> {
-    raw.map(|sealed| Snapshot::parse(state.seal.open(sealed)?))
-        .transpose()
 }
 
 /// The page with its snapshot token sealed.
@@ -82,8 +68,8 @@ fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, Api
 
 /// Every transaction that touched the account, successful and failed.
 #[utoipa::path(
-    get, path = "/api/v1/accounts/{account_id}/transactions", tag = "history",
-    params(("account_id" = String, Path, description = "The account's UUID"), HistoryParams),
+    tag = "history",
+    params(("account_id" = String, Path, description = "The account's UUID"), HistoryFilters, PageParams),
     responses(
         (status = 200, body = Page<Transaction>),
         (status = 400, body = ErrorBody),
@@ -91,21 +77,21 @@ fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, Api
         (status = 404, description = "No such account", body = ErrorBody),
         (status = 422, description = "A bad sort, order, limit, page or snapshot", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["reports:read"]))
 )]
+#[get("/accounts/{account_id}/transactions")]
 pub async fn account_history(
     state: web::Data<Context>,
     path: web::Path<String>,
-    params: web::Query<HistoryParams>,
+    listing: Listing<HistoryFilters>,
 ) -> Result<HttpResponse, ApiError> {
     let account = account_id(&path)?;
-    let sort = SortKey::parse(params.sort.as_deref())?;
-    let order = SortOrder::parse(params.order.as_deref())?;
-    let page = PageRequest::parse(params.limit, params.page)?;
-    let snapshot = snapshot(&state, params.snapshot.as_deref())?;
-    let listing =
-        listings::account_history(&state.pool, account, sort, order, page, snapshot).await?;
-    Ok(sealed(&state, listing))
+    let sort = SortKey::parse(listing.filters.sort.as_deref())?;
+    let order = SortOrder::parse(listing.filters.order.as_deref())?;
+    let snapshot = listing.snapshot(Some(&state.seal))?;
+    let page = listings::account_history(&state.pool, account, sort, order, listing.page, snapshot)
+        .await?;
+    Ok(sealed(&state, page))
 }
 
 /// One transaction, with the sum of its successful reversals.
@@ -115,7 +101,7 @@ pub async fn account_history(
 /// curl -H "$T" http://127.0.0.1:8080/api/v1/transactions/$TRANSACTION_ID
 /// ```
 #[utoipa::path(
-    get, path = "/api/v1/transactions/{transaction_id}", tag = "history",
+    tag = "history",
     params(("transaction_id" = String, Path, description = "The transaction's UUID")),
     responses(
         (status = 200, body = Transaction),
@@ -123,8 +109,9 @@ pub async fn account_history(
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such transaction", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["reports:read"]))
 )]
+#[get("/transactions/{transaction_id}")]
 pub async fn get_transaction(
     state: web::Data<Context>,
     path: web::Path<String>,
@@ -135,20 +122,22 @@ pub async fn get_transaction(
 
 /// The report of recent transactions of the whole ledger, oldest first, snapshot-stable.
 #[utoipa::path(
-    get, path = "/api/v1/transactions", tag = "history",
-    params(ReportParams),
+    tag = "history",
+    params(ReportFilters, PageParams),
     responses(
         (status = 200, body = Page<Transaction>),
         (status = 400, description = "A malformed timestamp or number", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 422, description = "from older than the report window, from after to, or a bad status, limit, page or snapshot", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["reports:read"]))
 )]
+#[get("/transactions")]
 pub async fn report(
     state: web::Data<Context>,
-    params: web::Query<ReportParams>,
+    listing: Listing<ReportFilters>,
 ) -> Result<HttpResponse, ApiError> {
+    let params = &listing.filters;
     let status = match params.status.as_deref() {
         None => None,
         Some("success") => Some("success"),
@@ -165,8 +154,8 @@ pub async fn report(
         from: timestamp("from", params.from.as_deref())?,
         to: timestamp("to", params.to.as_deref())?,
         status,
-        page: PageRequest::parse(params.limit, params.page)?,
-        snapshot: snapshot(&state, params.snapshot.as_deref())?,
+        page: listing.page,
+        snapshot: listing.snapshot(Some(&state.seal))?,
     };
     let listing = listings::report(&state.pool, query, state.settings.report_window).await?;
     Ok(sealed(&state, listing))
@@ -174,7 +163,7 @@ pub async fn report(
 
 /// Captured revenue per service in a calendar month (UTC), as CSV.
 #[utoipa::path(
-    get, path = "/api/v1/reports/revenue", tag = "history",
+    tag = "history",
     params(RevenueParams),
     responses(
         (status = 200, description = "`service_id,service_name,revenue`, one row per service with captures in the month, by service_id", content_type = "text/csv; charset=utf-8", body = String,
@@ -184,8 +173,9 @@ pub async fn report(
         (status = 422, description = "A bad month or currency", body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["reports:read"]))
 )]
+#[get("/reports/revenue")]
 pub async fn revenue(
     state: web::Data<Context>,
     params: web::Query<RevenueParams>,

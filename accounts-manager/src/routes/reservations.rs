@@ -1,6 +1,6 @@
 //! Orders: reserve, capture, release, get.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use service_kit::auth::Caller;
 use service_kit::http::{parse_optional_post, NoFields};
 use shared_types::accounts::{CaptureRequest, Reservation, ReservationRequest};
@@ -33,7 +33,7 @@ fn order_id(raw: &str) -> Result<OrderId, ApiError> {
 ///   http://127.0.0.1:8080/api/v1/reservations
 /// ```
 #[utoipa::path(
-    post, path = "/api/v1/reservations", tag = "orders",
+    tag = "orders",
     request_body = ReservationRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; replays the stored answer")),
     responses(
@@ -45,8 +45,9 @@ fn order_id(raw: &str) -> Result<OrderId, ApiError> {
         (status = 422, description = "Not enough balance: the failed Transaction, which is recorded (the order id stays free); or a bad input: an ErrorBody", body = crate::openapi::RefusedOrInvalid),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["orders:write"]))
 )]
+#[post("/reservations")]
 pub async fn reserve(
     state: web::Data<Context>,
     req: HttpRequest,
@@ -84,7 +85,7 @@ pub async fn reserve(
 /// curl -H "$T" -H 'Content-Type: application/json' -d '{"amount": "10.00"}' http://127.0.0.1:8080/api/v1/reservations/19/capture
 /// ```
 #[utoipa::path(
-    post, path = "/api/v1/reservations/{order_id}/capture", tag = "orders",
+    tag = "orders",
     request_body(content = Option<CaptureRequest>, description = "Optional: `{\"amount\": \"100.00\"}` captures that much of the hold and releases the rest; an empty body or `{}` captures all of it", content_type = "application/json"),
     params(
         ("order_id" = i64, Path, description = "A positive 64-bit integer"),
@@ -99,8 +100,9 @@ pub async fn reserve(
         (status = 422, description = "A bad amount, or more than is held (capture_exceeds_reserved)", body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["orders:write"]))
 )]
+#[post("/reservations/{order_id}/capture")]
 pub async fn capture(
     state: web::Data<Context>,
     req: HttpRequest,
@@ -123,7 +125,7 @@ pub async fn capture(
 
 /// The order was cancelled: the held money goes back to `balance`.
 #[utoipa::path(
-    post, path = "/api/v1/reservations/{order_id}/release", tag = "orders",
+    tag = "orders",
     request_body(content = Option<NoFields>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
     params(
         ("order_id" = i64, Path, description = "A positive 64-bit integer"),
@@ -138,8 +140,9 @@ pub async fn capture(
         (status = 422, body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["orders:write"]))
 )]
+#[post("/reservations/{order_id}/release")]
 pub async fn release(
     state: web::Data<Context>,
     req: HttpRequest,
@@ -161,7 +164,7 @@ pub async fn release(
 
 /// Get an order's reservation.
 #[utoipa::path(
-    get, path = "/api/v1/reservations/{order_id}", tag = "orders",
+    tag = "orders",
     params(("order_id" = i64, Path, description = "A positive 64-bit integer")),
     responses(
         (status = 200, body = Reservation),
@@ -170,8 +173,9 @@ pub async fn release(
         (status = 404, description = "The order has no reservation", body = ErrorBody),
         (status = 422, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["orders:read"]))
 )]
+#[get("/reservations/{order_id}")]
 pub async fn get_reservation(
     state: web::Data<Context>,
     path: web::Path<String>,

@@ -136,19 +136,6 @@ struct Count {
     n: i64,
 }
 
-#[derive(QueryableByName)]
-struct SnapshotText {
-    #[diesel(sql_type = Text)]
-    snapshot: String,
-}
-
-/// The database's current snapshot, as text.
-pub fn current_snapshot(conn: &mut PgConnection) -> QueryResult<String> {
-    diesel::sql_query("SELECT pg_current_snapshot()::text AS snapshot")
-        .get_result::<SnapshotText>(conn)
-        .map(|s| s.snapshot)
-}
-
 fn order_by(sort: SortKey, order: SortOrder) -> &'static str {
     match (sort, order) {
         (SortKey::Date, SortOrder::Desc) => "created_at DESC, id DESC",

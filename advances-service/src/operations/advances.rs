@@ -355,17 +355,7 @@ pub async fn list(
     snapshot: Option<Snapshot>,
 ) -> Result<Page<Advance>, ApiError> {
     run(&ctx.pool, move |conn| {
-        let snapshot = match snapshot {
-            Some(s) if s.window.is_none() => s,
-            Some(_) => {
-                return Err(RuleViolation::new(
-                    "invalid_snapshot",
-                    "this snapshot belongs to another listing",
-                )
-                .into())
-            }
-            None => Snapshot::new(advances_store::current_snapshot(conn)?, None),
-        };
+        let snapshot = Snapshot::read_at(conn, snapshot, None)?;
         let (rows, total) = advances_store::list_for_account(
             conn,
             account,
@@ -386,14 +376,7 @@ pub async fn list(
                 row.to_wire(&own)
             })
             .collect();
-        Ok(Page {
-            items,
-            page: page.page,
-            limit: page.limit,
-            total_count: total,
-            total_pages: page.total_pages(total),
-            snapshot: snapshot.encode(),
-        })
+        Ok(page.page(items, total, &snapshot))
     })
     .await
 }

@@ -5,7 +5,6 @@ use diesel::pg::PgConnection;
 use service_kit::error::ApiError;
 use service_kit::idempotency::{run_once, Idempotency, Reply};
 use service_kit::listing::{PageRequest, Snapshot};
-use service_kit::rule::RuleViolation;
 use shared_types::accounts::Page;
 use shared_types::advances::DeadLetter;
 use uuid::Uuid;
@@ -13,7 +12,7 @@ use uuid::Uuid;
 use super::run;
 use crate::clients::broker;
 use crate::context::Context;
-use crate::store::{advances as advances_store, dead_letters};
+use crate::store::dead_letters;
 
 /// A page of the dead letters, oldest first, snapshot-stable like every listing.
 pub async fn list(
@@ -22,27 +21,11 @@ pub async fn list(
     snapshot: Option<Snapshot>,
 ) -> Result<Page<DeadLetter>, ApiError> {
     run(&ctx.pool, move |conn| {
-        let snapshot = match snapshot {
-            Some(s) if s.window.is_none() => s,
-            Some(_) => {
-                return Err(RuleViolation::new(
-                    "invalid_snapshot",
-                    "this snapshot belongs to another listing",
-                )
-                .into())
-            }
-            None => Snapshot::new(advances_store::current_snapshot(conn)?, None),
-        };
+        let snapshot = Snapshot::read_at(conn, snapshot, None)?;
         let (rows, total) =
             dead_letters::list(conn, &snapshot.pg_snapshot, page.limit, page.offset())?;
-        Ok(Page {
-            items: rows.iter().map(|row| row.to_wire()).collect(),
-            page: page.page,
-            limit: page.limit,
-            total_count: total,
-            total_pages: page.total_pages(total),
-            snapshot: snapshot.encode(),
-        })
+        let items = rows.iter().map(|row| row.to_wire()).collect();
+        Ok(page.page(items, total, &snapshot))
     })
     .await
 }

@@ -1,11 +1,11 @@
 //! Reconciliation, for operators.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use service_kit::error::ApiError;
 use service_kit::http::{parse_optional_post, NoFields};
 use service_kit::idempotency::{run_once, Reply};
-use service_kit::listing::{PageRequest, Snapshot};
+use service_kit::listing::{Listing, PageParams};
 use service_kit::telemetry::RequestId;
 use service_kit::trace::TraceParent;
 use shared_types::accounts::Page;
@@ -18,10 +18,11 @@ use crate::operations::{self, reconciliation, run};
 
 /// The latest reconciliation report (empty, with `advances_checked` 0, before the first run).
 #[utoipa::path(
-    get, path = "/api/v1/admin/reconciliation", tag = "admin",
+    tag = "admin",
     responses((status = 200, body = ReconciliationReport), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
-    security(("bearer" = []))
+    security(("bearer" = ["admin"]))
 )]
+#[get("/admin/reconciliation")]
 pub async fn latest_reconciliation(ctx: web::Data<Context>) -> Result<HttpResponse, ApiError> {
     let report = reconciliation::latest(&ctx)
         .await?
@@ -38,7 +39,7 @@ pub async fn latest_reconciliation(ctx: web::Data<Context>) -> Result<HttpRespon
 /// idempotency_key_in_flight`) while it runs, and a repeat afterwards gets
 /// the stored report of that one run.
 #[utoipa::path(
-    post, path = "/api/v1/admin/reconciliation", tag = "admin",
+    tag = "admin",
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; the first request with a key runs the reconciliation once, a repeat answers with its stored report")),
     request_body(content = Option<NoFields>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
     responses(
@@ -50,8 +51,9 @@ pub async fn latest_reconciliation(ctx: web::Data<Context>) -> Result<HttpRespon
         (status = 422, description = "invalid_idempotency_key, idempotency_key_reused", body = ErrorBody),
         (status = 503, description = "The database or accounts-manager is unavailable", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["admin"]))
 )]
+#[post("/admin/reconciliation")]
 pub async fn run_reconciliation(
     ctx: web::Data<Context>,
     req: HttpRequest,
@@ -85,23 +87,11 @@ pub async fn run_reconciliation(
     Ok(reply.into_response())
 }
 
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeadLetterParams {
-    /// 1..1000, default 100.
-    limit: Option<i64>,
-    /// From 1.
-    page: Option<i64>,
-    /// The `snapshot` of an earlier page, to page through the same set.
-    snapshot: Option<String>,
-}
-
 /// The jobs the worker dead-lettered (not a job, or a job for no payment
 /// this service knows), as received, oldest first.
 #[utoipa::path(
-    get, path = "/api/v1/admin/dead-letters", tag = "admin",
-    params(DeadLetterParams),
+    tag = "admin",
+    params(PageParams),
     responses(
         (status = 200, body = Page<DeadLetter>),
         (status = 401, body = ErrorBody),
@@ -109,26 +99,23 @@ pub struct DeadLetterParams {
         (status = 422, description = "invalid_limit, invalid_page, invalid_snapshot", body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["admin"]))
 )]
+#[get("/admin/dead-letters")]
 pub async fn dead_letters(
     ctx: web::Data<Context>,
-    params: web::Query<DeadLetterParams>,
+    listing: Listing<NoFields>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = PageRequest::parse(params.limit, params.page)?;
-    let snapshot = params
-        .snapshot
-        .as_deref()
-        .map(Snapshot::parse)
-        .transpose()?;
-    Ok(HttpResponse::Ok().json(operations::dead_letters::list(&ctx, page, snapshot).await?))
+    let snapshot = listing.snapshot(None)?;
+    let page = operations::dead_letters::list(&ctx, listing.page, snapshot).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Publishes a dead letter's body again to `advances.payments` (for a job
 /// fixed since, or a payment that now exists) and answers it with
 /// `replayed_at` set; `409 already_replayed` if it was replayed before.
 #[utoipa::path(
-    post, path = "/api/v1/admin/dead-letters/{id}/replay", tag = "admin",
+    tag = "admin",
     params(
         ("id" = String, Path, description = "The dead letter's UUID"),
         ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; a repeat with the same key gets the stored answer of the first replay"),
@@ -144,8 +131,9 @@ pub async fn dead_letters(
         (status = 422, description = "invalid_idempotency_key, idempotency_key_reused", body = ErrorBody),
         (status = 503, description = "The database or the broker is unavailable", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["admin"]))
 )]
+#[post("/admin/dead-letters/{id}/replay")]
 pub async fn replay_dead_letter(
     ctx: web::Data<Context>,
     req: HttpRequest,

@@ -1,12 +1,12 @@
 //! Advances: create, get, list an account's.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use service_kit::amount::Amount;
 use service_kit::auth::Caller;
 use service_kit::error::ApiError;
 use service_kit::http::{parse_optional_post, parse_post, uuid, NoFields};
-use service_kit::listing::{PageRequest, Snapshot};
+use service_kit::listing::{Listing, PageParams};
 use service_kit::telemetry::RequestId;
 use service_kit::trace::TraceParent;
 use shared_types::accounts::{AccountId, Page};
@@ -22,7 +22,7 @@ use crate::operations::advances::{self, Created, NewAdvance};
 /// `reference` is `advance:<advance_id>`) and collected back in `installments`
 /// payments, one every installment interval.
 #[utoipa::path(
-    post, path = "/api/v1/advances", tag = "advances",
+    tag = "advances",
     request_body = AdvanceRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; a repeat gets the status and body the first request answered")),
     responses(
@@ -34,8 +34,9 @@ use crate::operations::advances::{self, Created, NewAdvance};
         (status = 422, description = "unknown_account, invalid_amount, invalid_installments, amount_too_small, idempotency_key_reused", body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["advances:write"]))
 )]
+#[post("/advances")]
 pub async fn create_advance(
     ctx: web::Data<Context>,
     req: HttpRequest,
@@ -72,7 +73,7 @@ pub async fn create_advance(
 /// curl -H "$T" -X POST http://127.0.0.1:8081/api/v1/advances/$ADVANCE_ID/payoff
 /// ```
 #[utoipa::path(
-    post, path = "/api/v1/advances/{advance_id}/payoff", tag = "advances",
+    tag = "advances",
     request_body(content = Option<NoFields>, description = "No fields: an empty body or `{}`", content_type = "application/json"),
     params(
         ("advance_id" = String, Path, description = "The advance's UUID"),
@@ -87,8 +88,9 @@ pub async fn create_advance(
         (status = 422, description = "idempotency_key_reused", body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["advances:write"]))
 )]
+#[post("/advances/{advance_id}/payoff")]
 pub async fn pay_off(
     ctx: web::Data<Context>,
     req: HttpRequest,
@@ -103,7 +105,7 @@ pub async fn pay_off(
 
 /// Get an advance with its payments.
 #[utoipa::path(
-    get, path = "/api/v1/advances/{advance_id}", tag = "advances",
+    tag = "advances",
     params(("advance_id" = String, Path, description = "The advance's UUID")),
     responses(
         (status = 200, body = Advance),
@@ -111,8 +113,9 @@ pub async fn pay_off(
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["advances:read"]))
 )]
+#[get("/advances/{advance_id}")]
 pub async fn get_advance(
     ctx: web::Data<Context>,
     path: web::Path<String>,
@@ -124,39 +127,29 @@ pub async fn get_advance(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ListParams {
+pub struct ListFilters {
     /// The account whose advances to list.
     account_id: String,
-    /// 1..1000, default 100.
-    limit: Option<i64>,
-    /// From 1.
-    page: Option<i64>,
-    /// The `snapshot` of an earlier page.
-    snapshot: Option<String>,
 }
 
 /// An account's advances, newest first.
 #[utoipa::path(
-    get, path = "/api/v1/advances", tag = "advances",
-    params(ListParams),
+    tag = "advances",
+    params(ListFilters, PageParams),
     responses(
         (status = 200, body = Page<Advance>),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["advances:read"]))
 )]
+#[get("/advances")]
 pub async fn list_advances(
     ctx: web::Data<Context>,
-    params: web::Query<ListParams>,
+    listing: Listing<ListFilters>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = AccountId(uuid(&params.account_id, "an account id")?);
-    let page = PageRequest::parse(params.limit, params.page)?;
-    let snapshot = params
-        .snapshot
-        .as_deref()
-        .map(Snapshot::parse)
-        .transpose()?;
-    Ok(HttpResponse::Ok().json(advances::list(&ctx, account, page, snapshot).await?))
+    let account = AccountId(uuid(&listing.filters.account_id, "an account id")?);
+    let snapshot = listing.snapshot(None)?;
+    Ok(HttpResponse::Ok().json(advances::list(&ctx, account, listing.page, snapshot).await?))
 }

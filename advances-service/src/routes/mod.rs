@@ -3,55 +3,54 @@
 pub mod admin;
 pub mod advances;
 
-use actix_web::http::Method;
-use actix_web::web;
 use service_kit::access::{Policy, ADMIN};
+use service_kit::route::Routes;
+use utoipa::OpenApi;
 
 /// The scopes a key of advances-service may have.
 pub const SCOPES: &[&str] = &["advances:read", "advances:write", ADMIN];
 
-/// Access control of advances-service: its scopes and what each route needs.
+/// Access control of advances-service: its scopes, and the document in
+/// which each route declares the one it needs.
 pub const POLICY: Policy = Policy {
     scopes: SCOPES,
-    route_scope: scope_of,
+    document: crate::openapi::ApiDoc::openapi,
     // It records no work of its own under a name.
     own_names: &[],
 };
 
-/// The scope a route needs, by method and route pattern (as registered
-/// under `/api/v1`). The guard asks this for every request and the OpenAPI
-/// document is written from it. A route not listed here needs `admin`
-/// (reconciliation, dead letters, api keys); a new route gets its scope by
-/// an arm here.
-pub fn scope_of(method: &Method, route: &str) -> &'static str {
-    let route = route.strip_prefix("/api/v1").unwrap_or(route);
-    match (method.as_str(), route) {
-        ("GET", "/advances" | "/advances/{advance_id}") => "advances:read",
-        ("POST", "/advances" | "/advances/{advance_id}/payoff") => "advances:write",
-        _ => ADMIN,
-    }
+/// Every `/api/v1` route, each named once. A handler's actix attribute gives
+/// its method and path, its `#[utoipa::path]` its OpenAPI and its scope
+/// (`security(("bearer" = ["<scope>"]))`); this list serves them
+/// ([`api_v1`]) and writes them into the document (`crate::openapi`), from
+/// which the access guard reads the scopes.
+pub fn declare(routes: &mut Routes) {
+    routes
+        .service(advances::create_advance)
+        .service(advances::list_advances)
+        .service(advances::get_advance)
+        .service(advances::pay_off)
+        .service(admin::dead_letters)
+        .service(admin::replay_dead_letter)
+        .service(admin::latest_reconciliation)
+        .service(admin::run_reconciliation)
+        .configure(service_kit::access::admin::routes);
 }
 
 /// The `/api/v1` routes (the caller wraps them in the access guard).
-pub fn api_v1(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/advances")
-            .route(web::post().to(advances::create_advance))
-            .route(web::get().to(advances::list_advances)),
-    )
-    .service(web::resource("/advances/{advance_id}").route(web::get().to(advances::get_advance)))
-    .service(
-        web::resource("/advances/{advance_id}/payoff").route(web::post().to(advances::pay_off)),
-    )
-    .service(web::resource("/admin/dead-letters").route(web::get().to(admin::dead_letters)))
-    .service(
-        web::resource("/admin/dead-letters/{id}/replay")
-            .route(web::post().to(admin::replay_dead_letter)),
-    )
-    .service(
-        web::resource("/admin/reconciliation")
-            .route(web::get().to(admin::latest_reconciliation))
-            .route(web::post().to(admin::run_reconciliation)),
-    )
-    .configure(service_kit::access::admin::routes);
+pub fn api_v1(cfg: &mut actix_web::web::ServiceConfig) {
+    service_kit::route::mount(cfg, declare);
+}
+
+#[cfg(test)]
+mod tests {
+    use service_kit::access::{RouteScopes, API_PREFIX};
+
+    #[test]
+    fn every_route_declares_one_scope_of_the_service() {
+        let document = (super::POLICY.document)();
+        if let Err(faults) = RouteScopes::from_openapi(&document, API_PREFIX, super::SCOPES) {
+            panic!("{faults}");
+        }
+    }
 }

@@ -140,19 +140,6 @@ struct Count {
     n: i64,
 }
 
-#[derive(QueryableByName)]
-struct SnapshotText {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    snapshot: String,
-}
-
-/// The database's current snapshot, as text.
-pub fn current_snapshot(conn: &mut PgConnection) -> QueryResult<String> {
-    diesel::sql_query("SELECT pg_current_snapshot()::text AS snapshot")
-        .get_result::<SnapshotText>(conn)
-        .map(|s| s.snapshot)
-}
-
 /// One page of an account's advances, newest first, as of a snapshot.
 pub fn list_for_account(
     conn: &mut PgConnection,

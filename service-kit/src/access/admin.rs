@@ -1,8 +1,7 @@
 //! `/api/v1/admin/api-keys`: make, list and revoke a service's keys (scope
-//! `admin`). A service mounts them with [`routes`] inside its `/api/v1` scope
-//! and names the three handlers in its OpenAPI document.
+//! `admin`). A service adds them to its route list with [`routes`].
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use shared_types::access::{ApiKey, ApiKeyList, NewApiKey};
 use shared_types::ErrorBody;
@@ -15,23 +14,22 @@ use crate::auth::valid_name;
 use crate::error::{classify, ApiError, DbFailure};
 use crate::http::{parse_post, uuid};
 use crate::idempotency::{run_once, Reply};
+use crate::route::Routes;
 use crate::rule::RuleViolation;
 
 /// The key routes, relative to `/api/v1`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/admin/api-keys")
-            .route(web::post().to(create_api_key))
-            .route(web::get().to(list_api_keys)),
-    )
-    .service(web::resource("/admin/api-keys/{key_id}").route(web::delete().to(revoke_api_key)));
+pub fn routes(routes: &mut Routes) {
+    routes
+        .service(create_api_key)
+        .service(list_api_keys)
+        .service(revoke_api_key);
 }
 
 /// Make an API key. The answer carries its `secret`, the bearer token, this
 /// once: only its hash is stored, so a replay of this POST with its
 /// Idempotency-Key answers the same key without the secret.
 #[utoipa::path(
-    post, path = "/api/v1/admin/api-keys", tag = "admin",
+    tag = "admin",
     request_body = NewApiKey,
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; a replay answers the stored key without its secret")),
     responses(
@@ -43,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     ),
     security(("bearer" = ["admin"]))
 )]
+#[post("/admin/api-keys")]
 pub async fn create_api_key(
     access: web::Data<AccessControl>,
     req: HttpRequest,
@@ -110,10 +109,11 @@ pub async fn create_api_key(
 /// Every stored key, revoked and expired ones included; never a secret.
 /// (The bootstrap keys of `API_TOKENS` are configuration, not listed.)
 #[utoipa::path(
-    get, path = "/api/v1/admin/api-keys", tag = "admin",
+    tag = "admin",
     responses((status = 200, body = ApiKeyList), (status = 503, body = ErrorBody)),
     security(("bearer" = ["admin"]))
 )]
+#[get("/admin/api-keys")]
 pub async fn list_api_keys(access: web::Data<AccessControl>) -> Result<HttpResponse, ApiError> {
     let rows = crate::db::run(&access.pool, |conn| Ok(store::all(conn)?)).await?;
     Ok(HttpResponse::Ok().json(ApiKeyList {
@@ -124,7 +124,7 @@ pub async fn list_api_keys(access: web::Data<AccessControl>) -> Result<HttpRespo
 /// Revoke a key: it is refused on every instance within 5 seconds. Revoking
 /// a revoked key answers it as it is.
 #[utoipa::path(
-    delete, path = "/api/v1/admin/api-keys/{key_id}", tag = "admin",
+    tag = "admin",
     params(("key_id" = uuid::Uuid, Path, description = "The key's UUID")),
     responses(
         (status = 200, description = "The key, with revoked_at", body = ApiKey),
@@ -134,6 +134,7 @@ pub async fn list_api_keys(access: web::Data<AccessControl>) -> Result<HttpRespo
     ),
     security(("bearer" = ["admin"]))
 )]
+#[delete("/admin/api-keys/{key_id}")]
 pub async fn revoke_api_key(
     access: web::Data<AccessControl>,
     path: web::Path<String>,

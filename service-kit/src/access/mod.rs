@@ -3,22 +3,23 @@
 //! each route needs, the rate limit per key, and the log line of every refusal.
 //!
 //! One middleware, [`guard`], wraps a service's `/api/v1` scope. For each
-//! request it authenticates the bearer token (`401`), asks the service's
-//! [`Policy::route_scope`] which scope the matched route needs (`403
-//! insufficient_scope`), and counts the request against the key's rate limit
-//! (`429 rate_limited`). A refused request never reaches its handler, so it
+//! request it authenticates the bearer token (`401`), looks up the scope the
+//! matched route declares ([`RouteScopes`], read from the service's OpenAPI
+//! document at start-up; `403 insufficient_scope`), and counts the request
+//! against the key's rate limit (`429 rate_limited`). A refused request never reaches its handler, so it
 //! has no effect and stores nothing under its Idempotency-Key.
 
 pub mod admin;
 pub mod keys;
 pub mod limit;
+pub mod scopes;
 pub mod store;
 
 use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{header, Method, StatusCode};
+use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpResponse, ResponseError};
 
@@ -30,22 +31,23 @@ use crate::metrics::HttpMetrics;
 pub use keys::{Keyring, Principal};
 use keys::{Refusal, VerifyError};
 pub use limit::RateLimit;
+pub use scopes::RouteScopes;
 
 /// The scope that may do everything on its service.
 pub const ADMIN: &str = "admin";
 
-/// Which scope a route needs: `(method, route pattern)` to a scope, where the
-/// pattern is the route as registered, e.g. `/api/v1/accounts/{account_id}`.
-/// A service keeps this in one function beside its route table; a route it
-/// does not list must answer [`ADMIN`] so that a forgotten route is closed.
-pub type RouteScope = fn(&Method, &str) -> &'static str;
+/// Where the guarded routes are served.
+pub const API_PREFIX: &str = "/api/v1";
 
 /// A service's scopes and the scope of each of its routes.
 #[derive(Clone, Copy)]
 pub struct Policy {
     /// Every scope a key of this service may be given, [`ADMIN`] included.
     pub scopes: &'static [&'static str],
-    pub route_scope: RouteScope,
+    /// The service's OpenAPI document, in which every operation under
+    /// [`API_PREFIX`] names the one scope it needs (`security(("bearer" =
+    /// ["<scope>"]))` in its `#[utoipa::path]`).
+    pub document: fn() -> utoipa::openapi::OpenApi,
     /// Names the service records as `created_by` for its own work (the
     /// sweeper's releases): no key may take them.
     pub own_names: &'static [&'static str],
@@ -55,23 +57,29 @@ pub struct Policy {
 pub struct AccessControl {
     pub keyring: Arc<Keyring>,
     pub policy: Policy,
+    pub route_scopes: RouteScopes,
     pub limit: RateLimit,
     pub pool: PgPool,
 }
 
 impl AccessControl {
     /// Starts reading the stored keys of `pool` (now and every few seconds).
+    /// Fails when a route of the policy's document names no scope of its own.
     pub fn start(
         pool: PgPool,
         bootstrap: Tokens,
         policy: Policy,
         rate_limit: u32,
         metrics: &HttpMetrics,
-    ) -> Result<Self, prometheus::Error> {
-        let lookups = metrics.register(prometheus::IntCounter::new(
+    ) -> Result<Self, String> {
+        let route_scopes =
+            RouteScopes::from_openapi(&(policy.document)(), API_PREFIX, policy.scopes)?;
+        let lookups = prometheus::IntCounter::new(
             "api_key_lookups_total",
             "API keys a request had to look up in the database (not yet in memory)",
-        )?)?;
+        )
+        .and_then(|counter| metrics.register(counter))
+        .map_err(|e| format!("cannot set up metrics: {e}"))?;
         let keyring = Arc::new(Keyring::new(pool.clone(), bootstrap, lookups));
         keys::spawn_refresh(keyring.clone());
         let limit = RateLimit::new(rate_limit);
@@ -81,6 +89,7 @@ impl AccessControl {
         Ok(Self {
             keyring,
             policy,
+            route_scopes,
             limit,
             pool,
         })
@@ -100,8 +109,7 @@ pub fn install(
     let bootstrap = Tokens::parse(api_tokens).map_err(|why| format!("API_TOKENS: {why}"))?;
     let retention = Retention(settings.idempotency_retention);
     crate::idempotency_store::spawn_sweeper(pool.clone(), retention);
-    let access = AccessControl::start(pool, bootstrap, policy, settings.rate_limit, metrics)
-        .map_err(|e| format!("cannot set up metrics: {e}"))?;
+    let access = AccessControl::start(pool, bootstrap, policy, settings.rate_limit, metrics)?;
     Ok((web::Data::new(access), web::Data::new(retention)))
 }
 
@@ -137,7 +145,9 @@ pub async fn guard(
         .app_data::<web::Data<crate::error::KnownRoutes>>()
         .is_none_or(|routes| routes.serves(req.path(), req.method()));
     if let (Some(route), true) = (route.as_deref(), served) {
-        let needed = (access.policy.route_scope)(req.method(), route);
+        // Every served route has its scope (`AccessControl::start` checked);
+        // one without would be a route outside the document: closed.
+        let needed = access.route_scopes.of(req.method(), route).unwrap_or(ADMIN);
         if !principal.may(needed) {
             let why = format!("lacks the scope {needed}");
             log_refusal(403, Some(&principal.name), &why, &req, Some(route));

@@ -26,7 +26,7 @@ cleanup() { [ -n "${AM_PID:-}" ] && kill "$AM_PID" 2>/dev/null; for p in ${ADV_P
 trap cleanup EXIT
 
 fresh_db bench_am
-AM_ADDR=127.0.0.1:18080
+AM_ADDR=${AM_ADDR:-127.0.0.1:18080}
 DATABASE_URL="$PG/bench_am" API_TOKENS=$TOKEN BIND_ADDR=$AM_ADDR DATABASE_POOL_SIZE=${AM_POOL:-32} \
   HTTP_WORKERS=${AM_WORKERS:-2} RUST_LOG=warn "$BIN/accounts-manager" >"$OUT/accounts-manager.log" 2>&1 &
 AM_PID=$!

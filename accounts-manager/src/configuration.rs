@@ -2,24 +2,15 @@
 
 use std::time::Duration;
 
-use service_kit::config::Env;
-pub use service_kit::config::{AccessSettings, ConfigError};
+pub use service_kit::config::{AccessSettings, ConfigError, ServiceSettings};
+use service_kit::config::{Env, ServiceDefaults};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub database_url: String,
-    pub bind_addr: String,
-    /// The bootstrap keys of `API_TOKENS` (`token` or `name=token` each).
-    pub api_tokens: Vec<String>,
-    /// `RATE_LIMIT` and `IDEMPOTENCY_RETENTION`.
-    pub access: AccessSettings,
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: where spans go (OTLP/HTTP); none, none exported.
-    pub otlp_endpoint: Option<String>,
+    /// What every service reads: the database, the listen address, the
+    /// bootstrap keys, access, traces, the pool and the HTTP workers.
+    pub service: ServiceSettings,
     pub report_window: Duration,
-    /// Connections in this instance's pool.
-    pub database_pool_size: u32,
-    /// HTTP worker threads; the number of cores when 0.
-    pub http_workers: usize,
     /// Group commit: how many batches of movements may be in flight at once,
     /// and how many movements one batch takes at most.
     pub ledger_lanes: usize,
@@ -59,17 +50,11 @@ impl Settings {
             ));
         }
         Ok(Self {
-            database_url: env.required(
-                "DATABASE_URL",
-                "the Postgres URL of this service's database",
-            )?,
-            bind_addr: env.or("BIND_ADDR", "127.0.0.1:8080"),
-            api_tokens: env.tokens("API_TOKENS")?,
-            access: env.access()?,
-            otlp_endpoint: env.otlp_endpoint()?,
+            service: env.service(ServiceDefaults {
+                bind_addr: "127.0.0.1:8080",
+                min_pool_size: 1,
+            })?,
             report_window: env.duration("REPORT_WINDOW", Duration::from_secs(5 * 24 * 3600))?,
-            database_pool_size: env.number("DATABASE_POOL_SIZE", 16, 1..=1000)?,
-            http_workers: env.number("HTTP_WORKERS", 0, 0..=1024)?,
             ledger_lanes: env.number("LEDGER_LANES", 4, 1..=64)?,
             ledger_batch_size: env.number("LEDGER_BATCH_SIZE", 256, 1..=10_000)?,
             reservation_ttl,
@@ -86,7 +71,7 @@ impl Settings {
     }
 }
 
-/// An `amqp://` URL (TLS is not built in: see the README).
+/// An `amqp://` URL (TLS is not built in: see docs/operations.md).
 fn amqp_url(name: &str, url: String) -> Result<String, ConfigError> {
     if url.starts_with("amqp://") {
         Ok(url)
@@ -114,12 +99,12 @@ mod tests {
     #[test]
     fn defaults_apply_when_optional_settings_are_absent() {
         let s = settings(&[("DATABASE_URL", "postgres://x"), ("API_TOKENS", "a, b")]).unwrap();
-        assert_eq!(s.bind_addr, "127.0.0.1:8080");
-        assert_eq!(s.api_tokens, vec!["a", "b"]);
+        assert_eq!(s.service.bind_addr, "127.0.0.1:8080");
+        assert_eq!(s.service.api_tokens, vec!["a", "b"]);
         assert_eq!(s.report_window, Duration::from_secs(5 * 86400));
-        assert_eq!(s.access.rate_limit, 0);
+        assert_eq!(s.service.access.rate_limit, 0);
         assert_eq!(
-            s.access.idempotency_retention,
+            s.service.access.idempotency_retention,
             Duration::from_secs(30 * 86400)
         );
         assert_eq!(s.audit_interval, Duration::from_secs(3600));

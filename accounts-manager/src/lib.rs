@@ -1,8 +1,10 @@
 //! accounts-manager: the double-entry ledger service.
 
 pub mod configuration;
+pub mod context;
 pub mod domain;
 pub mod error;
+pub mod group_commit;
 pub mod jobs;
 pub mod openapi;
 pub mod operations;

@@ -36,11 +36,6 @@ In Transactions, `from_account_id` and `to_account_id` name user accounts; `null
 (deposits, withdrawals) or a system account.",
         version = "1.0.0"
     ),
-    paths(
-        routes::health::healthz,
-        routes::health::readyz,
-        routes::health::metrics,
-    ),
     components(schemas(
         RefusedOrInvalid,
         BatchRefusedOrInvalid,

@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use service_kit::config::Env;
-pub use service_kit::config::{AccessSettings, ConfigError};
+pub use service_kit::config::{AccessSettings, ConfigError, ServiceSettings};
+use service_kit::config::{Env, ServiceDefaults};
 
 /// The parts one process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,14 +19,9 @@ pub enum Role {
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub database_url: String,
-    pub bind_addr: String,
-    /// The bootstrap keys of `API_TOKENS` (`token` or `name=token` each).
-    pub api_tokens: Vec<String>,
-    /// `RATE_LIMIT` and `IDEMPOTENCY_RETENTION`.
-    pub access: AccessSettings,
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: where spans go (OTLP/HTTP); none, none exported.
-    pub otlp_endpoint: Option<String>,
+    /// What every service reads: the database, the listen address, the
+    /// bootstrap keys, access, traces, the pool and the HTTP workers.
+    pub service: ServiceSettings,
     pub amqp_url: String,
     pub accounts_url: String,
     pub accounts_token: String,
@@ -36,8 +31,6 @@ pub struct Settings {
     pub events_poll_interval: Duration,
     pub reconcile_interval: Duration,
     pub roles: BTreeSet<Role>,
-    pub database_pool_size: u32,
-    pub http_workers: usize,
     /// How long a worker's claim on a payment lasts before another may take it.
     pub payment_lease: Duration,
     /// How long a published job may wait unconsumed before it is published again.
@@ -69,14 +62,10 @@ impl Settings {
             )));
         }
         Ok(Self {
-            database_url: env.required(
-                "DATABASE_URL",
-                "the Postgres URL of this service's database",
-            )?,
-            bind_addr: env.or("BIND_ADDR", "127.0.0.1:8081"),
-            api_tokens: env.tokens("API_TOKENS")?,
-            access: env.access()?,
-            otlp_endpoint: env.otlp_endpoint()?,
+            service: env.service(ServiceDefaults {
+                bind_addr: "127.0.0.1:8081",
+                min_pool_size: 2,
+            })?,
             amqp_url,
             accounts_url: accounts_url.trim_end_matches('/').to_owned(),
             accounts_token: env
@@ -94,8 +83,6 @@ impl Settings {
                 .duration("EVENTS_POLL_INTERVAL", Duration::from_millis(200))?,
             reconcile_interval: env.duration("RECONCILE_INTERVAL", Duration::from_secs(3600))?,
             roles: parse_roles(env.get("ROLES").as_deref())?,
-            database_pool_size: env.number("DATABASE_POOL_SIZE", 16, 2..=1000)?,
-            http_workers: env.number("HTTP_WORKERS", 0, 0..=1024)?,
             payment_lease: env.duration("PAYMENT_LEASE", Duration::from_secs(60))?,
             republish_after: env.duration("REPUBLISH_AFTER", Duration::from_secs(300))?,
             worker_concurrency: env.number("WORKER_CONCURRENCY", 64, 1..=1000)?,
@@ -155,7 +142,7 @@ mod tests {
     #[test]
     fn defaults_follow_the_contract() {
         let s = settings(&REQUIRED).unwrap();
-        assert_eq!(s.bind_addr, "127.0.0.1:8081");
+        assert_eq!(s.service.bind_addr, "127.0.0.1:8081");
         assert_eq!(s.accounts_url, "http://127.0.0.1:8080");
         assert_eq!(s.amqp_url, "amqp://guest:guest@127.0.0.1:5672/%2f");
         assert_eq!(s.installment_interval, Duration::from_secs(7 * 86400));

@@ -11,7 +11,7 @@ use crate::store::PgPool;
 
 /// Counters of this service's own work.
 #[derive(Clone)]
-pub struct JobMetrics {
+pub struct Metrics {
     /// `payment_jobs_total{outcome}`: collected, refused, deferred, skipped, dead_lettered.
     pub jobs: IntCounterVec,
     /// `payment_jobs_published_total{result}`.
@@ -31,5 +31,5 @@ pub struct Context {
     pub accounts: AccountsClient,
     pub broker: Arc<Broker>,
     pub settings: Arc<Settings>,
-    pub metrics: JobMetrics,
+    pub metrics: Metrics,
 }

@@ -28,11 +28,13 @@ pub enum JobError {
     Task(#[source] tokio::task::JoinError),
 }
 
-impl JobError {
-    /// Whether the failure is the database's being away, so that the
-    /// connection it happened on is not handed out again.
-    pub fn is_database_unavailable(&self) -> bool {
+impl service_kit::db::WorkError for JobError {
+    fn database_unavailable(&self) -> bool {
         matches!(self, Self::DatabaseUnavailable(_))
+    }
+
+    fn task_failed(error: tokio::task::JoinError) -> Self {
+        Self::Task(error)
     }
 }
 

@@ -1,30 +1,18 @@
-//! Starts advances-service (the roles `ROLES` names) from the environment.
+//! Starts advances-service (the roles `ROLES` names) from the environment;
+//! SIGTERM drains it.
 
 use std::process::ExitCode;
 
+use advances_service::startup::NAME;
 use advances_service::{Application, Settings};
-use service_kit::error::failed;
-use service_kit::trace;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let _ = dotenvy::dotenv();
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
-        Err(error) => return failed("advances-service", &error),
-    };
-    let traces = match trace::init("advances-service", settings.otlp_endpoint.as_deref()) {
-        Ok(traces) => traces,
-        Err(error) => return failed("advances-service", &error),
-    };
-    let app = match Application::build(settings).await {
-        Ok(app) => app,
-        Err(error) => return failed("advances-service", &error),
-    };
-    let stopped = app.run_until_stopped().await;
-    traces.shutdown().await;
-    match stopped {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => failed("advances-service", &format!("the server stopped: {error}")),
-    }
+    service_kit::service::main(
+        NAME,
+        Settings::from_env,
+        |settings| &settings.service,
+        Application::build,
+    )
+    .await
 }

@@ -36,11 +36,6 @@ POST /advances with the same Idempotency-Key gets the first request's answer, re
 202 if it was still disbursing), and 409 idempotency_key_in_flight while the first request is still at work. Every advance records the name of the key that made it (`created_by`).",
         version = "1.0.0"
     ),
-    paths(
-        routes::health::healthz,
-        routes::health::readyz,
-        routes::health::metrics,
-    ),
     components(schemas(
         shared_types::advances::AdvanceEvent,
         shared_types::advances::AdvanceEventType,

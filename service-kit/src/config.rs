@@ -16,6 +16,32 @@ pub struct AccessSettings {
     pub idempotency_retention: Duration,
 }
 
+/// The settings every service reads the same way.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// `DATABASE_URL`: the service's own Postgres database.
+    pub database_url: String,
+    /// `BIND_ADDR`: where the HTTP server listens.
+    pub bind_addr: String,
+    /// `API_TOKENS`: the bootstrap keys (`token` or `name=token` each).
+    pub api_tokens: Vec<String>,
+    /// `RATE_LIMIT` and `IDEMPOTENCY_RETENTION`.
+    pub access: AccessSettings,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: where spans go (OTLP/HTTP); none, none exported.
+    pub otlp_endpoint: Option<String>,
+    /// `DATABASE_POOL_SIZE`: connections in this instance's pool.
+    pub database_pool_size: u32,
+    /// `HTTP_WORKERS`: HTTP worker threads; the number of cores when 0.
+    pub http_workers: usize,
+}
+
+/// What differs between services in [`ServiceSettings`].
+pub struct ServiceDefaults {
+    pub bind_addr: &'static str,
+    /// The smallest pool the service can work with.
+    pub min_pool_size: u32,
+}
+
 /// Looks settings up by name (the process environment, or a map in tests);
 /// blank values count as absent.
 pub struct Env<F: Fn(&str) -> Option<String>>(pub F);
@@ -74,6 +100,26 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             rate_limit: self.number("RATE_LIMIT", 0, 0..=1_000_000)?,
             idempotency_retention: self
                 .duration("IDEMPOTENCY_RETENTION", Duration::from_secs(30 * 24 * 3600))?,
+        })
+    }
+
+    /// The settings every service reads ([`ServiceSettings`]).
+    pub fn service(&self, defaults: ServiceDefaults) -> Result<ServiceSettings, ConfigError> {
+        Ok(ServiceSettings {
+            database_url: self.required(
+                "DATABASE_URL",
+                "the Postgres URL of this service's database",
+            )?,
+            bind_addr: self.or("BIND_ADDR", defaults.bind_addr),
+            api_tokens: self.tokens("API_TOKENS")?,
+            access: self.access()?,
+            otlp_endpoint: self.otlp_endpoint()?,
+            database_pool_size: self.number(
+                "DATABASE_POOL_SIZE",
+                16,
+                defaults.min_pool_size..=1000,
+            )?,
+            http_workers: self.number("HTTP_WORKERS", 0, 0..=1024)?,
         })
     }
 

@@ -21,7 +21,7 @@ pub fn build_pool(
         .min_idle(Some(1))
         .connection_timeout(connection_timeout)
         // No ping on every checkout (a round trip per request): a connection
-        // that fails as unavailable is marked broken instead (`discard_if_dead`),
+        // that fails as unavailable is marked broken instead (see `blocking`),
         // and the pool replaces it.
         .test_on_check_out(false)
         .build(ConnectionManager::new(database_url))
@@ -49,36 +49,53 @@ pub fn ping(conn: &mut PgConnection) -> diesel::QueryResult<()> {
     diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
 }
 
+/// What work on a pooled connection fails with: the pool's and the blocking
+/// task's failures become one, and it tells when the database was away.
+pub trait WorkError: From<diesel::r2d2::PoolError> + Send + 'static {
+    /// The database could not be reached (the connection is then dropped).
+    fn database_unavailable(&self) -> bool;
+    /// The blocking task panicked or was cancelled.
+    fn task_failed(error: tokio::task::JoinError) -> Self;
+}
+
 /// Runs `work` on a pooled connection in a blocking task: diesel is
-/// synchronous, and the HTTP workers must not wait on the database.
+/// synchronous, and neither the HTTP workers nor the background loops may
+/// wait on the database. After a database restart a pooled connection is
+/// dead, but diesel only notices a broken transaction: when `work` failed
+/// because the database was away, the connection is marked broken so the
+/// pool drops it instead of handing it out again.
+pub async fn blocking<T, E, F>(pool: &PgPool, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: WorkError,
+{
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get()?;
+        let result = work(&mut conn);
+        if result.as_ref().is_err_and(E::database_unavailable) {
+            discard(&mut conn);
+        }
+        result
+    })
+    .await
+    .map_err(E::task_failed)?
+}
+
+/// [`blocking`] for the work of a request.
 pub async fn run<T, F>(pool: &PgPool, work: F) -> Result<T, crate::error::ApiError>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, crate::error::ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get()?;
-        let result = work(&mut conn);
-        discard_if_dead(&mut conn, &result);
-        result
-    })
-    .await?
+    blocking(pool, work).await
 }
 
-/// After a database restart a pooled connection is dead, but diesel only
-/// notices a broken transaction. When work failed because the database was
-/// unavailable, this marks the connection broken so the pool drops it
-/// instead of handing it out again.
-pub fn discard_if_dead<T>(conn: &mut PgConn, result: &Result<T, crate::error::ApiError>) {
-    if let Err(error) = result {
-        discard_if_unavailable(conn, error);
-    }
-}
-
-/// [`discard_if_dead`] for work that failed with `error`.
-pub fn discard_if_unavailable(conn: &mut PgConn, error: &crate::error::ApiError) {
-    if matches!(error, crate::error::ApiError::Unavailable(_)) {
+/// For work that cannot run inside [`blocking`] (it streams out of its
+/// blocking task): drops the connection when `error` says the database was away.
+pub fn discard_if_unavailable<E: WorkError>(conn: &mut PgConn, error: &E) {
+    if error.database_unavailable() {
         discard(conn);
     }
 }

@@ -356,6 +356,16 @@ impl From<diesel::r2d2::PoolError> for ApiError {
     }
 }
 
+impl crate::db::WorkError for ApiError {
+    fn database_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+
+    fn task_failed(error: tokio::task::JoinError) -> Self {
+        Self::internal(error)
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(error: actix_web::error::BlockingError) -> Self {
         Self::Internal(error.into())

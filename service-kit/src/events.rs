@@ -28,6 +28,7 @@ use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
 use uuid::Uuid;
 
 use crate::metrics::HttpMetrics;
+use crate::shutdown::Shutdown;
 
 /// An event ready to publish.
 #[derive(Debug, Clone)]
@@ -140,8 +141,9 @@ struct Lease {
 }
 
 impl<O: Outbox> Relay<O> {
-    /// Relays until the process ends.
-    pub async fn run(self) {
+    /// Relays until a stop is asked for; a round under way is finished (its
+    /// mark moved), so that a stopping instance publishes nothing twice.
+    pub async fn run(self, mut shutdown: Shutdown) {
         let mut lease: Option<Lease> = None;
         // A standby instance keeps its connection and asks for the lock on
         // it again, rather than connecting anew every second.
@@ -149,7 +151,7 @@ impl<O: Outbox> Relay<O> {
         let mut channel: Option<(Connection, Channel)> = None;
         let mut recounted = Instant::now() - RECOUNT;
         let relay = std::sync::Arc::new(self);
-        loop {
+        while !shutdown.requested() {
             let current = match lease.take() {
                 Some(held) => held,
                 None => match relay.clone().take_lease(standby.take()).await {
@@ -163,12 +165,12 @@ impl<O: Outbox> Relay<O> {
                     }
                     Ok(Err(conn)) => {
                         standby = Some(conn);
-                        tokio::time::sleep(RETRY).await;
+                        shutdown.sleep(RETRY).await;
                         continue;
                     }
                     Err(error) => {
                         tracing::warn!(relay = relay.name, error = %error, "cannot take the event relay");
-                        tokio::time::sleep(RETRY).await;
+                        shutdown.sleep(RETRY).await;
                         continue;
                     }
                 },
@@ -181,7 +183,7 @@ impl<O: Outbox> Relay<O> {
                         recounted = Instant::now();
                     }
                     if published < ROUND as usize {
-                        tokio::time::sleep(relay.poll).await;
+                        shutdown.sleep(relay.poll).await;
                     }
                 }
                 Err((held, error)) => {
@@ -190,10 +192,16 @@ impl<O: Outbox> Relay<O> {
                     lease = held;
                     channel = None;
                     tracing::warn!(relay = relay.name, error = %error, "events wait: publishing failed");
-                    tokio::time::sleep(RETRY).await;
+                    shutdown.sleep(RETRY).await;
                 }
             }
         }
+        if let Some((connection, _)) = channel {
+            let closing = connection.close(200, "the relay is stopping".into());
+            let _ = tokio::time::timeout(Duration::from_secs(5), closing).await;
+        }
+        // The lease's connection goes with it, and Postgres releases the lock.
+        tracing::info!(relay = relay.name, "event relay stopped");
     }
 
     /// Takes the lock if no other instance holds it, on `standby` or on a

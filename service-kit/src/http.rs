@@ -13,9 +13,7 @@ pub fn parse_post<T>(req: &HttpRequest, body: &[u8]) -> Result<(T, Option<Idempo
 where
     T: DeserializeOwned + Serialize,
 {
-    let parsed: T =
-        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
-            .map_err(json_error)?;
+    let parsed: T = parse_json(body)?;
     // serde also reads a struct from a JSON array of its fields; the contract wants objects.
     if body.trim_ascii_start().first() != Some(&b'{') {
         return Err(ApiError::InvalidRequest(
@@ -24,6 +22,13 @@ where
     }
     let idempotency = Idempotency::from_request(req, &parsed)?;
     Ok((parsed, idempotency))
+}
+
+/// The JSON body as `T`, with the errors of [`parse_post`] (for a second,
+/// typed reading of a body `parse_post` took).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
+        .map_err(json_error)
 }
 
 /// A body that is not JSON is `malformed_json`; JSON that does not fit the

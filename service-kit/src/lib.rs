@@ -1,4 +1,5 @@
-//! The HTTP plumbing both services share: access control (API keys, scopes,
+//! What both services are built on: the service skeleton (the HTTP app and
+//! the background peers under one shutdown), access control (API keys, scopes,
 //! rate limits), request ids, JSON logs and traces, Prometheus request metrics, the
 //! contract's error body, settings from the environment, and idempotent POSTs
 //! stored in Postgres, and the relay that publishes an outbox to RabbitMQ.
@@ -20,6 +21,8 @@ pub mod openapi;
 pub mod prepared;
 pub mod route;
 pub mod rule;
+pub mod service;
+pub mod shutdown;
 pub mod stored;
 pub mod telemetry;
 pub mod trace;

@@ -170,6 +170,31 @@ impl Process {
         }
     }
 
+    /// SIGTERM, as [`Process::terminate`], waited for off the async runtime:
+    /// asserts that the process exits 0 and that its log has each of
+    /// `logged`, and gives it back (for its log, or a restart).
+    pub async fn stop_cleanly(mut self, logged: &[&str]) -> Self {
+        let (status, process) = tokio::task::spawn_blocking(move || (self.terminate(), self))
+            .await
+            .unwrap();
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{} exits 0 on SIGTERM: {status:?}\n{}",
+            process.name,
+            process.log_tail()
+        );
+        let log = process.log();
+        for line in logged {
+            assert!(
+                log.contains(line),
+                "{} did not log {line}:\n{}",
+                process.name,
+                process.log_tail()
+            );
+        }
+        process
+    }
+
     /// Starts it again with the same settings and port.
     pub fn restart(&mut self) {
         self.kill();

@@ -298,7 +298,7 @@ async fn sigterm_during_load_loses_nothing_and_leaves_nothing_processing() {
     let am = env.accounts_manager("term-am");
     am.ready().await;
     let api = env.advances("term-api", "api,scheduler", &am.url(), &[]);
-    let mut leaving = env.advances("term-worker-1", "worker", &am.url(), &[]);
+    let leaving = env.advances("term-worker-1", "worker", &am.url(), &[]);
     let staying = env.advances("term-worker-2", "worker", &am.url(), &[]);
     for process in [&api, &leaving, &staying] {
         process.ready().await;
@@ -313,24 +313,15 @@ async fn sigterm_during_load_loses_nothing_and_leaves_nothing_processing() {
     )
     .await;
 
-    let status = tokio::task::spawn_blocking(move || {
-        let status = leaving.terminate();
-        (status, leaving)
-    })
-    .await
-    .unwrap();
-
-    let (status, leaving) = status;
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "the worker exits cleanly on SIGTERM: {status:?}\n{}",
-        leaving.log_tail()
-    );
-    assert!(
-        leaving.log().contains("worker stopped"),
-        "{}",
-        leaving.log_tail()
-    );
+    leaving.stop_cleanly(&["worker stopped"]).await;
     all_repaid(&env, &api, &advances, Duration::from_secs(90)).await;
     assert_each_collected_once(&env, &am, &api, &advances).await;
+
+    // The API and scheduler process stops cleanly too, its loops told to stop.
+    api.stop_cleanly(&[
+        "scheduler stopped",
+        "event relay stopped",
+        r#""task":"reconciliation""#,
+    ])
+    .await;
 }

@@ -1,10 +1,15 @@
 //! Types and rules of the ledger, with no I/O: raw input becomes these at the edge.
 
+pub mod books;
+pub mod changes;
+pub mod commands;
 pub mod currency;
-pub mod engine;
-pub mod ledger;
 pub mod month;
+pub mod movement;
 pub mod order;
+pub mod posting;
+pub mod records;
+pub mod refusal;
 pub mod text;
 pub mod user_id;
 

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use prometheus::IntGauge;
+use service_kit::shutdown::Shutdown;
 
 use crate::store::{self, PgPool};
 
@@ -20,7 +21,23 @@ pub enum RecountError {
     #[error("the recount failed")]
     Database(#[from] diesel::result::Error),
     #[error("the recount task did not finish")]
-    Task(#[from] tokio::task::JoinError),
+    Task(#[source] tokio::task::JoinError),
+}
+
+impl service_kit::db::WorkError for RecountError {
+    fn database_unavailable(&self) -> bool {
+        match self {
+            Self::Pool(_) => true,
+            Self::Database(error) => {
+                service_kit::error::classify(error) == service_kit::error::DbFailure::Unavailable
+            }
+            Self::Task(_) => false,
+        }
+    }
+
+    fn task_failed(error: tokio::task::JoinError) -> Self {
+        Self::Task(error)
+    }
 }
 
 pub struct Recounter {
@@ -31,12 +48,12 @@ pub struct Recounter {
 }
 
 impl Recounter {
-    /// Recounts at start and then every interval, until the process ends.
-    pub async fn run(self) {
+    /// Recounts at start and then every interval, until a stop is asked
+    /// for; a recount under way is finished.
+    pub async fn run(self, mut shutdown: Shutdown) {
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
+        while shutdown.unless_stopped(tick.tick()).await.is_some() {
             match self.once().await {
                 Ok(Some(found)) if found > 0 => {
                     tracing::error!(
@@ -56,13 +73,11 @@ impl Recounter {
     /// One recount, unless another instance did one within half an
     /// interval: how many accounts it found off.
     pub async fn once(&self) -> Result<Option<i64>, RecountError> {
-        let pool = self.pool.clone();
         let fresh = self.interval / 2;
-        let recount = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            Ok::<_, RecountError>(store::audit::recount(&mut conn, fresh)?)
+        let recount = service_kit::db::blocking(&self.pool, move |conn| {
+            Ok::<_, RecountError>(store::audit::recount(conn, fresh)?)
         })
-        .await??;
+        .await?;
         let found = recount.map(|r| r.mismatched);
         if let Some(found) = found {
             self.mismatches.set(found);

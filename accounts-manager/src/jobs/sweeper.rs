@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use prometheus::IntCounter;
+use service_kit::shutdown::Shutdown;
 
-use crate::domain::engine::Command;
-use crate::operations::ledger::Ledger;
+use crate::domain::commands::{Command, Expire};
+use crate::group_commit::Ledger;
 use crate::operations::run;
 use crate::store::{self, PgPool};
 
@@ -29,14 +30,13 @@ pub struct Sweeper {
 }
 
 impl Sweeper {
-    /// Sweeps until the process ends.
-    pub async fn run(self) {
+    /// Sweeps until a stop is asked for; a round under way is finished.
+    pub async fn run(self, mut shutdown: Shutdown) {
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
+        while shutdown.unless_stopped(tick.tick()).await.is_some() {
             // A full round means more may be waiting: go on at once.
-            while let Ok(ROUND) = self.round().await {}
+            while !shutdown.requested() && self.round().await == Ok(ROUND) {}
         }
     }
 
@@ -51,7 +51,7 @@ impl Sweeper {
         let releases = due.into_iter().map(|order| async move {
             let answer = self
                 .ledger
-                .submit(Command::Expire { order }, None, SERVICE.to_owned())
+                .submit(Command::Expire(Expire { order }), None, SERVICE.to_owned())
                 .await;
             match answer {
                 Ok(reply) if reply.status < 300 => {

@@ -1,7 +1,5 @@
 //! The double-entry self-check.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use prometheus::IntGauge;
 use rust_decimal::Decimal;
@@ -53,20 +51,4 @@ pub async fn audit(pool: &PgPool, problems: &IntGauge) -> Result<AuditReport, Ap
         .sum();
     problems.set(found);
     Ok(report)
-}
-
-/// Audits every `interval` (`AUDIT_INTERVAL`), so that the gauge an alert
-/// watches is never older than that (it also reads the latest recount).
-pub async fn audit_periodically(pool: PgPool, problems: IntGauge, interval: Duration) {
-    loop {
-        match audit(&pool, &problems).await {
-            Ok(report) => tracing::info!(
-                problems = problems.get(),
-                currencies = report.currencies.len(),
-                "audit finished"
-            ),
-            Err(error) => tracing::warn!(error = %error, "audit failed"),
-        }
-        tokio::time::sleep(interval).await;
-    }
 }

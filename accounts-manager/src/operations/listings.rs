@@ -175,7 +175,9 @@ pub fn revenue_csv(
                     .is_ok()
             })
             .map_err(ApiError::from);
-            service_kit::db::discard_if_dead(&mut conn, &result);
+            if let Err(error) = &result {
+                service_kit::db::discard_if_unavailable(&mut conn, error);
+            }
             result
         });
         let last = match result {

@@ -3,9 +3,9 @@
 //! connection taken from the pool inside a blocking task.
 
 pub mod accounts;
+pub mod answers;
 pub mod audit;
 pub mod events;
-pub mod ledger;
 pub mod listings;
 pub mod reservations;
 

@@ -12,7 +12,7 @@ pub async fn get(pool: &PgPool, order_id: OrderId) -> Result<Reservation, ApiErr
     run(pool, move |conn| {
         let order = store::reservations::find(conn, order_id)?
             .ok_or_else(|| ApiError::NotFound(format!("order {order_id} has no reservation")))?;
-        Ok(order.to_wire())
+        Ok(super::answers::reservation(&order))
     })
     .await
 }

@@ -7,11 +7,11 @@ use shared_types::ErrorBody;
 use uuid::Uuid;
 
 use super::{account_id, parse_post, respond};
-use crate::domain::engine::Command;
+use crate::context::Context;
+use crate::domain::commands::{Command, Open};
 use crate::domain::{Currency, UserId};
 use crate::error::ApiError;
 use crate::operations;
-use crate::startup::AppState;
 
 /// Open an account for a user.
 #[utoipa::path(
@@ -29,16 +29,16 @@ use crate::startup::AppState;
 )]
 #[post("/accounts")]
 pub async fn open_account(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (request, idempotency) = parse_post::<OpenAccountRequest>(&req, &body)?;
-    let command = Command::Open {
+    let command = Command::Open(Open {
         user: UserId::parse(request.user_id)?,
         currency: Currency::parse_or_default(request.currency.as_deref())?,
         id: AccountId(Uuid::now_v7()),
-    };
+    });
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)
@@ -60,7 +60,7 @@ pub async fn open_account(
 )]
 #[get("/accounts/{account_id}")]
 pub async fn get_account(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = account_id(&path)?;
@@ -82,7 +82,7 @@ pub async fn get_account(
 )]
 #[get("/users/{user_id}/accounts")]
 pub async fn list_user_accounts(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let raw: i64 = path.parse().map_err(|_| {
@@ -123,7 +123,7 @@ pub struct BalanceParams {
 )]
 #[get("/accounts/{account_id}/balance")]
 pub async fn balance_at(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     path: web::Path<String>,
     params: web::Query<BalanceParams>,
 ) -> Result<HttpResponse, ApiError> {

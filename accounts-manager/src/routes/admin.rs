@@ -4,9 +4,9 @@ use actix_web::{get, web, HttpResponse};
 use shared_types::accounts::AuditReport;
 use shared_types::ErrorBody;
 
+use crate::context::Context;
 use crate::error::ApiError;
 use crate::operations;
-use crate::startup::AppState;
 
 /// The double-entry self-check: per currency, the sum of all accounts (always
 /// `0.00`), user accounts below zero, and accounts whose balances differ from
@@ -20,7 +20,7 @@ use crate::startup::AppState;
     security(("bearer" = ["admin"]))
 )]
 #[get("/admin/audit")]
-pub async fn audit(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let report = operations::audit::audit(&state.pool, &state.audit_problems).await?;
+pub async fn audit(state: web::Data<Context>) -> Result<HttpResponse, ApiError> {
+    let report = operations::audit::audit(&state.pool, &state.metrics.audit_problems).await?;
     Ok(HttpResponse::Ok().json(report))
 }

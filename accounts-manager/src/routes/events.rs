@@ -6,10 +6,10 @@ use service_kit::listing::PageRequest;
 use shared_types::accounts::{EventPage, EventPosition};
 use shared_types::ErrorBody;
 
+use crate::context::Context;
 use crate::domain::RuleViolation;
 use crate::error::ApiError;
 use crate::operations::events;
-use crate::startup::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -53,7 +53,7 @@ pub struct EventParams {
 )]
 #[get("/events")]
 pub async fn feed(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     params: web::Query<EventParams>,
 ) -> Result<HttpResponse, ApiError> {
     let after = match params.after {

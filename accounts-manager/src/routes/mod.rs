@@ -3,7 +3,6 @@
 pub mod accounts;
 pub mod admin;
 pub mod events;
-pub mod health;
 pub mod movements;
 pub mod reports;
 pub mod reservations;
@@ -14,9 +13,9 @@ use service_kit::route::Routes;
 use shared_types::accounts::{AccountId, TransactionId};
 use utoipa::OpenApi;
 
+use crate::context::Context;
 use crate::error::ApiError;
 use crate::operations::Reply;
-use crate::startup::AppState;
 
 /// The scopes a key of accounts-manager may have.
 pub const SCOPES: &[&str] = &[
@@ -85,9 +84,13 @@ pub fn account_id(raw: &str) -> Result<AccountId, ApiError> {
 }
 
 /// The HTTP answer for a use case's reply; counts what it recorded.
-pub fn respond(state: &AppState, reply: Reply) -> HttpResponse {
+pub fn respond(state: &Context, reply: Reply) -> HttpResponse {
     if let (Some((kind, status)), false) = (reply.recorded, reply.replayed) {
-        state.transactions.with_label_values(&[kind, status]).inc();
+        state
+            .metrics
+            .transactions
+            .with_label_values(&[kind, status])
+            .inc();
     }
     reply.into_response()
 }

@@ -1,6 +1,7 @@
 //! Moving money: deposits, withdrawals, transfers.
 
 use actix_web::{post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
 use service_kit::auth::Caller;
 use shared_types::accounts::{
     AccountId, DepositRequest, Direction, ReversalRequest, Transaction, TransferBatchAnswer,
@@ -10,10 +11,13 @@ use shared_types::ErrorBody;
 use uuid::Uuid;
 
 use super::{parse_post, respond};
-use crate::domain::engine::{Command, Leg, Notes, Target};
+use crate::context::Context;
+use crate::domain::commands::{
+    Command, Deposit, Notes, Reverse, Target, Transfer, TransferBatch, Withdrawal,
+};
 use crate::domain::{Amount, CallerText, Currency, RuleViolation, UserId};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::operations::answers::at_transfer;
 
 /// The currency of a request's sides named by user (`USD` unless it names
 /// one); a currency with no side named by user is `422 invalid_target`, as
@@ -56,19 +60,6 @@ impl ByUser {
     }
 }
 
-/// The fields of a transfer, which its rule messages start with.
-const TRANSFER_FIELDS: [&str; 9] = [
-    "from_account_id",
-    "to_account_id",
-    "from_user_id",
-    "to_user_id",
-    "amount",
-    "currency",
-    "direction",
-    "description",
-    "reference",
-];
-
 fn notes(description: Option<&str>, reference: Option<&str>) -> Result<Notes, RuleViolation> {
     Ok(Notes {
         description: CallerText::parse("description", description)?,
@@ -94,7 +85,7 @@ fn notes(description: Option<&str>, reference: Option<&str>) -> Result<Notes, Ru
 )]
 #[post("/deposits")]
 pub async fn create_deposit(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -103,12 +94,12 @@ pub async fn create_deposit(
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
     let by_user = ByUser::parse(request.currency.as_deref(), [request.user_id])?;
     let to = by_user.target("account_id", "user_id", request.account_id, request.user_id)?;
-    let command = Command::Deposit {
+    let command = Command::Deposit(Deposit {
         to,
         opens: AccountId(Uuid::now_v7()),
         amount,
         notes,
-    };
+    });
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)
@@ -138,7 +129,7 @@ pub async fn create_deposit(
 )]
 #[post("/withdrawals")]
 pub async fn create_withdrawal(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -147,11 +138,11 @@ pub async fn create_withdrawal(
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
     let by_user = ByUser::parse(request.currency.as_deref(), [request.user_id])?;
     let from = by_user.target("account_id", "user_id", request.account_id, request.user_id)?;
-    let command = Command::Withdrawal {
+    let command = Command::Withdrawal(Withdrawal {
         from,
         amount,
         notes,
-    };
+    });
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)
@@ -184,23 +175,12 @@ pub async fn create_withdrawal(
 )]
 #[post("/transfers")]
 pub async fn create_transfer(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (request, idempotency) = parse_post::<TransferRequest>(&req, &body)?;
-    let Leg {
-        from,
-        to,
-        amount,
-        notes,
-    } = leg(&request)?;
-    let command = Command::Transfer {
-        from,
-        to,
-        amount,
-        notes,
-    };
+    let command = Command::Transfer(transfer(&request)?);
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)
@@ -210,7 +190,7 @@ pub async fn create_transfer(
 
 /// A transfer as the engine takes it: sides resolved to targets, a `credit`
 /// direction turned around.
-fn leg(request: &TransferRequest) -> Result<Leg, ApiError> {
+fn transfer(request: &TransferRequest) -> Result<Transfer, ApiError> {
     let amount = Amount::parse(&request.amount)?;
     let by_user = ByUser::parse(
         request.currency.as_deref(),
@@ -228,21 +208,12 @@ fn leg(request: &TransferRequest) -> Result<Leg, ApiError> {
         request.to_account_id,
         request.to_user_id,
     )?;
-    if let (Target::Account(a), Target::Account(b)) = (&from, &to) {
-        if a == b {
-            return Err(RuleViolation::new(
-                "same_account",
-                "to_account_id: a transfer needs two different accounts",
-            )
-            .into());
-        }
-    }
     let (from, to) = match request.direction.unwrap_or_default() {
         Direction::Debit => (from, to),
         Direction::Credit => (to, from),
     };
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
-    Ok(Leg {
+    Ok(Transfer {
         from,
         to,
         amount,
@@ -257,6 +228,22 @@ const MAX_BATCH: usize = 1000;
 /// of them with every text at its longest (500 characters), however escaped
 /// (up to 12 bytes a character).
 const BATCH_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// A batch as it arrives, its transfers as JSON: what the idempotency
+/// fingerprint is taken of.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    atomic: Option<bool>,
+    transfers: Vec<serde_json::Value>,
+}
+
+/// A batch's transfers, as the engine reads them.
+#[derive(Deserialize)]
+struct Transfers {
+    transfers: Vec<TransferRequest>,
+}
 
 /// Transfers applied in order in one request: all or nothing (`atomic`, the
 /// default: `201`, or `422` with every transfer recorded as failed, the ones
@@ -288,7 +275,7 @@ const BATCH_BODY_LIMIT: usize = 16 * 1024 * 1024;
 )]
 #[post("/transfers/batch")]
 pub async fn create_transfer_batch(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -297,8 +284,7 @@ pub async fn create_transfer_batch(
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?
         .map_err(|e| ApiError::InvalidRequest(format!("the request body was not read: {e}")))?;
-    // A transfer that does not fit is named by its path (`transfers[3].amount: ...`).
-    let (request, idempotency) = parse_post::<TransferBatchRequest>(&req, &body)?;
+    let (request, idempotency) = parse_post::<BatchBody>(&req, &body)?;
     if request.transfers.is_empty() || request.transfers.len() > MAX_BATCH {
         return Err(RuleViolation::new(
             "invalid_batch",
@@ -309,29 +295,19 @@ pub async fn create_transfer_batch(
         )
         .into());
     }
-    let mut legs = Vec::with_capacity(request.transfers.len());
-    for (index, transfer) in request.transfers.into_iter().enumerate() {
-        let at = |error: ApiError| match error {
-            // `transfers[7].amount ...` when the message starts with the
-            // field it is about, `transfers[7]: ...` otherwise.
-            ApiError::Rule(mut rule) => {
-                let field = rule.message.split([' ', ':']).next().unwrap_or_default();
-                let joint = if TRANSFER_FIELDS.contains(&field) {
-                    "."
-                } else {
-                    ": "
-                };
-                rule.message = format!("transfers[{index}]{joint}{}", rule.message);
-                ApiError::Rule(rule)
-            }
-            other => other,
-        };
-        legs.push(leg(&transfer).map_err(at)?);
-    }
-    let command = Command::TransferBatch {
+    // The transfers again, each as its own type and from the body itself:
+    // a JSON number read back from a `serde_json::Value` is not always kept
+    // exact, and an error names its transfer and field (`transfers[3].amount: ...`).
+    let Transfers { transfers } = service_kit::http::parse_json(&body)?;
+    let transfers = transfers
+        .iter()
+        .enumerate()
+        .map(|(index, parsed)| transfer(parsed).map_err(|e| at_transfer(index, None, e)))
+        .collect::<Result<_, _>>()?;
+    let command = Command::TransferBatch(TransferBatch {
         atomic: request.atomic.unwrap_or(true),
-        legs,
-    };
+        transfers,
+    });
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)
@@ -367,7 +343,7 @@ pub async fn create_transfer_batch(
 )]
 #[post("/transactions/{transaction_id}/reversals")]
 pub async fn create_reversal(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
@@ -377,11 +353,11 @@ pub async fn create_reversal(
         service_kit::http::parse_optional_post::<ReversalRequest>(&req, &body)?;
     let amount = request.amount.as_ref().map(Amount::parse).transpose()?;
     let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
-    let command = Command::Reverse {
+    let command = Command::Reverse(Reverse {
         original,
         amount,
         notes,
-    };
+    });
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)

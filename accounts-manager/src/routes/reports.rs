@@ -12,10 +12,10 @@ use tokio::sync::mpsc;
 use super::account_id;
 use service_kit::listing::{Listing, PageParams};
 
+use crate::context::Context;
 use crate::domain::{Currency, Month, RuleViolation, SortKey, SortOrder};
 use crate::error::ApiError;
 use crate::operations::listings::{self, ReportQuery};
-use crate::startup::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -59,7 +59,7 @@ pub struct RevenueParams {
 }
 
 /// The page with its snapshot token sealed.
-fn sealed(state: &AppState, mut page: Page<Transaction>) -> HttpResponse {
+fn sealed(state: &Context, mut page: Page<Transaction>) -> HttpResponse {
     page.snapshot = state.seal.seal(&page.snapshot);
     HttpResponse::Ok().json(page)
 }
@@ -90,7 +90,7 @@ fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, Api
 )]
 #[get("/accounts/{account_id}/transactions")]
 pub async fn account_history(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     path: web::Path<String>,
     listing: Listing<HistoryFilters>,
 ) -> Result<HttpResponse, ApiError> {
@@ -122,7 +122,7 @@ pub async fn account_history(
 )]
 #[get("/transactions/{transaction_id}")]
 pub async fn get_transaction(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = super::transaction_id(&path)?;
@@ -143,7 +143,7 @@ pub async fn get_transaction(
 )]
 #[get("/transactions")]
 pub async fn report(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     listing: Listing<ReportFilters>,
 ) -> Result<HttpResponse, ApiError> {
     let params = &listing.filters;
@@ -186,7 +186,7 @@ pub async fn report(
 )]
 #[get("/reports/revenue")]
 pub async fn revenue(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     params: web::Query<RevenueParams>,
 ) -> Result<HttpResponse, ApiError> {
     let month = Month::parse(&params.month)?;

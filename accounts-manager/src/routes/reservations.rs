@@ -9,12 +9,12 @@ use shared_types::ErrorBody;
 use super::movements::ByUser;
 use super::{parse_post, respond};
 use crate::configuration::Settings;
-use crate::domain::engine::Command;
+use crate::context::Context;
+use crate::domain::commands::{Capture, Command, Release, Reserve};
 use crate::domain::RuleViolation;
 use crate::domain::{Amount, CallerText, OrderId, OrderRef, ServiceId};
 use crate::error::ApiError;
 use crate::operations::reservations;
-use crate::startup::AppState;
 use chrono::{DateTime, Utc};
 
 fn order_id(raw: &str) -> Result<OrderId, ApiError> {
@@ -48,7 +48,7 @@ fn order_id(raw: &str) -> Result<OrderId, ApiError> {
 )]
 #[post("/reservations")]
 pub async fn reserve(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -63,12 +63,12 @@ pub async fn reserve(
     let by_user = ByUser::parse(request.currency.as_deref(), [request.user_id])?;
     let account = by_user.target("account_id", "user_id", request.account_id, request.user_id)?;
     let expires_at = expiry(&state.settings, request.expires_at.as_deref())?;
-    let command = Command::Reserve {
+    let command = Command::Reserve(Reserve {
         account,
         order,
         amount,
         expires_at,
-    };
+    });
     let reply = state
         .ledger
         .submit(command, idempotency, Caller::of(&req).name)
@@ -102,7 +102,7 @@ pub async fn reserve(
 )]
 #[post("/reservations/{order_id}/capture")]
 pub async fn capture(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
@@ -113,7 +113,7 @@ pub async fn capture(
     let reply = state
         .ledger
         .submit(
-            Command::Capture { order, amount },
+            Command::Capture(Capture { order, amount }),
             idempotency,
             Caller::of(&req).name,
         )
@@ -141,7 +141,7 @@ pub async fn capture(
 )]
 #[post("/reservations/{order_id}/release")]
 pub async fn release(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
@@ -151,7 +151,7 @@ pub async fn release(
     let reply = state
         .ledger
         .submit(
-            Command::Release { order },
+            Command::Release(Release { order }),
             idempotency,
             Caller::of(&req).name,
         )
@@ -174,7 +174,7 @@ pub async fn release(
 )]
 #[get("/reservations/{order_id}")]
 pub async fn get_reservation(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let order = order_id(&path)?;

@@ -8,8 +8,8 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::schema::accounts;
-use crate::domain::engine::SYSTEM_SHARDS;
-use crate::domain::ledger::AccountKind;
+use crate::domain::commands::SYSTEM_SHARDS;
+use crate::domain::posting::AccountKind;
 use service_kit::stored::Stored;
 use shared_types::accounts::{Account, AccountId};
 

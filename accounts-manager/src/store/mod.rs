@@ -4,7 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
-pub mod batch;
+pub mod books;
 pub mod events;
 pub mod reservations;
 pub mod revenue;

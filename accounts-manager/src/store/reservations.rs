@@ -1,5 +1,5 @@
 //! The `reservations` table: one row per order, written by the ledger engine
-//! (`store::batch`) and read here.
+//! (`store::books`) and read here.
 
 use std::collections::HashMap;
 
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::corrupt;
 use super::schema::reservations;
-use crate::domain::engine::Order;
+use crate::domain::records::Order;
 use crate::domain::{Amount, Currency, OrderId, OrderRef, ServiceId};
 use shared_types::accounts::{AccountId, ReservationStatus};
 

@@ -23,19 +23,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    api_keys (id) {
-        id -> Uuid,
-        name -> Text,
-        secret_hash -> Bytea,
-        scopes -> Array<Nullable<Text>>,
-        created_at -> Timestamptz,
-        expires_at -> Nullable<Timestamptz>,
-        revoked_at -> Nullable<Timestamptz>,
-        last_used_at -> Nullable<Timestamptz>,
-    }
-}
-
-diesel::table! {
     audit_recounts (id) {
         id -> Int8,
         checked_at -> Timestamptz,
@@ -51,17 +38,6 @@ diesel::table! {
         account_id -> Uuid,
         bucket -> Text,
         amount -> Numeric,
-    }
-}
-
-diesel::table! {
-    idempotency_keys (key) {
-        key -> Text,
-        request_hash -> Bytea,
-        response_status -> Int2,
-        response_body -> Text,
-        created_at -> Timestamptz,
-        in_flight_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -96,7 +72,8 @@ diesel::table! {
 // `xid`, `service_name`, `position` and the `*_after` parts are left out of
 // `transactions`: only hand-written SQL reads or writes them, and with them the table would pass diesel's
 // 16-column limit (its `32-column-tables` feature doubles diesel's build). So
-// are the tables only hand-written SQL touches: `event_relay`, `token_seal`.
+// are the tables only hand-written SQL touches: `event_relay`, `token_seal`,
+// and those service-kit declares: `api_keys`, `idempotency_keys`.
 diesel::table! {
     transactions (id) {
         id -> Uuid,
@@ -125,10 +102,8 @@ diesel::joinable!(reservations -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(
     account_heads,
     accounts,
-    api_keys,
     audit_recounts,
     entries,
-    idempotency_keys,
     reservations,
     revenue_rollup,
     transactions,

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use super::corrupt;
 use super::schema::transactions;
-use crate::domain::engine::Original;
+use crate::domain::records::Original;
 use crate::domain::{Amount, Currency, OrderId, OrderRef, ServiceId};
 use crate::domain::{PageRequest, SortKey, SortOrder};
 use shared_types::accounts::{

@@ -303,21 +303,32 @@ async fn the_largest_valid_batch_is_accepted_whatever_its_texts() {
 }
 
 #[tokio::test]
-async fn a_batch_takes_amounts_as_exact_json_numbers_like_a_single_transfer() {
+async fn a_batch_transfers_amount_given_as_a_json_number_is_kept_exactly() {
     let app = spawn_app().await;
     let a = app.funded_account(1, "100.00").await;
     let b = app.open_account(2, "USD").await;
+    // Read as text, so that the numbers reach the service exactly as written.
     let body: Value = serde_json::from_str(&format!(
-        r#"{{"transfers": [{{"from_account_id": "{a}", "to_account_id": "{b}", "amount": 14.55}},
-                          {{"from_account_id": "{a}", "to_account_id": "{b}", "amount": 0.1}}]}}"#
+        r#"{{"transfers": [{{"from_account_id": "{a}", "to_account_id": "{b}", "amount": 45.5}},
+                          {{"from_account_id": "{a}", "to_account_id": "{b}", "amount": 0.07}}]}}"#
     ))
-    .unwrap();
+    .expect("a batch");
 
     let (status, answer) = batch(&app, body).await;
 
     assert_eq!(status, StatusCode::CREATED, "{answer}");
-    assert_eq!(answer["items"][0]["amount"], "14.55");
-    assert_eq!(answer["items"][1]["amount"], "0.10");
-    assert_eq!(app.balance(&b).await, "14.65");
-    app.assert_audit_clean().await;
+    assert_eq!(answer["items"][0]["amount"], "45.50");
+    assert_eq!(answer["items"][1]["amount"], "0.07");
+    assert_eq!(app.balance(&b).await, "45.57");
+    let (status, answer) = batch(
+        &app,
+        json!({"transfers": [{"from_account_id": a, "to_account_id": b, "amount": 1.001}]}),
+    )
+    .await;
+    assert_error(
+        status,
+        &answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_amount",
+    );
 }

@@ -9,11 +9,11 @@
 //! duplicate job is harmless, a lost one is not.
 
 use futures::future::join_all;
+use service_kit::shutdown::Shutdown;
 use service_kit::trace::TraceParent;
 use shared_types::advances::{AdvanceId, PaymentId, PaymentJob};
 use tracing::Instrument;
 
-use super::Shutdown;
 use crate::clients::accounts::Origin;
 use crate::clients::broker::{self, BrokerError};
 use crate::context::Context;

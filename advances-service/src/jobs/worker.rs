@@ -16,12 +16,12 @@ use lapin::options::{
     BasicRejectOptions,
 };
 use lapin::types::FieldTable;
+use service_kit::shutdown::Shutdown;
 use shared_types::advances::PaymentJob;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::Shutdown;
 use crate::clients::broker::{self, BrokerError, QUEUE};
 use crate::context::Context;
 use crate::operations::collection::{collect_all, Job, Outcome};

@@ -151,7 +151,11 @@ pub async fn create(
                                 advance.account()
                             ),
                         },
-                        _ => ApiError::from(error),
+                        DbFailure::NotFound
+                        | DbFailure::CheckViolation(_)
+                        | DbFailure::OutOfRange
+                        | DbFailure::Unavailable
+                        | DbFailure::Other => ApiError::from(error),
                     },
                 )?;
                 events::record(conn, &[(advance.id(), AdvanceEventType::AdvanceCreated)])?;

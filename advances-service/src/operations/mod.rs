@@ -20,18 +20,5 @@ where
     F: FnOnce(&mut PgConnection) -> Result<T, JobError> + Send + 'static,
     T: Send + 'static,
 {
-    let pool = pool.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get()?;
-        let result = work(&mut conn);
-        if result
-            .as_ref()
-            .is_err_and(JobError::is_database_unavailable)
-        {
-            service_kit::db::discard(&mut conn);
-        }
-        result
-    })
-    .await
-    .map_err(JobError::Task)?
+    service_kit::db::blocking(pool, work).await
 }

@@ -2,7 +2,6 @@
 
 pub mod admin;
 pub mod advances;
-pub mod health;
 
 use service_kit::access::{Policy, ADMIN};
 use service_kit::route::Routes;

@@ -10,6 +10,9 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::schema::payments;
+pub use crate::domain::payments::PayoffRefused;
+use crate::domain::payments::{self as domain, roll_over, OpenPayment, RollOver};
+use crate::domain::PlannedPayment;
 use service_kit::stored::Stored;
 use shared_types::accounts::TransactionId;
 use shared_types::advances::{AdvanceId, Payment, PaymentId, PaymentJob, PaymentStatus};
@@ -63,6 +66,16 @@ impl PaymentRow {
 
     pub fn status(&self) -> PaymentStatus {
         self.status.0
+    }
+
+    /// The payment as the rules of payments see it.
+    pub fn open(&self) -> OpenPayment {
+        OpenPayment {
+            id: self.id(),
+            seq: self.seq,
+            amount: self.amount,
+            status: self.status(),
+        }
     }
 
     pub fn to_wire(&self) -> Payment {
@@ -191,29 +204,20 @@ pub fn mark_failed_and_roll_over(
         .for_update()
         .first(conn)
         .optional()?;
-    match next {
-        Some(next) => {
-            diesel::update(payments::table.find(next))
-                .set(payments::amount.eq(payments::amount + payment.amount))
+    let last_seq = last_seq(conn, payment.advance())?;
+    match roll_over(
+        &payment.open(),
+        next.map(PaymentId),
+        last_seq,
+        Utc::now(),
+        interval,
+    ) {
+        RollOver::Into { payment, amount } => {
+            diesel::update(payments::table.find(payment.0))
+                .set(payments::amount.eq(payments::amount + amount))
                 .execute(conn)?;
         }
-        None => {
-            let last_seq: Option<i32> = payments::table
-                .filter(payments::advance_id.eq(payment.advance_id))
-                .select(diesel::dsl::max(payments::seq))
-                .first(conn)?;
-            let interval =
-                chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::days(7));
-            let appended = PaymentRow::scheduled(
-                payment.advance(),
-                last_seq.unwrap_or(payment.seq) + 1,
-                payment.amount,
-                Utc::now() + interval,
-            );
-            diesel::insert_into(payments::table)
-                .values(&appended)
-                .execute(conn)?;
-        }
+        RollOver::Append(planned) => insert(conn, payment.advance(), &planned)?,
     }
     Ok(true)
 }
@@ -276,13 +280,6 @@ pub fn mark_published(conn: &mut PgConnection, ids: &[PaymentId]) -> QueryResult
         .map(|_| ())
 }
 
-/// Why an advance cannot be paid off now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayoffRefused {
-    NotActive,
-    PaymentInProgress,
-}
-
 /// Pays an advance off early, inside the caller's transaction, under the
 /// advance's lock (which every writer of its payments takes first): its
 /// scheduled payments become `cancelled` and one payment of their sum, due
@@ -299,14 +296,14 @@ pub fn pay_off(
         .for_update()
         .first(conn)
         .optional()?;
-    if status.map(|s| s.0) != Some(shared_types::advances::AdvanceStatus::Active) {
+    let Some(Stored(status)) = status else {
         return Ok(Err(PayoffRefused::NotActive));
-    }
+    };
     // Locked, so that a worker's claim still running (it does not take the
     // advance's lock) is waited for and its `processing` seen: read without
     // the lock, a payment being claimed looks `scheduled` and would be
     // cancelled while its money is withdrawn.
-    let open: Vec<PaymentRow> = payments::table
+    let open: Vec<OpenPayment> = payments::table
         .filter(payments::advance_id.eq(advance.0))
         .filter(payments::status.eq_any([
             Stored(PaymentStatus::Scheduled),
@@ -314,28 +311,45 @@ pub fn pay_off(
         ]))
         .select(PaymentRow::as_select())
         .for_update()
-        .load(conn)?;
-    if open.iter().any(|p| p.status() == PaymentStatus::Processing) {
-        return Ok(Err(PayoffRefused::PaymentInProgress));
-    }
-    let rest: Decimal = open.iter().map(|p| p.amount).sum();
-    if open.is_empty() {
-        return Ok(Ok(0));
-    }
+        .load(conn)?
+        .iter()
+        .map(PaymentRow::open)
+        .collect();
+    let last_seq = last_seq(conn, advance)?;
+    let payoff = match domain::pay_off(status, &open, last_seq, Utc::now()) {
+        Ok(payoff) => payoff,
+        Err(refused) => return Ok(Err(refused)),
+    };
     let cancelled = diesel::update(
         payments::table
-            .filter(payments::id.eq_any(open.iter().map(|p| p.id)))
+            .filter(payments::id.eq_any(payoff.cancel.iter().map(|p| p.0)))
             .filter(payments::status.eq(Stored(PaymentStatus::Scheduled))),
     )
     .set(payments::status.eq(Stored(PaymentStatus::Cancelled)))
     .execute(conn)?;
-    let last_seq: Option<i32> = payments::table
+    if let Some(due) = &payoff.due {
+        insert(conn, advance, due)?;
+    }
+    Ok(Ok(cancelled))
+}
+
+/// The advance's last payment's number, if it has any.
+fn last_seq(conn: &mut PgConnection, advance: AdvanceId) -> QueryResult<Option<i32>> {
+    payments::table
         .filter(payments::advance_id.eq(advance.0))
         .select(diesel::dsl::max(payments::seq))
-        .first(conn)?;
-    let payoff = PaymentRow::scheduled(advance, last_seq.unwrap_or(0) + 1, rest, Utc::now());
+        .first(conn)
+}
+
+/// Adds a scheduled payment to the advance.
+fn insert(
+    conn: &mut PgConnection,
+    advance: AdvanceId,
+    planned: &PlannedPayment,
+) -> QueryResult<()> {
+    let row = PaymentRow::scheduled(advance, planned.seq, planned.amount, planned.due_at);
     diesel::insert_into(payments::table)
-        .values(&payoff)
-        .execute(conn)?;
-    Ok(Ok(cancelled))
+        .values(&row)
+        .execute(conn)
+        .map(|_| ())
 }

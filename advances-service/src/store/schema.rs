@@ -1,5 +1,6 @@
 // @generated automatically by Diesel CLI, less the tables only hand-written
-// SQL touches: `events` and `event_relay`.
+// SQL touches: `events` and `event_relay`, and those service-kit declares:
+// `api_keys` and `idempotency_keys`.
 
 diesel::table! {
     advances (id) {
@@ -19,30 +20,6 @@ diesel::table! {
         created_by -> Text,
         traceparent -> Nullable<Text>,
         idempotency_key -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
-    api_keys (id) {
-        id -> Uuid,
-        name -> Text,
-        secret_hash -> Bytea,
-        scopes -> Array<Nullable<Text>>,
-        created_at -> Timestamptz,
-        expires_at -> Nullable<Timestamptz>,
-        revoked_at -> Nullable<Timestamptz>,
-        last_used_at -> Nullable<Timestamptz>,
-    }
-}
-
-diesel::table! {
-    idempotency_keys (key) {
-        key -> Text,
-        request_hash -> Bytea,
-        response_status -> Int2,
-        response_body -> Text,
-        created_at -> Timestamptz,
-        in_flight_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -88,9 +65,7 @@ diesel::joinable!(payments -> advances (advance_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     advances,
-    api_keys,
     dead_letters,
-    idempotency_keys,
     payments,
     reconciliation_reports,
 );

@@ -115,7 +115,11 @@ pub async fn create_api_key(
         run_once(conn, idempotency, |conn| {
             store::insert(conn, &stored).map_err(|error| match classify(&error) {
                 DbFailure::UniqueViolation => name_taken(&stored.name),
-                _ => ApiError::from(error),
+                DbFailure::NotFound
+                | DbFailure::CheckViolation(_)
+                | DbFailure::OutOfRange
+                | DbFailure::Unavailable
+                | DbFailure::Other => ApiError::from(error),
             })?;
             // What is stored for a replay: the key without its secret.
             Reply::new(201, &stored.to_wire()).map_err(ApiError::internal)

@@ -14,7 +14,7 @@ use service_kit::idempotency_store;
 use super::{Answer, Request};
 use crate::error::ApiError;
 use crate::operations::Reply;
-use crate::store::batch::NewKey;
+use crate::store::books::NewKey;
 
 /// Takes the batch's keys and answers the requests that must not run.
 pub fn take(

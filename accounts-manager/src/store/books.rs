@@ -12,8 +12,8 @@ use diesel::sql_types::{
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::domain::engine::Changes;
-use crate::domain::ledger::{AccountKind, AccountState};
+use crate::domain::changes::Changes;
+use crate::domain::posting::{AccountKind, AccountState};
 use crate::domain::{Currency, OrderId, UserId};
 use service_kit::stored::Stored;
 use shared_types::accounts::{AccountId, TransactionId};
@@ -42,7 +42,7 @@ service_kit::prepared_statement!(LockNames {
     users: Array<BigInt> => Vec<i64>,
     currencies: Array<Text> => Vec<String>,
     transactions: Array<SqlUuid> => Vec<Uuid>,
-} = include_str!("batch/lock_names.sql"));
+} = include_str!("books/lock_names.sql"));
 
 #[derive(QueryableByName)]
 struct OldestAccount {
@@ -76,7 +76,7 @@ pub fn oldest_accounts(
 service_kit::prepared_statement!(OldestAccounts {
     users: Array<BigInt> => Vec<i64>,
     currencies: Array<Text> => Vec<String>,
-} = include_str!("batch/oldest_accounts.sql"));
+} = include_str!("books/oldest_accounts.sql"));
 
 /// A locked account, at the batch's time.
 #[derive(Debug, Clone, QueryableByName)]
@@ -151,7 +151,7 @@ service_kit::prepared_statement!(LockAccounts {
     owner_kinds: Array<Text> => Vec<&'static str>,
     kinds: Array<Text> => Vec<&'static str>,
     currencies: Array<Text> => Vec<String>,
-} = include_str!("batch/lock_accounts.sql"));
+} = include_str!("books/lock_accounts.sql"));
 
 #[derive(QueryableByName)]
 struct Now {
@@ -338,7 +338,7 @@ service_kit::prepared_statement!(
         head_transactions: Array<SqlUuid> => Vec<Uuid>,
         head_balances: Array<Numeric> => Vec<Decimal>,
         head_reserved: Array<Numeric> => Vec<Decimal>,
-    } = include_str!("batch/write.sql")
+    } = include_str!("books/write.sql")
 );
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use service_kit::amount::Amount;
 use service_kit::rule::RuleViolation;
 use shared_types::advances::{AdvanceId, PaymentId};
 
+pub mod payments;
+
 pub const DEFAULT_INSTALLMENTS: i64 = 12;
 pub const MAX_INSTALLMENTS: i64 = 104;
 

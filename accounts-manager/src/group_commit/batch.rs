@@ -1,7 +1,7 @@
 //! Applying one batch of commands in one database transaction, in a fixed
 //! number of statements: take the idempotency keys; lock the orders and
 //! users the commands name and read them; lock every account the books plan
-//! for, in id order; decide each command in order (`domain::engine`); write
+//! for, in id order; decide each command in order (`domain::commands`); write
 //! everything in one statement; commit once. Only then does any request get
 //! its answer, so every acknowledged command is committed.
 
@@ -12,12 +12,14 @@ use diesel::pg::PgConnection;
 use diesel::Connection;
 use uuid::Uuid;
 
-use super::{answers, keys, Answer, Request};
-use crate::domain::engine::{Books, Lock, Maker};
+use super::{keys, Answer, Request};
+use crate::domain::books::{Books, Lock, Maker};
+use crate::domain::commands::Names;
 use crate::domain::Currency;
 use crate::error::ApiError;
+use crate::operations::answers;
 use crate::store;
-use crate::store::batch::AccountLocks;
+use crate::store::books::AccountLocks;
 
 /// How a batch failed as a whole.
 pub enum BatchFailure {
@@ -25,6 +27,31 @@ pub enum BatchFailure {
     RolledBack(ApiError),
     /// The commit failed without saying whether it happened.
     CommitUnknown(ApiError),
+}
+
+impl BatchFailure {
+    fn error(&self) -> &ApiError {
+        match self {
+            Self::RolledBack(error) | Self::CommitUnknown(error) => error,
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for BatchFailure {
+    fn from(error: diesel::r2d2::PoolError) -> Self {
+        Self::RolledBack(error.into())
+    }
+}
+
+impl service_kit::db::WorkError for BatchFailure {
+    fn database_unavailable(&self) -> bool {
+        self.error().database_unavailable()
+    }
+
+    fn task_failed(error: tokio::task::JoinError) -> Self {
+        tracing::error!(error = %error, "a batch's task failed");
+        Self::RolledBack(ApiError::task_failed(error))
+    }
 }
 
 /// The currencies known to have their system accounts; a command that opens
@@ -37,10 +64,11 @@ impl KnownCurrencies {
     /// statement of its own outside the batch's transaction (so two batches
     /// creating them never wait on each other while holding account locks).
     fn ensure(&self, conn: &mut PgConnection, requests: &[Request]) -> Result<(), ApiError> {
+        let mut names = Names::default();
         for request in requests {
-            let Some(currency) = request.command.may_open() else {
-                continue;
-            };
+            request.command.name(&mut names);
+        }
+        for currency in &names.currencies {
             if self.known(currency) {
                 continue;
             }
@@ -103,20 +131,18 @@ fn decide_and_write(
         .filter(|(_, answer)| answer.is_none())
         .map(|(request, _)| request)
         .collect();
-    let mut orders: Vec<_> = pending.iter().filter_map(|r| r.command.order()).collect();
-    let mut users: Vec<_> = pending.iter().flat_map(|r| r.command.users()).collect();
-    orders.sort_unstable_by_key(|o| o.value());
-    orders.dedup();
-    users.sort_unstable_by(|a, b| (a.0.value(), a.1.as_str()).cmp(&(b.0.value(), b.1.as_str())));
-    users.dedup();
-    let mut originals: Vec<_> = pending
-        .iter()
-        .filter_map(|r| r.command.original())
-        .collect();
-    originals.sort_unstable_by_key(|t| t.0);
-    originals.dedup();
+    let mut names = Names::default();
+    for request in &pending {
+        request.command.name(&mut names);
+    }
+    let Names {
+        orders,
+        users,
+        originals,
+        ..
+    } = names.sorted();
     if !orders.is_empty() || !users.is_empty() || !originals.is_empty() {
-        store::batch::lock_names(conn, &orders, &users, &originals)?;
+        store::books::lock_names(conn, &orders, &users, &originals)?;
     }
     let orders = if orders.is_empty() {
         Default::default()
@@ -125,7 +151,7 @@ fn decide_and_write(
     };
     let mut oldest: HashMap<_, _> = users.iter().map(|key| (key.clone(), None)).collect();
     if !users.is_empty() {
-        for (key, account) in store::batch::oldest_accounts(conn, &users)? {
+        for (key, account) in store::books::oldest_accounts(conn, &users)? {
             oldest.insert(key, Some(account));
         }
     }
@@ -152,10 +178,10 @@ fn decide_and_write(
             }
         }
     }
-    let locked = store::batch::lock_accounts(conn, locks)?;
+    let locked = store::books::lock_accounts(conn, locks)?;
     let now = match locked.now {
         Some(now) => now,
-        None => store::batch::now(conn)?,
+        None => store::books::now(conn)?,
     };
     books.lock(now, locked.accounts);
     let mut stored = Vec::new();
@@ -189,6 +215,6 @@ fn decide_and_write(
         }
         *answer = Some(reply);
     }
-    store::batch::write(conn, shard, books.into_changes(), stored)?;
+    store::books::write(conn, shard, books.into_changes(), stored)?;
     Ok(())
 }

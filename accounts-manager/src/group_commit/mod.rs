@@ -17,21 +17,20 @@
 //! or may not have committed: its requests get `503`, and an
 //! `Idempotency-Key` retry answers with what happened.
 
-mod answers;
 mod batch;
 mod keys;
 
 use std::sync::Arc;
 
-use actix_web::web;
 use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge};
 use service_kit::error::error_chain;
 use service_kit::metrics::HttpMetrics;
 use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::task::JoinHandle;
 
-use super::{Idempotency, Reply};
-use crate::domain::engine::{Command, SYSTEM_SHARDS};
+use crate::domain::commands::{Command, SYSTEM_SHARDS};
 use crate::error::ApiError;
+use crate::operations::{Idempotency, Reply};
 use crate::store::PgPool;
 use batch::{BatchFailure, KnownCurrencies};
 
@@ -93,9 +92,17 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Starts `lanes` lanes taking batches of up to `batch_size` commands.
-    /// Must be called inside a tokio runtime.
-    pub fn start(pool: PgPool, lanes: usize, batch_size: usize, metrics: Metrics) -> Self {
+    /// Starts `lanes` lanes taking batches of up to `batch_size` commands,
+    /// and answers their handles: a lane ends once every clone of the
+    /// `Ledger` is dropped and what was queued is applied (a stopping service
+    /// drains its requests, then joins the lanes). Must be called inside a
+    /// tokio runtime.
+    pub fn start(
+        pool: PgPool,
+        lanes: usize,
+        batch_size: usize,
+        metrics: Metrics,
+    ) -> (Self, Vec<JoinHandle<()>>) {
         let (queue, receiver) = mpsc::channel(lanes * batch_size * 2);
         let receiver = Arc::new(Mutex::new(receiver));
         let currencies = KnownCurrencies::default();
@@ -104,6 +111,7 @@ impl Ledger {
         // for a system account. Where the shards start is random, so that
         // several instances spread over them too.
         let first_shard = i16::from(uuid::Uuid::new_v4().as_bytes()[0]) % SYSTEM_SHARDS;
+        let mut handles = Vec::with_capacity(lanes);
         for lane in 0..lanes {
             let lane = Lane {
                 receiver: receiver.clone(),
@@ -113,9 +121,9 @@ impl Ledger {
                 batch_size,
                 metrics: metrics.clone(),
             };
-            tokio::spawn(lane.run());
+            handles.push(tokio::spawn(lane.run()));
         }
-        Self { queue, metrics }
+        (Self { queue, metrics }, handles)
     }
 
     /// Applies the command with the next batch and answers with its outcome.
@@ -178,7 +186,8 @@ impl Lane {
             .into_iter()
             .map(|job| (job.request, job.answer))
             .unzip();
-        let (requests, outcome) = self.apply(requests).await;
+        let requests: Arc<[Request]> = requests.into();
+        let outcome = self.apply(requests.clone()).await;
         match outcome {
             Ok(outcomes) => {
                 for (answer, outcome) in answers.into_iter().zip(outcomes) {
@@ -190,21 +199,20 @@ impl Lane {
             Err(BatchFailure::RolledBack(error)) if requests.len() > 1 => {
                 tracing::warn!(error = %error_chain(&error), commands = requests.len(),
                     "a batch was rolled back; applying its commands as batches of one");
-                let one_by_one =
-                    requests
-                        .into_iter()
-                        .zip(answers)
-                        .map(|(request, answer)| async move {
-                            let (_, outcome) = self.apply(vec![request]).await;
-                            let _ = answer.send(match outcome {
-                                Ok(mut answers) => answers
-                                    .pop()
-                                    .unwrap_or_else(|| Err(ApiError::internal("no answer"))),
-                                Err(
-                                    BatchFailure::RolledBack(e) | BatchFailure::CommitUnknown(e),
-                                ) => Err(e),
-                            });
+                let one_by_one = requests
+                    .iter()
+                    .zip(answers)
+                    .map(|(request, answer)| async move {
+                        let outcome = self.apply(Arc::new([request.clone()])).await;
+                        let _ = answer.send(match outcome {
+                            Ok(mut answers) => answers
+                                .pop()
+                                .unwrap_or_else(|| Err(ApiError::internal("no answer"))),
+                            Err(BatchFailure::RolledBack(e) | BatchFailure::CommitUnknown(e)) => {
+                                Err(e)
+                            }
                         });
+                    });
                 futures::future::join_all(one_by_one).await;
                 "rolled_back"
             }
@@ -234,37 +242,12 @@ impl Lane {
     }
 
     /// Applies requests as one batch on a pooled connection, in a blocking task.
-    async fn apply(
-        &self,
-        requests: Vec<Request>,
-    ) -> (Vec<Request>, Result<Vec<Answer>, BatchFailure>) {
-        let pool = self.pool.clone();
+    async fn apply(&self, requests: Arc<[Request]>) -> Result<Vec<Answer>, BatchFailure> {
         let currencies = self.currencies.clone();
         let shard = self.shard;
-        let count = requests.len();
-        let applied = web::block(move || {
-            let outcome = match pool.get() {
-                Ok(mut conn) => {
-                    let outcome = batch::apply(&mut conn, &currencies, shard, &requests);
-                    if let Err(BatchFailure::RolledBack(e) | BatchFailure::CommitUnknown(e)) =
-                        &outcome
-                    {
-                        service_kit::db::discard_if_unavailable(&mut conn, e);
-                    }
-                    outcome
-                }
-                Err(e) => Err(BatchFailure::RolledBack(e.into())),
-            };
-            (requests, outcome)
+        service_kit::db::blocking(&self.pool, move |conn| {
+            batch::apply(conn, &currencies, shard, &requests)
         })
-        .await;
-        match applied {
-            Ok(applied) => applied,
-            Err(error) => {
-                let error = ApiError::internal(error.to_string());
-                tracing::error!(commands = count, error = %error, "a batch's task failed");
-                (Vec::new(), Err(BatchFailure::RolledBack(error)))
-            }
-        }
+        .await
     }
 }

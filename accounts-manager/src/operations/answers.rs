@@ -1,0 +1,225 @@
+//! What a command's outcome or refusal answers over HTTP, in one place: the
+//! wire forms of the ledger's records and the status of each answer.
+
+use rust_decimal::Decimal;
+use shared_types::accounts::{
+    Account, Reservation, ReservationStatus, Transaction, TransactionStatus, TransactionType,
+    TransferBatchAnswer,
+};
+use shared_types::Named;
+
+use crate::domain::commands::Outcome;
+use crate::domain::records::{Opened, Order, Record};
+use crate::domain::refusal::{Party, Refusal};
+use crate::domain::RuleViolation;
+use crate::error::ApiError;
+use crate::operations::{reply, Reply};
+
+/// `201` with the new account, transaction or reservation (`422` with the
+/// transaction when the ledger refused it), `200` with a captured or released
+/// reservation.
+pub fn reply_to(outcome: Outcome) -> Result<Reply, ApiError> {
+    match outcome {
+        Outcome::Opened(opened) => reply(201, &account(&opened)),
+        Outcome::Moved {
+            record,
+            balances_after,
+        } => {
+            let status = if record.failure.is_some() { 422 } else { 201 };
+            Ok(reply(status, &transaction(&record, balances_after))?
+                .recording(record.kind.name(), record.status().name()))
+        }
+        Outcome::Batch { atomic, items } => {
+            let failed = items.iter().any(|(record, _)| record.failure.is_some());
+            let status = match (atomic, failed) {
+                (true, false) => 201,
+                (true, true) => 422,
+                (false, _) => 200,
+            };
+            let items = items
+                .iter()
+                .map(|(record, balances)| transaction(record, *balances))
+                .collect();
+            let label = if failed {
+                TransactionStatus::Failed
+            } else {
+                TransactionStatus::Success
+            };
+            Ok(reply(status, &TransferBatchAnswer { items })?
+                .recording(TransactionType::Transfer.name(), label.name()))
+        }
+        Outcome::Order { order, created } => {
+            // The transaction that brought the order where it is.
+            let kind = match order.status {
+                ReservationStatus::Reserved => TransactionType::Reservation,
+                ReservationStatus::Captured => TransactionType::Capture,
+                ReservationStatus::Released | ReservationStatus::Expired => {
+                    TransactionType::Release
+                }
+            };
+            let status = if created { 201 } else { 200 };
+            Ok(reply(status, &reservation(&order))?
+                .recording(kind.name(), TransactionStatus::Success.name()))
+        }
+    }
+}
+
+/// The error a refusal answers with.
+pub fn error(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::InBatch {
+            index,
+            party,
+            refusal,
+        } => at_transfer(index, party.map(field), error(*refusal)),
+        Refusal::NoAccount(_)
+        | Refusal::NoUserAccount(..)
+        | Refusal::NoOrder(_)
+        | Refusal::NoTransaction(_) => ApiError::NotFound(refusal.to_string()),
+        Refusal::NotReversible { .. } => {
+            RuleViolation::new("not_reversible", refusal.to_string()).into()
+        }
+        Refusal::ReversalExceedsOriginal { .. } => {
+            RuleViolation::new("reversal_exceeds_original", refusal.to_string()).into()
+        }
+        Refusal::SameAccount => RuleViolation::new("same_account", refusal.to_string()).into(),
+        Refusal::CaptureExceedsReserved { .. } => {
+            RuleViolation::new("capture_exceeds_reserved", refusal.to_string()).into()
+        }
+        Refusal::OrderTaken(_) => ApiError::Conflict {
+            code: "order_already_reserved",
+            message: refusal.to_string(),
+        },
+        Refusal::ReservationExpired(_) => ApiError::Conflict {
+            code: "reservation_expired",
+            message: refusal.to_string(),
+        },
+        Refusal::NotExpired(_) => ApiError::Conflict {
+            code: "reservation_not_expired",
+            message: refusal.to_string(),
+        },
+        Refusal::NotReserved { .. } => ApiError::Conflict {
+            code: "reservation_not_reserved",
+            message: refusal.to_string(),
+        },
+        Refusal::Inconsistent(_) => ApiError::internal(refusal.to_string()),
+    }
+}
+
+/// The fields of a transfer request, which the messages of its input
+/// errors start with.
+const TRANSFER_FIELDS: [&str; 9] = [
+    "from_account_id",
+    "to_account_id",
+    "from_user_id",
+    "to_user_id",
+    "amount",
+    "currency",
+    "direction",
+    "description",
+    "reference",
+];
+
+/// The request field a party of a transfer is named by.
+fn field(party: Party) -> &'static str {
+    match party {
+        Party::FromAccount => "from_account_id",
+        Party::FromUser => "from_user_id",
+        Party::ToAccount => "to_account_id",
+        Party::ToUser => "to_user_id",
+    }
+}
+
+/// An error about transfer `index` of a batch, named so: `transfers[3].amount
+/// ...` (its `field`, or the field its message starts with) or
+/// `transfers[3]: ...`. The one place a batch's failing transfer is named,
+/// whether its input was bad or the ledger refused it.
+pub fn at_transfer(index: usize, field: Option<&str>, error: ApiError) -> ApiError {
+    let at = |message: String| match field {
+        Some(field) => format!("transfers[{index}].{field}: {message}"),
+        None => {
+            let first = message.split([' ', ':']).next().unwrap_or_default();
+            let joint = if TRANSFER_FIELDS.contains(&first) {
+                "."
+            } else {
+                ": "
+            };
+            format!("transfers[{index}]{joint}{message}")
+        }
+    };
+    match error {
+        ApiError::NotFound(message) => ApiError::NotFound(at(message)),
+        ApiError::InvalidRequest(message) => ApiError::InvalidRequest(at(message)),
+        ApiError::MalformedJson(message) => ApiError::MalformedJson(at(message)),
+        ApiError::Rule(mut rule) => {
+            rule.message = at(rule.message);
+            ApiError::Rule(rule)
+        }
+        ApiError::Conflict { code, message } => ApiError::Conflict {
+            code,
+            message: at(message),
+        },
+        // About the request or the service, not one transfer.
+        error @ (ApiError::Unauthorized
+        | ApiError::MethodNotAllowed
+        | ApiError::PayloadTooLarge
+        | ApiError::IdempotencyKeyInFlight
+        | ApiError::IdempotencyKeyReused
+        | ApiError::Unavailable(_)
+        | ApiError::Internal(_)) => error,
+    }
+}
+
+/// A recorded transaction on the wire; transfers also tell both balances
+/// after the move.
+pub fn transaction(record: &Record, balances_after: Option<(Decimal, Decimal)>) -> Transaction {
+    Transaction {
+        transaction_id: record.id,
+        kind: record.kind,
+        status: record.status(),
+        reason: record.failure.map(|r| r.code().to_owned()),
+        amount: record.amount.value(),
+        currency: record.currency.as_str().to_owned(),
+        from_account_id: record.from,
+        to_account_id: record.to,
+        order_id: record.order.as_ref().map(|o| o.order_id.value()),
+        service_id: record.order.as_ref().map(|o| o.service_id.value()),
+        reference: record.reference.clone(),
+        description: record.description.clone(),
+        reverses: record.reverses,
+        // Nothing reverses a transaction in the batch that makes it.
+        reversed_amount: Decimal::ZERO,
+        created_by: record.created_by.clone(),
+        created_at: record.created_at,
+        from_balance_after: balances_after.map(|(from, _)| from),
+        to_balance_after: balances_after.map(|(_, to)| to),
+    }
+}
+
+/// An order's hold on the wire.
+pub fn reservation(order: &Order) -> Reservation {
+    Reservation {
+        order_id: order.order.order_id.value(),
+        account_id: order.account,
+        service_id: order.order.service_id.value(),
+        amount: order.amount.value(),
+        captured_amount: order.captured.map(crate::domain::Amount::value),
+        currency: order.currency.as_str().to_owned(),
+        status: order.status,
+        expires_at: order.expires_at,
+        created_at: order.created_at,
+        updated_at: order.updated_at,
+    }
+}
+
+/// An account just opened, on the wire.
+fn account(opened: &Opened) -> Account {
+    Account {
+        account_id: opened.id,
+        user_id: opened.user.value(),
+        currency: opened.currency.as_str().to_owned(),
+        balance: Decimal::ZERO,
+        reserved: Decimal::ZERO,
+        created_at: opened.created_at,
+    }
+}

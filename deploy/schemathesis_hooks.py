@@ -8,6 +8,8 @@ fixed there, not here. Here is only what no schema can say:
   before its window nor after its `to`, a transfer names two different
   accounts): valid requests are moved into them;
 - values only the service makes (a `snapshot` token, sealed with its key);
+- JSON Schema's integers include 2.0, which the services read as a wrong
+  type (400), as serde and most typed clients do: it is sent as 2;
 - the contract's own answers to the state the run has built: a request that
   is valid but refused because of what is stored (not enough money, a
   transaction reversed already, an Idempotency-Key used with another body)

@@ -16,7 +16,10 @@ OUT=${BENCH_OUT:-target/bench/history-at-scale}
 mkdir -p "$OUT"
 
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-for up in migrations/accounts-manager/*/up.sql; do psql "$PG/$DB" -q -f "$up" >/dev/null; done
+# service-kit's migrations and the service's, in version order (as the binary applies them).
+for dir in $(ls -d migrations/service-kit/*/ migrations/accounts-manager/*/ | awk -F/ '{print $(NF-1) " " $0}' | sort | cut -d' ' -f2); do
+    psql "$PG/$DB" -q -f "$dir/up.sql" >/dev/null
+done
 
 echo "loading $ROWS transactions over 100000 accounts, and their entries (about 25 minutes for 10 million)"
 time psql "$PG/$DB" -q <<SQL

@@ -2,11 +2,13 @@
 
 use std::time::Duration;
 
+use diesel::migration::{Migration, MigrationSource};
+use diesel::pg::Pg;
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel::sql_types::BigInt;
 use diesel::RunQueryDsl;
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 pub type PgConn = PooledConnection<ConnectionManager<PgConnection>>;
@@ -27,8 +29,26 @@ pub fn build_pool(
         .build(ConnectionManager::new(database_url))
 }
 
-/// Applies pending migrations under an advisory lock, so that several
-/// instances starting at once take turns.
+/// The tables service-kit's own code reads and writes in both services'
+/// databases: stored idempotent answers, API keys, the event relay's horizon
+/// and progress (`migrations/service-kit`).
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/service-kit");
+
+/// A service's migrations with service-kit's, as one list: diesel applies
+/// the pending ones of both in version order, so a service migration may
+/// build on a service-kit table and the other way round.
+struct WithKit(EmbeddedMigrations);
+
+impl MigrationSource<Pg> for WithKit {
+    fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<Pg>>>> {
+        let mut all = MigrationSource::<Pg>::migrations(&MIGRATIONS)?;
+        all.extend(MigrationSource::<Pg>::migrations(&self.0)?);
+        Ok(all)
+    }
+}
+
+/// Applies a service's pending migrations and service-kit's under an
+/// advisory lock, so that several instances starting at once take turns.
 pub fn run_migrations(
     conn: &mut PgConnection,
     migrations: EmbeddedMigrations,
@@ -37,7 +57,7 @@ pub fn run_migrations(
     diesel::sql_query("SELECT pg_advisory_lock($1)")
         .bind::<BigInt, _>(lock_id)
         .execute(conn)?;
-    let applied = conn.run_pending_migrations(migrations).map(|_| ());
+    let applied = conn.run_pending_migrations(WithKit(migrations)).map(|_| ());
     diesel::sql_query("SELECT pg_advisory_unlock($1)")
         .bind::<BigInt, _>(lock_id)
         .execute(conn)?;

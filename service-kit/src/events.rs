@@ -8,8 +8,8 @@
 //! Any number of instances may run a relay: one at a time holds it, by a
 //! session advisory lock on a database connection of its own (released by
 //! Postgres when that connection ends, so a killed instance hands over); the
-//! others stand by. Each service's migrations create the `event_relay` table
-//! that keeps the mark.
+//! others stand by. The `event_relay` table keeps the mark and
+//! `event_horizon()` says how far is final (`migrations/service-kit`).
 
 use std::future::Future;
 use std::time::{Duration, Instant};

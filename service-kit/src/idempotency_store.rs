@@ -1,5 +1,5 @@
-//! The `idempotency_keys` table (each service's migrations create it the same
-//! way, with an index on `created_at` for the sweeper), the advisory lock that
+//! The `idempotency_keys` table (`migrations/service-kit`, with an index on
+//! `created_at` for the sweeper), the advisory lock that
 //! marks a key in flight, and the sweeper that deletes stored answers past
 //! `IDEMPOTENCY_RETENTION`.
 
@@ -11,6 +11,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Double, Text, Timestamptz};
 
 use crate::db::PgPool;
 use crate::idempotency::{Fingerprint, IdempotencyKey, Retention};
+use crate::shutdown::Shutdown;
 
 diesel::table! {
     idempotency_keys (key) {
@@ -120,34 +121,31 @@ pub fn sweep_interval(retention: Retention) -> Duration {
 }
 
 /// Deletes stored answers past `retention` in small batches, now and then,
-/// for as long as the runtime runs. Any number of instances may run it.
-pub fn spawn_sweeper(pool: PgPool, retention: Retention) {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(sweep_interval(retention)).await;
-            let swept = crate::db::run(&pool, move |conn| {
-                let mut total = 0;
-                loop {
-                    let deleted = sweep_once(conn, retention, SWEEP_BATCH)?;
-                    total += deleted;
-                    if deleted < usize::try_from(SWEEP_BATCH).unwrap_or(usize::MAX) {
-                        return Ok(total);
-                    }
-                }
-            })
-            .await;
-            match swept {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    deleted = n,
-                    "idempotency answers past their retention deleted"
-                ),
-                Err(error) => {
-                    tracing::warn!(error = %crate::error::error_chain(&error), "cannot sweep idempotency answers")
+/// until told to stop. Any number of instances may run it.
+pub async fn sweep(pool: PgPool, retention: Retention, mut shutdown: Shutdown) {
+    while !shutdown.sleep(sweep_interval(retention)).await {
+        let swept = crate::db::run(&pool, move |conn| {
+            let mut total = 0;
+            loop {
+                let deleted = sweep_once(conn, retention, SWEEP_BATCH)?;
+                total += deleted;
+                if deleted < usize::try_from(SWEEP_BATCH).unwrap_or(usize::MAX) {
+                    return Ok(total);
                 }
             }
+        })
+        .await;
+        match swept {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deleted = n,
+                "idempotency answers past their retention deleted"
+            ),
+            Err(error) => {
+                tracing::warn!(error = %crate::error::error_chain(&error), "cannot sweep idempotency answers")
+            }
         }
-    });
+    }
 }
 
 /// Stores the answer under `key`. With `in_flight_for`, the request goes on

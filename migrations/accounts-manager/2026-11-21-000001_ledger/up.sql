@@ -66,12 +66,3 @@ CREATE TABLE entries (
 CREATE INDEX entries_by_account ON entries (account_id);
 CREATE INDEX entries_by_transaction ON entries (transaction_id);
 
--- The stored outcome of every POST that carried an Idempotency-Key. It is
--- written in the same database transaction as the request's effect.
-CREATE TABLE idempotency_keys (
-    key              TEXT PRIMARY KEY,
-    request_hash     BYTEA NOT NULL,
-    response_status  SMALLINT NOT NULL,
-    response_body    TEXT NOT NULL,
-    created_at       TIMESTAMPTZ NOT NULL DEFAULT now()
-);

@@ -1,5 +1,3 @@
-DROP FUNCTION event_horizon();
-DROP TABLE event_relay;
 DROP INDEX transactions_by_position;
 ALTER TABLE transactions DROP COLUMN position;
 DROP SEQUENCE transactions_ordinal;

@@ -50,14 +50,6 @@ CREATE TABLE payments (
 -- The scheduler's scan: open payments by due time.
 CREATE INDEX payments_open_by_due ON payments (due_at) WHERE status IN ('scheduled', 'processing');
 
-CREATE TABLE idempotency_keys (
-    key              TEXT PRIMARY KEY,
-    request_hash     BYTEA NOT NULL,
-    response_status  SMALLINT NOT NULL,
-    response_body    TEXT NOT NULL,
-    created_at       TIMESTAMPTZ NOT NULL DEFAULT now()
-);
-
 CREATE TABLE reconciliation_reports (
     id                BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     checked_at        TIMESTAMPTZ NOT NULL,

@@ -1,4 +1,4 @@
-//! The `api_keys` table (each service's migrations create it the same way).
+//! The `api_keys` table (`migrations/service-kit`).
 
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;

@@ -1,0 +1,2 @@
+DROP TABLE event_relay;
+DROP FUNCTION event_horizon();

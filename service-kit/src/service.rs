@@ -106,13 +106,18 @@ where
     C: Send + Sync + 'static,
     R: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
-    fn serve(self, listener: std::net::TcpListener) -> Result<Server, StartupError> {
+    fn serve(
+        self,
+        listener: std::net::TcpListener,
+        peers: &mut Peers,
+    ) -> Result<Server, StartupError> {
         let (access, retention) = crate::access::install(
             self.pool.clone(),
             &self.settings.api_tokens,
             self.policy,
             self.settings.access,
             &self.metrics,
+            peers,
         )
         .map_err(StartupError)?;
         let mut openapi = self.openapi;
@@ -182,7 +187,7 @@ impl Service {
     pub fn start<C, R>(
         name: &'static str,
         app: HttpApp<C, R>,
-        peers: Peers,
+        mut peers: Peers,
     ) -> Result<Self, StartupError>
     where
         C: Send + Sync + 'static,
@@ -193,7 +198,7 @@ impl Service {
             .local_addr()
             .map_err(|e| StartupError::because("cannot read the bound address", &e))?
             .port();
-        let server = app.serve(listener)?;
+        let server = app.serve(listener, &mut peers)?;
         tracing::info!(service = name, port, "listening");
         Ok(Self {
             name,

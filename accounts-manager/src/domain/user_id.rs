@@ -9,12 +9,17 @@ pub struct UserId(i64);
 
 impl UserId {
     pub fn parse(value: i64) -> Result<Self, RuleViolation> {
+        Self::parse_field("user_id", value)
+    }
+
+    /// The same, for a request whose field has another name (`from_user_id`).
+    pub fn parse_field(field: &str, value: i64) -> Result<Self, RuleViolation> {
         if value > 0 {
             Ok(Self(value))
         } else {
             Err(RuleViolation::new(
                 "invalid_user_id",
-                format!("user_id must be a positive integer, not {value}"),
+                format!("{field} must be a positive integer, not {value}"),
             ))
         }
     }

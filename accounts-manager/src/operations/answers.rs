@@ -71,7 +71,10 @@ pub fn error(refusal: Refusal) -> ApiError {
             index,
             party,
             refusal,
-        } => at_transfer(index, party.map(field), error(*refusal)),
+        } => {
+            let place = party.map_or(Place::Transfer, |party| Place::Field(field(party)));
+            at_transfer(index, place, error(*refusal))
+        }
         Refusal::NoAccount(_)
         | Refusal::NoUserAccount(..)
         | Refusal::NoOrder(_)
@@ -106,19 +109,18 @@ pub fn error(refusal: Refusal) -> ApiError {
     }
 }
 
-/// The fields of a transfer request, which the messages of its input
-/// errors start with.
-const TRANSFER_FIELDS: [&str; 9] = [
-    "from_account_id",
-    "to_account_id",
-    "from_user_id",
-    "to_user_id",
-    "amount",
-    "currency",
-    "direction",
-    "description",
-    "reference",
-];
+/// Where in a batch's transfer an error is.
+#[derive(Debug, Clone, Copy)]
+pub enum Place {
+    /// The transfer as a whole: `transfers[3]: ...`.
+    Transfer,
+    /// One of its fields, which the message does not name:
+    /// `transfers[3].to_account_id: ...`.
+    Field(&'static str),
+    /// One of its fields, which the message starts with (the route's reading
+    /// of a request): `transfers[3].amount ...`.
+    NamedInMessage,
+}
 
 /// The request field a party of a transfer is named by.
 fn field(party: Party) -> &'static str {
@@ -130,22 +132,14 @@ fn field(party: Party) -> &'static str {
     }
 }
 
-/// An error about transfer `index` of a batch, named so: `transfers[3].amount
-/// ...` (its `field`, or the field its message starts with) or
-/// `transfers[3]: ...`. The one place a batch's failing transfer is named,
-/// whether its input was bad or the ledger refused it.
-pub fn at_transfer(index: usize, field: Option<&str>, error: ApiError) -> ApiError {
-    let at = |message: String| match field {
-        Some(field) => format!("transfers[{index}].{field}: {message}"),
-        None => {
-            let first = message.split([' ', ':']).next().unwrap_or_default();
-            let joint = if TRANSFER_FIELDS.contains(&first) {
-                "."
-            } else {
-                ": "
-            };
-            format!("transfers[{index}]{joint}{message}")
-        }
+/// An error about transfer `index` of a batch, named so at its `place`. The
+/// one place a batch's failing transfer is named, whether its input was bad
+/// or the ledger refused it.
+pub fn at_transfer(index: usize, place: Place, error: ApiError) -> ApiError {
+    let at = |message: String| match place {
+        Place::Transfer => format!("transfers[{index}]: {message}"),
+        Place::Field(field) => format!("transfers[{index}].{field}: {message}"),
+        Place::NamedInMessage => format!("transfers[{index}].{message}"),
     };
     match error {
         ApiError::NotFound(message) => ApiError::NotFound(at(message)),

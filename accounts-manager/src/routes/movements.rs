@@ -17,7 +17,7 @@ use crate::domain::commands::{
 };
 use crate::domain::{Amount, CallerText, Currency, RuleViolation, UserId};
 use crate::error::ApiError;
-use crate::operations::answers::at_transfer;
+use crate::operations::answers::{at_transfer, Place};
 
 /// The currency of a request's sides named by user (`USD` unless it names
 /// one); a currency with no side named by user is `422 invalid_target`, as
@@ -50,7 +50,10 @@ impl ByUser {
     ) -> Result<Target, ApiError> {
         match (account, user) {
             (Some(account), None) => Ok(Target::Account(account)),
-            (None, Some(user)) => Ok(Target::User(UserId::parse(user)?, self.0.clone())),
+            (None, Some(user)) => Ok(Target::User(
+                UserId::parse_field(user_field, user)?,
+                self.0.clone(),
+            )),
             _ => Err(RuleViolation::new(
                 "invalid_target",
                 format!("{account_field} or {user_field}: give exactly one of the two"),
@@ -190,6 +193,9 @@ pub async fn create_transfer(
 
 /// A transfer as the engine takes it: sides resolved to targets, a `credit`
 /// direction turned around.
+/// A transfer's request read as a command. Every error names the field it is
+/// about first (`amount \"1.001\" is not valid ...`), which a batch's answer
+/// relies on ([`Place::NamedInMessage`]).
 fn transfer(request: &TransferRequest) -> Result<Transfer, ApiError> {
     let amount = Amount::parse(&request.amount)?;
     let by_user = ByUser::parse(
@@ -302,7 +308,9 @@ pub async fn create_transfer_batch(
     let transfers = transfers
         .iter()
         .enumerate()
-        .map(|(index, parsed)| transfer(parsed).map_err(|e| at_transfer(index, None, e)))
+        .map(|(index, parsed)| {
+            transfer(parsed).map_err(|e| at_transfer(index, Place::NamedInMessage, e))
+        })
         .collect::<Result<_, _>>()?;
     let command = Command::TransferBatch(TransferBatch {
         atomic: request.atomic.unwrap_or(true),

@@ -182,6 +182,18 @@ async fn a_malformed_batch_is_refused_whole_naming_the_transfer() {
             "transfers[0].from_account_id or from_user_id: give",
         ),
         (
+            json!({"transfers": [ok.clone(), {"from_user_id": 0, "to_account_id": b, "amount": "1"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_user_id",
+            "transfers[1].from_user_id must be a positive integer",
+        ),
+        (
+            json!({"transfers": [ok.clone(), {"from_account_id": a, "to_account_id": b, "amount": "1", "description": "a\u{7}b"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_text",
+            "transfers[1].description",
+        ),
+        (
             json!({"transfers": [transfer(&a, &unknown, "1.00"), ok.clone()]}),
             StatusCode::NOT_FOUND,
             "not_found",

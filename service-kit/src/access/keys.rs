@@ -17,6 +17,7 @@ use super::store::{self, KeyRow};
 use crate::auth::{digest, same_digest, Tokens};
 use crate::db::PgPool;
 use crate::error::ApiError;
+use crate::shutdown::Shutdown;
 
 /// How often every instance reads the keys again: a revocation elsewhere is
 /// honoured here within this time (the contract allows 5 s).
@@ -331,16 +332,16 @@ pub enum VerifyError {
     Unavailable(ApiError),
 }
 
-/// Refreshes the keyring every [`REFRESH_EVERY`] for as long as the runtime runs.
-pub fn spawn_refresh(keyring: Arc<Keyring>) {
-    tokio::spawn(async move {
-        loop {
-            if let Err(error) = keyring.refresh().await {
-                tracing::warn!(error = %crate::error::error_chain(&error), "cannot refresh the API keys");
-            }
-            tokio::time::sleep(REFRESH_EVERY).await;
+/// Refreshes the keyring every [`REFRESH_EVERY`] until told to stop.
+pub async fn refresh(keyring: Arc<Keyring>, mut shutdown: Shutdown) {
+    loop {
+        if let Err(error) = keyring.refresh().await {
+            tracing::warn!(error = %crate::error::error_chain(&error), "cannot refresh the API keys");
         }
-    });
+        if shutdown.sleep(REFRESH_EVERY).await {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]

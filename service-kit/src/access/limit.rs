@@ -9,6 +9,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
+use crate::shutdown::Shutdown;
+
 type Limiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 
 /// The rate limit of one instance, shared by its HTTP workers.
@@ -47,14 +49,11 @@ impl RateLimit {
     }
 }
 
-/// Keeps the limiter's memory to the keys in use.
-pub fn spawn_forgetting(limit: RateLimit) {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-            limit.forget_idle();
-        }
-    });
+/// Keeps the limiter's memory to the keys in use, until told to stop.
+pub async fn forget_idle(limit: RateLimit, mut shutdown: Shutdown) {
+    while !shutdown.sleep(Duration::from_secs(60)).await {
+        limit.forget_idle();
+    }
 }
 
 #[cfg(test)]

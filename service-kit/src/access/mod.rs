@@ -28,6 +28,7 @@ use crate::db::PgPool;
 use crate::error::{json_error, ApiError};
 use crate::idempotency::Retention;
 use crate::metrics::HttpMetrics;
+use crate::shutdown::Peers;
 pub use keys::{Keyring, Principal};
 use keys::{Refusal, VerifyError};
 pub use limit::RateLimit;
@@ -63,14 +64,16 @@ pub struct AccessControl {
 }
 
 impl AccessControl {
-    /// Starts reading the stored keys of `pool` (now and every few seconds).
-    /// Fails when a route of the policy's document names no scope of its own.
+    /// Starts reading the stored keys of `pool` (now and every few seconds),
+    /// as a peer. Fails when a route of the policy's document names no scope
+    /// of its own.
     pub fn start(
         pool: PgPool,
         bootstrap: Tokens,
         policy: Policy,
         rate_limit: u32,
         metrics: &HttpMetrics,
+        peers: &mut Peers,
     ) -> Result<Self, String> {
         let route_scopes =
             RouteScopes::from_openapi(&(policy.document)(), API_PREFIX, policy.scopes)?;
@@ -81,10 +84,16 @@ impl AccessControl {
         .and_then(|counter| metrics.register(counter))
         .map_err(|e| format!("cannot set up metrics: {e}"))?;
         let keyring = Arc::new(Keyring::new(pool.clone(), bootstrap, lookups));
-        keys::spawn_refresh(keyring.clone());
+        peers.spawn(
+            "api key refresh",
+            keys::refresh(keyring.clone(), peers.shutdown()),
+        );
         let limit = RateLimit::new(rate_limit);
         if limit.is_on() {
-            limit::spawn_forgetting(limit.clone());
+            peers.spawn(
+                "rate limit forgetting",
+                limit::forget_idle(limit.clone(), peers.shutdown()),
+            );
         }
         Ok(Self {
             keyring,
@@ -98,18 +107,23 @@ impl AccessControl {
 
 /// What a service puts in its app data to run [`guard`] and its idempotent
 /// POSTs: access control over `API_TOKENS` and the stored keys, and the
-/// idempotency retention, whose sweeper this starts.
+/// idempotency retention, whose sweeper this starts (each loop a peer).
 pub fn install(
     pool: PgPool,
     api_tokens: &[String],
     policy: Policy,
     settings: crate::config::AccessSettings,
     metrics: &HttpMetrics,
+    peers: &mut Peers,
 ) -> Result<(web::Data<AccessControl>, web::Data<Retention>), String> {
     let bootstrap = Tokens::parse(api_tokens).map_err(|why| format!("API_TOKENS: {why}"))?;
     let retention = Retention(settings.idempotency_retention);
-    crate::idempotency_store::spawn_sweeper(pool.clone(), retention);
-    let access = AccessControl::start(pool, bootstrap, policy, settings.rate_limit, metrics)?;
+    peers.spawn(
+        "idempotency sweeper",
+        crate::idempotency_store::sweep(pool.clone(), retention, peers.shutdown()),
+    );
+    let access =
+        AccessControl::start(pool, bootstrap, policy, settings.rate_limit, metrics, peers)?;
     Ok((web::Data::new(access), web::Data::new(retention)))
 }
 

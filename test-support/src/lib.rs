@@ -486,3 +486,16 @@ impl Drop for TestVhost {
             .spawn();
     }
 }
+
+/// `text` as one value of a query string: unreserved characters as they are,
+/// every other byte percent-encoded.
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -5,43 +5,67 @@ use std::time::Duration;
 
 use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
-use service_kit::listing::foreign_snapshot;
+use service_kit::listing::{foreign_snapshot, Key, Position};
 use shared_types::accounts::{AccountId, Page, Transaction};
 use tokio::sync::mpsc;
 
 use super::accounts::not_found;
 use super::run;
 use crate::domain::month::csv_field;
-use crate::domain::{Currency, Month, PageRequest, RuleViolation, Snapshot, SortKey, SortOrder};
+use crate::domain::{Currency, Month, RuleViolation, Snapshot, SortKey, SortOrder};
 use crate::error::ApiError;
-use crate::store::transactions::TransactionRow;
+use crate::store::transactions::{RowKey, Start, TransactionRow};
 use crate::store::{self, PgPool};
+
+/// What a listing of transactions is sorted by, as its cursors name it.
+pub fn history_listing(account: AccountId, sort: SortKey, order: SortOrder) -> String {
+    format!("history:{account}:{sort:?}:{order:?}")
+}
 
 pub async fn account_history(
     pool: &PgPool,
     account: AccountId,
-    sort: SortKey,
-    order: SortOrder,
-    page: PageRequest,
-    snapshot: Option<Snapshot>,
+    (sort, order): (SortKey, SortOrder),
+    position: Position,
 ) -> Result<Page<Transaction>, ApiError> {
+    let start = start(&position)?;
     run(pool, move |conn| {
         store::accounts::find_user_account(conn, account)?.ok_or_else(|| not_found(account))?;
-        let snapshot = Snapshot::read_at(conn, snapshot, None)?;
+        let snapshot = Snapshot::read_at(conn, position.snapshot.clone(), None)?;
         let rows = store::transactions::account_history(
             conn,
             account,
             &snapshot.pg_snapshot,
-            sort,
-            order,
-            page,
+            (sort, order),
+            start,
+            position.limit,
         )?;
         let (total, snapshot) = total_count(snapshot, &format!("history:{account}"), |s| {
             store::transactions::account_history_count(conn, account, s)
         })?;
-        Ok(page.page(wire(&rows), total, &snapshot))
+        Ok(position.page(wire(&rows), total, &snapshot, key))
     })
     .await
+}
+
+/// Where a page of transactions starts.
+fn start(position: &Position) -> Result<Start, RuleViolation> {
+    position.start(|after| {
+        Ok(RowKey {
+            created_at: after.time(0)?,
+            id: after.field(1)?,
+            amount: after.field(2)?,
+        })
+    })
+}
+
+/// A transaction's key in every listing of transactions ([`start`] reads it back).
+fn key(transaction: &Transaction) -> Key {
+    Key::new([
+        transaction.created_at.timestamp_micros().to_string(),
+        transaction.transaction_id.0.to_string(),
+        transaction.amount.to_string(),
+    ])
 }
 
 /// What the report was asked for.
@@ -50,8 +74,12 @@ pub struct ReportQuery {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub status: Option<&'static str>,
-    pub page: PageRequest,
-    pub snapshot: Option<Snapshot>,
+    pub position: Position,
+}
+
+/// What the report lists, as its cursors name it (the window is in the snapshot).
+pub fn report_listing(status: Option<&str>) -> String {
+    format!("report:{}", status.unwrap_or("all"))
 }
 
 /// The whole ledger between `from` and `to`, oldest first. The first page
@@ -65,7 +93,8 @@ pub async fn report(
     report_window: Duration,
 ) -> Result<Page<Transaction>, ApiError> {
     let now = Utc::now();
-    let (window, pinned) = match &query.snapshot {
+    let start = start(&query.position)?;
+    let (window, pinned) = match &query.position.snapshot {
         Some(
             pinned @ Snapshot {
                 window: Some((from, to)),
@@ -112,13 +141,19 @@ pub async fn report(
             window,
             status: query.status,
         };
-        let rows = store::transactions::report(conn, filter, &snapshot.pg_snapshot, query.page)?;
+        let position = &query.position;
+        let rows = store::transactions::report(
+            conn,
+            filter,
+            &snapshot.pg_snapshot,
+            start,
+            position.limit,
+        )?;
         // The window is in the token already; the status is not, so it names the count.
-        let listing = format!("report:{}", query.status.unwrap_or("all"));
-        let (total, snapshot) = total_count(snapshot, &listing, |s| {
+        let (total, snapshot) = total_count(snapshot, &report_listing(query.status), |s| {
             store::transactions::report_count(conn, filter, s)
         })?;
-        Ok(query.page.page(wire(&rows), total, &snapshot))
+        Ok(position.page(wire(&rows), total, &snapshot, key))
     })
     .await
 }

@@ -58,12 +58,6 @@ pub struct RevenueParams {
     currency: Option<String>,
 }
 
-/// The page with its snapshot token sealed.
-fn sealed(state: &Context, mut page: Page<Transaction>) -> HttpResponse {
-    page.snapshot = state.seal.seal(&page.snapshot);
-    HttpResponse::Ok().json(page)
-}
-
 fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     raw.map(|text| {
         DateTime::parse_from_rfc3339(text)
@@ -97,10 +91,12 @@ pub async fn account_history(
     let account = account_id(&path)?;
     let sort = SortKey::parse(listing.filters.sort.as_deref())?;
     let order = SortOrder::parse(listing.filters.order.as_deref())?;
-    let snapshot = listing.snapshot(Some(&state.seal))?;
-    let page = listings::account_history(&state.pool, account, sort, order, listing.page, snapshot)
-        .await?;
-    Ok(sealed(&state, page))
+    let position = listing.position(
+        Some(&state.seal),
+        listings::history_listing(account, sort, order),
+    )?;
+    let page = listings::account_history(&state.pool, account, (sort, order), position).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// One transaction, with the sum of its successful reversals.
@@ -163,11 +159,10 @@ pub async fn report(
         from: timestamp("from", params.from.as_deref())?,
         to: timestamp("to", params.to.as_deref())?,
         status,
-        page: listing.page,
-        snapshot: listing.snapshot(Some(&state.seal))?,
+        position: listing.position(Some(&state.seal), listings::report_listing(status))?,
     };
-    let listing = listings::report(&state.pool, query, state.settings.report_window).await?;
-    Ok(sealed(&state, listing))
+    let page = listings::report(&state.pool, query, state.settings.report_window).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Captured revenue per service in a calendar month (UTC), as CSV.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
 use rust_decimal::Decimal;
 use service_kit::stored::Stored;
 use uuid::Uuid;
@@ -14,7 +14,7 @@ use super::corrupt;
 use super::schema::transactions;
 use crate::domain::records::Original;
 use crate::domain::{Amount, Currency, OrderId, OrderRef, ServiceId};
-use crate::domain::{PageRequest, SortKey, SortOrder};
+use crate::domain::{SortKey, SortOrder};
 use shared_types::accounts::{
     AccountId, Transaction, TransactionId, TransactionStatus, TransactionType,
 };
@@ -145,31 +145,68 @@ fn order_by(sort: SortKey, order: SortOrder) -> &'static str {
     }
 }
 
+/// Rows after a key in the sort order, with the key's time, id and amount
+/// bound at `$at`, `$at + 1`, `$at + 2` (an index range, not a filter).
+fn after(sort: SortKey, order: SortOrder, at: usize) -> String {
+    let (id, amount) = (at + 1, at + 2);
+    let past = match order {
+        SortOrder::Desc => "<",
+        SortOrder::Asc => ">",
+    };
+    match sort {
+        SortKey::Date => format!("AND (created_at, id) {past} (${at}, ${id})"),
+        SortKey::Amount => {
+            format!("AND (amount, created_at, id) {past} (${amount}, ${at}, ${id})")
+        }
+    }
+}
+
+/// The sort key of a transaction in every listing of transactions: its
+/// time and id, and its amount for the listings sorted by amount.
+#[derive(Debug, Clone, Copy)]
+pub struct RowKey {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+    pub amount: Decimal,
+}
+
+/// Where a page of transactions starts.
+pub type Start = service_kit::listing::Start<RowKey>;
+
 /// One page of the transactions that touched an account, as of a snapshot.
 /// Each side (money out, money in) is read in order from its own index and the
-/// two are merged, so a page costs `offset + limit` index entries per side.
+/// two are merged, so a page costs `offset + limit` index entries per side
+/// (`limit` after a key).
 pub fn account_history(
     conn: &mut PgConnection,
     account: AccountId,
     snapshot: &str,
-    sort: SortKey,
-    order: SortOrder,
-    page: PageRequest,
+    (sort, order): (SortKey, SortOrder),
+    start: Start,
+    limit: i64,
 ) -> QueryResult<Vec<TransactionRow>> {
-    let order = order_by(sort, order);
-    let side = |column: &str| {
-        format!("(SELECT {COLUMNS} FROM transactions WHERE {column} = $1 AND {VISIBLE} ORDER BY {order} LIMIT $3)")
+    let by = order_by(sort, order);
+    let keyset = match start {
+        Start::Offset(_) => String::new(),
+        Start::After(_) => after(sort, order, 6),
     };
+    let side = |column: &str| {
+        format!("(SELECT {COLUMNS} FROM transactions WHERE {column} = $1 AND {VISIBLE} {keyset} ORDER BY {by} LIMIT $3)")
+    };
+    let key = start.key();
     diesel::sql_query(format!(
-        "SELECT {COLUMNS} FROM ({} UNION ALL {}) t ORDER BY {order} LIMIT $4 OFFSET $5",
+        "SELECT {COLUMNS} FROM ({} UNION ALL {}) t ORDER BY {by} LIMIT $4 OFFSET $5",
         side("from_account_id"),
         side("to_account_id"),
     ))
     .bind::<SqlUuid, _>(account.0)
     .bind::<Text, _>(snapshot)
-    .bind::<BigInt, _>(page.end())
-    .bind::<BigInt, _>(page.limit)
-    .bind::<BigInt, _>(page.offset())
+    .bind::<BigInt, _>(start.offset().saturating_add(limit))
+    .bind::<BigInt, _>(limit)
+    .bind::<BigInt, _>(start.offset())
+    .bind::<Nullable<Timestamptz>, _>(key.map(|k| k.created_at))
+    .bind::<Nullable<SqlUuid>, _>(key.map(|k| k.id))
+    .bind::<Nullable<Numeric>, _>(key.map(|k| k.amount))
     .load::<TransactionRow>(conn)
 }
 
@@ -215,18 +252,27 @@ pub fn report(
     conn: &mut PgConnection,
     filter: ReportFilter<'_>,
     snapshot: &str,
-    page: PageRequest,
+    start: Start,
+    limit: i64,
 ) -> QueryResult<Vec<TransactionRow>> {
+    let keyset = match start {
+        Start::Offset(_) => String::new(),
+        Start::After(_) => after(SortKey::Date, SortOrder::Asc, 7),
+    };
+    let key = start.key();
     diesel::sql_query(format!(
-        "SELECT {COLUMNS} FROM transactions WHERE {} ORDER BY created_at, id LIMIT $5 OFFSET $6",
+        "SELECT {COLUMNS} FROM transactions WHERE {} {keyset} ORDER BY created_at, id LIMIT $5 OFFSET $6",
         filter.condition()
     ))
     .bind::<Timestamptz, _>(filter.window.0)
     .bind::<Text, _>(snapshot)
     .bind::<Timestamptz, _>(filter.window.1)
     .bind::<Nullable<Text>, _>(filter.status)
-    .bind::<BigInt, _>(page.limit)
-    .bind::<BigInt, _>(page.offset())
+    .bind::<BigInt, _>(limit)
+    .bind::<BigInt, _>(start.offset())
+    .bind::<Nullable<Timestamptz>, _>(key.map(|k| k.created_at))
+    .bind::<Nullable<SqlUuid>, _>(key.map(|k| k.id))
+    .bind::<Nullable<Numeric>, _>(key.map(|k| k.amount))
     .load::<TransactionRow>(conn)
 }
 

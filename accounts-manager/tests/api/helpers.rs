@@ -5,6 +5,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use shared_types::accounts::AuditReport;
+pub use test_support::urlencode;
 
 pub const TOKEN: &str = "test-token";
 
@@ -180,4 +181,30 @@ pub fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCod
             .is_some_and(|m| !m.is_empty()),
         "{body}"
     );
+}
+
+/// Every page of a listing, following its snapshot; asserts `total_count` never moves.
+pub async fn all_pages(app: &TestApp, base: &str, limit: usize) -> (Vec<Value>, i64) {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let (status, first) = app.get_json(&format!("{base}{sep}limit={limit}")).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let total = first["total_count"].as_i64().unwrap();
+    let snapshot = first["snapshot"].as_str().unwrap().to_owned();
+    let mut items: Vec<Value> = first["items"].as_array().unwrap().clone();
+    let pages = first["total_pages"].as_i64().unwrap();
+    for page in 2..=pages {
+        let url = format!(
+            "{base}{sep}limit={limit}&page={page}&snapshot={}",
+            urlencode(&snapshot)
+        );
+        let (status, body) = app.get_json(&url).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["total_count"], total,
+            "total_count moved on page {page}"
+        );
+        assert_eq!(body["snapshot"], snapshot.as_str());
+        items.extend(body["items"].as_array().unwrap().iter().cloned());
+    }
+    (items, total)
 }

@@ -6,7 +6,7 @@ use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, TestApp};
+use crate::helpers::{all_pages, assert_error, spawn_app, urlencode, TestApp};
 
 fn ids(page: &Value) -> Vec<String> {
     page["items"]
@@ -14,41 +14,6 @@ fn ids(page: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|t| t["transaction_id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// Every page of a listing, following its snapshot; asserts `total_count` never moves.
-async fn all_pages(app: &TestApp, base: &str, limit: usize) -> (Vec<Value>, i64) {
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let (status, first) = app.get_json(&format!("{base}{sep}limit={limit}")).await;
-    assert_eq!(status, StatusCode::OK, "{first}");
-    let total = first["total_count"].as_i64().unwrap();
-    let snapshot = first["snapshot"].as_str().unwrap().to_owned();
-    let mut items: Vec<Value> = first["items"].as_array().unwrap().clone();
-    let pages = first["total_pages"].as_i64().unwrap();
-    for page in 2..=pages {
-        let url = format!(
-            "{base}{sep}limit={limit}&page={page}&snapshot={}",
-            urlencode(&snapshot)
-        );
-        let (status, body) = app.get_json(&url).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(
-            body["total_count"], total,
-            "total_count moved on page {page}"
-        );
-        assert_eq!(body["snapshot"], snapshot.as_str());
-        items.extend(body["items"].as_array().unwrap().iter().cloned());
-    }
-    (items, total)
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
         .collect()
 }
 

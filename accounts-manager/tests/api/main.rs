@@ -8,6 +8,7 @@ mod balance_at;
 mod batches;
 mod by_user;
 mod concurrency;
+mod cursors;
 mod errors;
 mod events;
 mod expiry;

@@ -12,7 +12,7 @@ use service_kit::idempotency::{
     run_once, run_once_holding, stored_reply, Idempotency, IdempotencyKey, Reply,
 };
 use service_kit::idempotency_store;
-use service_kit::listing::{PageRequest, Snapshot};
+use service_kit::listing::{Key, Position, Snapshot};
 use service_kit::rule::RuleViolation;
 use service_kit::stored::Stored;
 use shared_types::accounts::AccountId;
@@ -351,17 +351,17 @@ pub async fn get(ctx: &Context, id: AdvanceId) -> Result<Advance, ApiError> {
 pub async fn list(
     ctx: &Context,
     account: AccountId,
-    page: PageRequest,
-    snapshot: Option<Snapshot>,
+    position: Position,
 ) -> Result<Page<Advance>, ApiError> {
+    let start = position.start(Key::time_and_id)?;
     run(&ctx.pool, move |conn| {
-        let snapshot = Snapshot::read_at(conn, snapshot, None)?;
+        let snapshot = Snapshot::read_at(conn, position.snapshot.clone(), None)?;
         let (rows, total) = advances_store::list_for_account(
             conn,
             account,
             &snapshot.pg_snapshot,
-            page.limit,
-            page.offset(),
+            start,
+            position.limit,
         )?;
         let ids: Vec<AdvanceId> = rows.iter().map(AdvanceRow::id).collect();
         let payments = payments_store::of_advances(conn, &ids)?;
@@ -376,7 +376,9 @@ pub async fn list(
                 row.to_wire(&own)
             })
             .collect();
-        Ok(page.page(items, total, &snapshot))
+        Ok(position.page(items, total, &snapshot, |advance: &Advance| {
+            Key::of_time_and_id(advance.created_at, advance.advance_id.0)
+        }))
     })
     .await
 }

@@ -4,7 +4,7 @@
 use diesel::pg::PgConnection;
 use service_kit::error::ApiError;
 use service_kit::idempotency::{run_once, Idempotency, Reply};
-use service_kit::listing::{PageRequest, Snapshot};
+use service_kit::listing::{Key, Position, Snapshot};
 use shared_types::accounts::Page;
 use shared_types::advances::DeadLetter;
 use uuid::Uuid;
@@ -15,17 +15,17 @@ use crate::context::Context;
 use crate::store::dead_letters;
 
 /// A page of the dead letters, oldest first, snapshot-stable like every listing.
-pub async fn list(
-    ctx: &Context,
-    page: PageRequest,
-    snapshot: Option<Snapshot>,
-) -> Result<Page<DeadLetter>, ApiError> {
+pub async fn list(ctx: &Context, position: Position) -> Result<Page<DeadLetter>, ApiError> {
+    let start = position.start(Key::time_and_id)?;
     run(&ctx.pool, move |conn| {
-        let snapshot = Snapshot::read_at(conn, snapshot, None)?;
-        let (rows, total) =
-            dead_letters::list(conn, &snapshot.pg_snapshot, page.limit, page.offset())?;
+        let snapshot = Snapshot::read_at(conn, position.snapshot.clone(), None)?;
+        let (rows, total) = dead_letters::list(conn, &snapshot.pg_snapshot, start, position.limit)?;
         let items = rows.iter().map(|row| row.to_wire()).collect();
-        Ok(page.page(items, total, &snapshot))
+        Ok(
+            position.page(items, total, &snapshot, |letter: &DeadLetter| {
+                Key::of_time_and_id(letter.received_at, letter.id)
+            }),
+        )
     })
     .await
 }

@@ -106,8 +106,8 @@ pub async fn dead_letters(
     ctx: web::Data<Context>,
     listing: Listing<NoFields>,
 ) -> Result<HttpResponse, ApiError> {
-    let snapshot = listing.snapshot(None)?;
-    let page = operations::dead_letters::list(&ctx, listing.page, snapshot).await?;
+    let position = listing.position(None, "dead-letters".into())?;
+    let page = operations::dead_letters::list(&ctx, position).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 

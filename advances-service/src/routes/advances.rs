@@ -150,6 +150,6 @@ pub async fn list_advances(
     listing: Listing<ListFilters>,
 ) -> Result<HttpResponse, ApiError> {
     let account = AccountId(uuid(&listing.filters.account_id, "an account id")?);
-    let snapshot = listing.snapshot(None)?;
-    Ok(HttpResponse::Ok().json(advances::list(&ctx, account, listing.page, snapshot).await?))
+    let position = listing.position(None, format!("advances:{account}"))?;
+    Ok(HttpResponse::Ok().json(advances::list(&ctx, account, position).await?))
 }

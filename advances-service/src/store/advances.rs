@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::payments::PaymentRow;
 use super::schema::{advances, payments};
+use service_kit::listing::Start;
 use service_kit::stored::Stored;
 use service_kit::trace::TraceParent;
 use shared_types::accounts::{AccountId, TransactionId};
@@ -145,18 +146,26 @@ pub fn list_for_account(
     conn: &mut PgConnection,
     account: AccountId,
     snapshot: &str,
+    start: Start<(DateTime<Utc>, Uuid)>,
     limit: i64,
-    offset: i64,
 ) -> QueryResult<(Vec<AdvanceRow>, i64)> {
     const FILTER: &str =
         "account_id = $1 AND pg_visible_in_snapshot(xid::text::xid8, $2::pg_snapshot)";
+    // $4 rows in, or after the key ($5, $6) of a cursor: the plan is made for
+    // the values given, so either is a range of `advances_by_account`.
     let rows = diesel::sql_query(format!(
-        "SELECT * FROM advances WHERE {FILTER} ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+        "SELECT * FROM advances WHERE {FILTER} \
+         AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid)) \
+         ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
     ))
     .bind::<diesel::sql_types::Uuid, _>(account.0)
     .bind::<diesel::sql_types::Text, _>(snapshot)
     .bind::<BigInt, _>(limit)
-    .bind::<BigInt, _>(offset)
+    .bind::<BigInt, _>(start.offset())
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>, _>(
+        start.key().map(|k| k.0),
+    )
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(start.key().map(|k| k.1))
     .load(conn)?;
     let total = diesel::sql_query(format!("SELECT count(*) AS n FROM advances WHERE {FILTER}"))
         .bind::<diesel::sql_types::Uuid, _>(account.0)

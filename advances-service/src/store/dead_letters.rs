@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
+use service_kit::listing::Start;
 use uuid::Uuid;
 
 use super::schema::dead_letters;
@@ -71,13 +72,15 @@ struct Count {
 pub fn list(
     conn: &mut PgConnection,
     snapshot: &str,
+    start: Start<(DateTime<Utc>, Uuid)>,
     limit: i64,
-    offset: i64,
 ) -> QueryResult<(Vec<DeadLetterRow>, i64)> {
     let rows = diesel::sql_query(include_str!("dead_letters/page.sql"))
         .bind::<Text, _>(snapshot)
         .bind::<BigInt, _>(limit)
-        .bind::<BigInt, _>(offset)
+        .bind::<BigInt, _>(start.offset())
+        .bind::<Nullable<Timestamptz>, _>(start.key().map(|k| k.0))
+        .bind::<Nullable<diesel::sql_types::Uuid>, _>(start.key().map(|k| k.1))
         .load(conn)?;
     let total = diesel::sql_query(include_str!("dead_letters/count.sql"))
         .bind::<Text, _>(snapshot)

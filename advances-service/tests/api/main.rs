@@ -9,6 +9,7 @@ mod dead_letters;
 mod events;
 mod faults;
 mod helpers;
+mod listings;
 mod observability;
 mod payoff;
 mod reconciliation;

@@ -1,10 +1,12 @@
 //! Pagination and snapshots of listings: the paging parameters every
-//! listing takes ([`Listing`]), the snapshot a page is read at
-//! ([`Snapshot::read_at`], in `snapshot`) and the page that answers
-//! ([`PageRequest::page`]).
+//! listing takes ([`Listing`]), where a page starts ([`Position`]: a page
+//! number or a cursor), the snapshot it is read at ([`Snapshot::read_at`],
+//! in `snapshot`) and the page that answers ([`Position::page`]).
 
+mod cursor;
 mod snapshot;
 
+pub use cursor::{invalid_cursor, Cursor, Key, Start};
 pub use snapshot::{foreign_snapshot, Counted, Snapshot, TokenSeal};
 
 use std::future::{ready, Ready};
@@ -31,10 +33,12 @@ pub struct PageParams {
     pub page: Option<i64>,
     /// The `snapshot` of an earlier page of the same listing: the page is read as of that one, so no item written since appears and `total_count` stays the same. Opaque; only what this service gave out is taken (`422 invalid_snapshot` otherwise).
     pub snapshot: Option<String>,
+    /// The `next` of an earlier page: the page after it, of the same snapshot, read after its last item (as fast at any depth). With the same filters and sort; `limit` may change. Not with `page` or `snapshot` (`422 invalid_cursor`, as for a cursor this service did not give out or gave for another listing).
+    pub cursor: Option<String>,
 }
 
 /// The names of [`PageParams`] in a query string.
-const PAGE_PARAMS: [&str; 3] = ["limit", "page", "snapshot"];
+const PAGE_PARAMS: [&str; 4] = ["limit", "page", "snapshot", "cursor"];
 
 /// A listing's query string, read the same way for every listing: the
 /// route's own filters `F` (a struct that refuses unknown fields) and the
@@ -46,6 +50,9 @@ pub struct Listing<F> {
     pub filters: F,
     pub page: PageRequest,
     snapshot: Option<String>,
+    cursor: Option<String>,
+    /// Whether `page` was given (a cursor may not be).
+    numbered: bool,
 }
 
 impl<F: DeserializeOwned> Listing<F> {
@@ -59,7 +66,9 @@ impl<F: DeserializeOwned> Listing<F> {
         Ok(Self {
             filters,
             page: PageRequest::parse(paging.limit, paging.page)?,
+            numbered: paging.page.is_some(),
             snapshot: paging.snapshot,
+            cursor: paging.cursor,
         })
     }
 }
@@ -75,6 +84,115 @@ impl<F> Listing<F> {
                 None => Snapshot::parse(token),
             })
             .transpose()
+    }
+
+    /// Where the asked-for page of `listing` starts: `listing` describes it
+    /// with every filter and the sort (a cursor made for another is
+    /// refused). `seal` opens the tokens given and seals those given out,
+    /// when the service seals them ([`TokenSeal`]).
+    pub fn position(
+        &self,
+        seal: Option<&TokenSeal>,
+        listing: String,
+    ) -> Result<Position, RuleViolation> {
+        let open = |token: &str| match seal {
+            Some(seal) => seal.open(token).map(str::to_owned),
+            None => Ok(token.to_owned()),
+        };
+        let (offset, after, snapshot) = match &self.cursor {
+            None => (self.page.offset(), None, self.snapshot(seal)?),
+            Some(_) if self.numbered || self.snapshot.is_some() => return Err(invalid_cursor()),
+            Some(token) => {
+                let cursor = Cursor::parse(&open(token).map_err(|_| invalid_cursor())?)?;
+                if !cursor.is_for(&listing) {
+                    return Err(invalid_cursor());
+                }
+                (cursor.offset, Some(cursor.after), Some(cursor.snapshot))
+            }
+        };
+        Ok(Position {
+            limit: self.page.limit,
+            offset,
+            after,
+            snapshot,
+            listing,
+            seal: seal.cloned(),
+        })
+    }
+}
+
+/// Where a page of a listing starts, and the snapshot it is read at.
+#[derive(Debug, Clone)]
+pub struct Position {
+    pub limit: i64,
+    /// How many rows come before the page.
+    pub offset: i64,
+    /// With a cursor, the sort key of the row before the page: the page is
+    /// read after it, in the listing's order (keyset). Else the page is read
+    /// `offset` rows in.
+    pub after: Option<Key>,
+    /// The snapshot the request gave (in `snapshot` or in its cursor).
+    pub snapshot: Option<Snapshot>,
+    listing: String,
+    seal: Option<TokenSeal>,
+}
+
+impl Position {
+    /// What the listing is (its filters and sort), as the request described it.
+    pub fn listing(&self) -> &str {
+        &self.listing
+    }
+
+    /// Where the store starts reading: `offset` rows in, or after the key
+    /// of the cursor, read by `read`.
+    pub fn start<K>(
+        &self,
+        read: impl FnOnce(&Key) -> Result<K, RuleViolation>,
+    ) -> Result<Start<K>, RuleViolation> {
+        match &self.after {
+            None => Ok(Start::Offset(self.offset)),
+            Some(after) => read(after).map(Start::After),
+        }
+    }
+
+    /// The page of `items` (read from this position) of a listing of
+    /// `total_count` items at `snapshot`: its `next` names the last item by
+    /// `key` while more follow; tokens sealed.
+    pub fn page<T>(
+        &self,
+        items: Vec<T>,
+        total_count: i64,
+        snapshot: &Snapshot,
+        key: impl Fn(&T) -> Key,
+    ) -> Page<T> {
+        let read = self.offset.saturating_add(items.len() as i64);
+        let next = match items.last() {
+            Some(last) if read < total_count => {
+                let cursor = Cursor::new(snapshot.clone(), &self.listing, read, key(last));
+                Some(self.sealed(cursor.encode()))
+            }
+            _ => None,
+        };
+        let request = PageRequest {
+            limit: self.limit,
+            page: self.offset / self.limit + 1,
+        };
+        Page {
+            items,
+            page: request.page,
+            limit: self.limit,
+            total_count,
+            total_pages: request.total_pages(total_count),
+            snapshot: self.sealed(snapshot.encode()),
+            next,
+        }
+    }
+
+    fn sealed(&self, token: String) -> String {
+        match &self.seal {
+            Some(seal) => seal.seal(&token),
+            None => token,
+        }
     }
 }
 
@@ -145,18 +263,6 @@ impl PageRequest {
 
     pub fn total_pages(self, total_count: i64) -> i64 {
         (total_count + self.limit - 1) / self.limit
-    }
-
-    /// This page of a listing of `total_count` items, read at `snapshot`.
-    pub fn page<T>(self, items: Vec<T>, total_count: i64, snapshot: &Snapshot) -> Page<T> {
-        Page {
-            items,
-            page: self.page,
-            limit: self.limit,
-            total_count,
-            total_pages: self.total_pages(total_count),
-            snapshot: snapshot.encode(),
-        }
     }
 }
 

@@ -35,7 +35,7 @@ pub struct Counted {
 
 /// The fingerprint of a listing's description, for [`Counted::listing`]:
 /// the first 8 bytes of its SHA-256, stable across instances and builds.
-fn fingerprint(listing: &str) -> u64 {
+pub(super) fn fingerprint(listing: &str) -> u64 {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(listing.as_bytes());
     let mut first = [0u8; 8];
@@ -225,6 +225,12 @@ fn is_pg_snapshot(text: &str) -> bool {
 #[derive(Clone)]
 pub struct TokenSeal {
     keyed: hmac::Hmac<sha2::Sha256>,
+}
+
+impl std::fmt::Debug for TokenSeal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSeal(..)")
+    }
 }
 
 /// Hex digits of the seal.

@@ -114,4 +114,8 @@ pub struct Page<T> {
     pub total_pages: i64,
     /// Opaque; give it back as `?snapshot=` to pin the listing.
     pub snapshot: String,
+    /// Opaque: give it back as `?cursor=` for the page after this one, of
+    /// the same snapshot (as fast at any depth); `null` on the last page.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub next: Option<String>,
 }

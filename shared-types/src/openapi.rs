@@ -12,6 +12,9 @@ pub const CALLER_TEXT_PATTERN: &str = concat!(
     r"[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
 );
 
+/// A metadata key: 1-64 of `A-Z a-z 0-9 _ . -`.
+pub const METADATA_KEY_PATTERN: &str = "^[A-Za-z0-9_.-]{1,64}$";
+
 #[cfg(feature = "openapi")]
 pub use schemas::*;
 
@@ -34,6 +37,53 @@ mod schemas {
             .description(Some(
                 "At most 500 characters, no control characters; white space at either end is \
                  trimmed, and blank is the same as absent (422 invalid_text otherwise)",
+            ))
+    }
+
+    /// The schema of a request's optional `metadata`: at most 20 keys
+    /// (1-64 of `A-Z a-z 0-9 _ . -`) to strings of at most 500 characters.
+    pub fn metadata() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+            .max_properties(Some(20))
+            .property_names(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(64))
+                    .pattern(Some(super::METADATA_KEY_PATTERN)),
+            ))
+            .additional_properties(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(500)),
+            ))
+            .description(Some(
+                "The caller's labels: at most 20 keys (1-64 characters of A-Z a-z 0-9 _ . -) to \
+                 strings of at most 500 characters (422 invalid_metadata otherwise)",
+            ))
+    }
+
+    /// The schema of a labels merge: keys as in [`metadata`], each to a
+    /// string (set) or `null` (removed); the result at most 20 keys.
+    pub fn metadata_patch() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(64))
+                    .pattern(Some(super::METADATA_KEY_PATTERN)),
+            ))
+            .additional_properties(Some(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .max_length(Some(500)),
+            ))
+            .description(Some(
+                "A string sets a key, null removes it, keys not named stay; the result must \
+                 have at most 20 keys (422 invalid_metadata otherwise)",
             ))
     }
 

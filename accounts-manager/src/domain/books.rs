@@ -18,6 +18,7 @@ use super::movement::{self, Movement};
 use super::posting::{self, AccountKind, AccountState, Bucket, Decision, FailureReason, Posting};
 use super::records::{Opened, Order, Original, Record};
 use super::refusal::Refusal;
+use super::Metadata;
 use super::{Currency, OrderId, UserId};
 
 /// What must be locked before a command can be decided.
@@ -192,7 +193,9 @@ impl Books {
                 {
                     Some(id) => Ok(self.user_account(id)?.id),
                     None => match opens {
-                        Some(opens) => Ok(self.open(*user, currency, opens).id),
+                        Some(opens) => {
+                            Ok(self.open(*user, currency, opens, Metadata::default()).id)
+                        }
                         None => Err(Refusal::NoUserAccount(*user, currency.clone())),
                     },
                 }
@@ -240,11 +243,18 @@ impl Books {
 
     /// Opens a user account: it becomes the user's oldest of its currency
     /// unless the user already had one.
-    pub(super) fn open(&mut self, user: UserId, currency: &Currency, id: AccountId) -> Opened {
+    pub(super) fn open(
+        &mut self,
+        user: UserId,
+        currency: &Currency,
+        id: AccountId,
+        metadata: Metadata,
+    ) -> Opened {
         let opened = Opened {
             id,
             user,
             currency: currency.clone(),
+            metadata,
             created_at: self.now,
         };
         self.accounts.insert(
@@ -322,6 +332,7 @@ impl Books {
                 .notes
                 .and_then(|n| n.reference.as_ref())
                 .map(|r| r.as_str().to_owned()),
+            metadata: m.notes.map(|n| n.metadata.clone()).unwrap_or_default(),
             created_by: maker.created_by.to_owned(),
             created_at: self.now,
             from_after: parts(m.shown.0),

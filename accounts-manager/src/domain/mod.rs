@@ -4,6 +4,7 @@ pub mod books;
 pub mod changes;
 pub mod commands;
 pub mod currency;
+pub mod metadata;
 pub mod month;
 pub mod movement;
 pub mod order;
@@ -14,6 +15,7 @@ pub mod text;
 pub mod user_id;
 
 pub use currency::Currency;
+pub use metadata::Metadata;
 pub use month::Month;
 pub use order::{OrderId, OrderRef, ServiceId};
 pub use service_kit::amount::Amount;

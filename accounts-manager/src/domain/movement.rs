@@ -158,6 +158,7 @@ mod tests {
         let notes = Notes {
             description: CallerText::parse("description", Some("rent")).unwrap(),
             reference: None,
+            metadata: Default::default(),
         };
         let m = movement(
             TransactionType::Transfer,

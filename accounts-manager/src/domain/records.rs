@@ -9,7 +9,7 @@ use shared_types::accounts::{
 };
 
 use super::posting::FailureReason;
-use super::{Amount, Currency, OrderRef, UserId};
+use super::{Amount, Currency, Metadata, OrderRef, UserId};
 
 /// A transaction as it is recorded, successful or failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,7 @@ pub struct Record {
     pub reverses: Option<TransactionId>,
     pub reference: Option<String>,
     pub description: String,
+    pub metadata: Metadata,
     /// The name of the key that asked for it.
     pub created_by: String,
     pub created_at: DateTime<Utc>,
@@ -72,6 +73,7 @@ pub struct Opened {
     pub id: AccountId,
     pub user: UserId,
     pub currency: Currency,
+    pub metadata: Metadata,
     pub created_at: DateTime<Utc>,
 }
 

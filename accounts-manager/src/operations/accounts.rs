@@ -3,10 +3,16 @@
 use chrono::{DateTime, Utc};
 use shared_types::accounts::{Account, AccountId, AccountList, BalanceAt};
 
+use super::listings::total_count;
 use super::run;
-use crate::domain::{RuleViolation, UserId};
+use diesel::Connection;
+use service_kit::listing::{Key, Position};
+use shared_types::accounts::Page;
+
+use crate::domain::{Metadata, RuleViolation, Snapshot, UserId};
 use crate::error::ApiError;
-use crate::store::{self, accounts::AccountRow, PgPool};
+use crate::store::accounts::{AccountFilter, AccountRow};
+use crate::store::{self, PgPool};
 
 pub async fn get(pool: &PgPool, id: AccountId) -> Result<Account, ApiError> {
     run(pool, move |conn| {
@@ -21,6 +27,47 @@ pub async fn list_for_user(pool: &PgPool, user_id: UserId) -> Result<AccountList
         let rows = store::accounts::list_for_user(conn, user_id.value())?;
         let items = rows.iter().map(wire).collect::<Result<_, _>>()?;
         Ok(AccountList { items })
+    })
+    .await
+}
+
+/// Merges `patch` into an account's labels (a string sets a key, `null`
+/// removes it), under the account's row lock so that concurrent merges all
+/// land.
+pub async fn merge_metadata(
+    pool: &PgPool,
+    id: AccountId,
+    patch: serde_json::Value,
+) -> Result<Account, ApiError> {
+    run(pool, move |conn| {
+        conn.transaction(|conn| {
+            let row = store::accounts::lock_user_account(conn, id)?.ok_or_else(|| not_found(id))?;
+            let merged = Metadata::stored(row.metadata).merge(&patch)?;
+            let row = store::accounts::set_metadata(conn, id, merged.to_stored())?;
+            wire(&row)
+        })
+    })
+    .await
+}
+
+/// The accounts listing, oldest first.
+pub async fn list(
+    pool: &PgPool,
+    filter: AccountFilter,
+    position: Position,
+) -> Result<Page<Account>, ApiError> {
+    let start = position.start(Key::time_and_id)?;
+    run(pool, move |conn| {
+        let snapshot = Snapshot::read_at(conn, position.snapshot.clone(), None)?;
+        let rows =
+            store::accounts::list(conn, &filter, &snapshot.pg_snapshot, start, position.limit)?;
+        let items = rows.iter().map(wire).collect::<Result<Vec<_>, _>>()?;
+        let (total, snapshot) = total_count(snapshot, position.listing(), |s| {
+            store::accounts::count(conn, &filter, s)
+        })?;
+        Ok(position.page(items, total, &snapshot, |account: &Account| {
+            Key::of_time_and_id(account.created_at, account.account_id.0)
+        }))
     })
     .await
 }

@@ -184,6 +184,7 @@ pub fn transaction(record: &Record, balances_after: Option<(Decimal, Decimal)>) 
         // Nothing reverses a transaction in the batch that makes it.
         reversed_amount: Decimal::ZERO,
         created_by: record.created_by.clone(),
+        metadata: record.metadata.as_map().clone(),
         created_at: record.created_at,
         from_balance_after: balances_after.map(|(from, _)| from),
         to_balance_after: balances_after.map(|(_, to)| to),
@@ -214,6 +215,7 @@ fn account(opened: &Opened) -> Account {
         currency: opened.currency.as_str().to_owned(),
         balance: Decimal::ZERO,
         reserved: Decimal::ZERO,
+        metadata: opened.metadata.as_map().clone(),
         created_at: opened.created_at,
     }
 }

@@ -14,7 +14,7 @@ use super::run;
 use crate::domain::month::csv_field;
 use crate::domain::{Currency, Month, RuleViolation, Snapshot, SortKey, SortOrder};
 use crate::error::ApiError;
-use crate::store::transactions::{RowKey, Start, TransactionRow};
+use crate::store::transactions::{RowKey, Search, Start, TransactionRow};
 use crate::store::{self, PgPool};
 
 /// What a listing of transactions is sorted by, as its cursors name it.
@@ -158,11 +158,36 @@ pub async fn report(
     .await
 }
 
+/// A search of the whole ledger, newest first, by cursors. The first page
+/// counts what it finds (a selective filter finds little).
+pub async fn search(
+    pool: &PgPool,
+    search: Search,
+    position: Position,
+) -> Result<Page<Transaction>, ApiError> {
+    let start = start(&position)?;
+    run(pool, move |conn| {
+        let snapshot = Snapshot::read_at(conn, position.snapshot.clone(), None)?;
+        let rows = store::transactions::search(
+            conn,
+            &search,
+            &snapshot.pg_snapshot,
+            start,
+            position.limit,
+        )?;
+        let (total, snapshot) = total_count(snapshot, position.listing(), |s| {
+            store::transactions::search_count(conn, &search, s)
+        })?;
+        Ok(position.page(wire(&rows), total, &snapshot, key))
+    })
+    .await
+}
+
 /// A listing's `total_count` as of its snapshot, and the snapshot carrying
 /// it: the count of a snapshot cannot change, so the first page counts
 /// (`count`, given the Postgres snapshot) and later pages answer the count
 /// their token carries for this listing.
-fn total_count(
+pub(super) fn total_count(
     snapshot: Snapshot,
     listing: &str,
     count: impl FnOnce(&str) -> diesel::QueryResult<i64>,

@@ -1,6 +1,8 @@
-//! The use cases. Every write is a command of the ledger engine (`ledger`),
-//! which applies it at most once per idempotency key; reads run on a
-//! connection taken from the pool inside a blocking task.
+//! The use cases. Every movement of money is a command of the ledger engine
+//! (`group_commit`), which applies it at most once per idempotency key; an
+//! account's labels are merged in a database transaction of their own (they
+//! move no money); reads run on a connection taken from the pool inside a
+//! blocking task.
 
 pub mod accounts;
 pub mod answers;

@@ -1,17 +1,21 @@
 //! Accounts: open, get, list a user's.
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use service_kit::auth::Caller;
-use shared_types::accounts::{Account, AccountId, AccountList, BalanceAt, OpenAccountRequest};
+use service_kit::listing::{Labelled, PageParams};
+use shared_types::accounts::{
+    Account, AccountId, AccountList, AccountPatch, BalanceAt, OpenAccountRequest, Page,
+};
 use shared_types::ErrorBody;
 use uuid::Uuid;
 
 use super::{account_id, parse_post, respond};
 use crate::context::Context;
 use crate::domain::commands::{Command, Open};
-use crate::domain::{Currency, UserId};
+use crate::domain::{Currency, Metadata, UserId};
 use crate::error::ApiError;
 use crate::operations;
+use crate::store::accounts::AccountFilter;
 
 /// Open an account for a user.
 #[utoipa::path(
@@ -38,6 +42,7 @@ pub async fn open_account(
         user: UserId::parse(request.user_id)?,
         currency: Currency::parse_or_default(request.currency.as_deref())?,
         id: AccountId(Uuid::now_v7()),
+        metadata: Metadata::parse(request.metadata.as_ref())?,
     });
     let reply = state
         .ledger
@@ -66,6 +71,80 @@ pub async fn get_account(
     let id = account_id(&path)?;
     let account = operations::accounts::get(&state.pool, id).await?;
     Ok(HttpResponse::Ok().json(account))
+}
+
+/// Merge into an account's labels: a string sets a key, `null` removes it,
+/// keys not named stay; the result must still fit the limits.
+#[utoipa::path(
+    tag = "accounts",
+    params(("account_id" = uuid::Uuid, Path, description = "The account's UUID")),
+    request_body = AccountPatch,
+    responses(
+        (status = 200, body = Account),
+        (status = 400, description = "Malformed JSON, wrong types, or the id is not a UUID", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 422, description = "The labels would break the limits (invalid_metadata)", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = ["accounts:write"]))
+)]
+#[patch("/accounts/{account_id}")]
+pub async fn patch_account(
+    state: web::Data<Context>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let id = account_id(&path)?;
+    let patch: AccountPatch = service_kit::http::parse_json(&body)?;
+    let account = operations::accounts::merge_metadata(&state.pool, id, patch.metadata).await?;
+    Ok(HttpResponse::Ok().json(account))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AccountFilters {
+    /// Only this user's accounts.
+    #[param(minimum = 1)]
+    user_id: Option<i64>,
+}
+
+/// Accounts matching every filter given, oldest first. Besides the
+/// parameters below, `metadata.<key>=<value>` (any number of them) keeps the
+/// accounts labelled so.
+#[utoipa::path(
+    tag = "accounts",
+    params(AccountFilters, PageParams),
+    responses(
+        (status = 200, body = Page<Account>),
+        (status = 400, description = "An unknown parameter or a wrong type", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 422, description = "A bad user_id, label key, limit, page, snapshot or cursor", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = ["accounts:read"]))
+)]
+#[get("/accounts")]
+pub async fn list_accounts(
+    state: web::Data<Context>,
+    query: Labelled<AccountFilters>,
+) -> Result<HttpResponse, ApiError> {
+    let Labelled { listing, labels } = query;
+    let user_id = listing
+        .filters
+        .user_id
+        .map(UserId::parse)
+        .transpose()?
+        .map(UserId::value);
+    let labels = super::label_filter(labels)?;
+    let position = listing.position(
+        Some(&state.seal),
+        format!("accounts:{user_id:?}:{labels:?}"),
+    )?;
+    let filter = AccountFilter { labels, user_id };
+    let page = operations::accounts::list(&state.pool, filter, position).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// List a user's accounts, oldest first, with their balances and reserved parts.

@@ -45,7 +45,9 @@ pub const POLICY: Policy = Policy {
 pub fn declare(routes: &mut Routes) {
     routes
         .service(accounts::open_account)
+        .service(accounts::list_accounts)
         .service(accounts::get_account)
+        .service(accounts::patch_account)
         .service(accounts::balance_at)
         .service(accounts::list_user_accounts)
         .service(movements::create_deposit)
@@ -60,6 +62,7 @@ pub fn declare(routes: &mut Routes) {
         .service(reports::account_history)
         .service(reports::report)
         .service(reports::get_transaction)
+        .service(reports::search)
         .service(reports::revenue)
         .service(events::feed)
         .service(admin::audit)
@@ -72,6 +75,21 @@ pub fn api_v1(cfg: &mut actix_web::web::ServiceConfig) {
 }
 
 pub use service_kit::http::parse_post;
+
+/// A listing's `metadata.<key>=<value>` filters as the labels a row must
+/// have (`None` for none); a key that no label may have is
+/// `422 invalid_metadata`.
+pub fn label_filter(labels: Vec<(String, String)>) -> Result<Option<serde_json::Value>, ApiError> {
+    if labels.is_empty() {
+        return Ok(None);
+    }
+    let object = labels
+        .into_iter()
+        .map(|(key, value)| (key, serde_json::Value::String(value)))
+        .collect();
+    let labels = crate::domain::Metadata::parse(Some(&serde_json::Value::Object(object)))?;
+    Ok(labels.to_stored())
+}
 
 /// A path segment that must be a transaction id.
 pub fn transaction_id(raw: &str) -> Result<TransactionId, ApiError> {

@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::domain::commands::{
     Command, Deposit, Notes, Reverse, Target, Transfer, TransferBatch, Withdrawal,
 };
-use crate::domain::{Amount, CallerText, Currency, RuleViolation, UserId};
+use crate::domain::{Amount, CallerText, Currency, Metadata, RuleViolation, UserId};
 use crate::error::ApiError;
 use crate::operations::answers::{at_transfer, Place};
 
@@ -63,10 +63,17 @@ impl ByUser {
     }
 }
 
-fn notes(description: Option<&str>, reference: Option<&str>) -> Result<Notes, RuleViolation> {
+/// A request's description, reference and metadata. Every error names its
+/// field first (as a batch's answer relies on).
+fn notes(
+    description: Option<&str>,
+    reference: Option<&str>,
+    metadata: Option<&serde_json::Value>,
+) -> Result<Notes, RuleViolation> {
     Ok(Notes {
         description: CallerText::parse("description", description)?,
         reference: CallerText::parse("reference", reference)?,
+        metadata: Metadata::parse(metadata)?,
     })
 }
 
@@ -94,7 +101,11 @@ pub async fn create_deposit(
 ) -> Result<HttpResponse, ApiError> {
     let (request, idempotency) = parse_post::<DepositRequest>(&req, &body)?;
     let amount = Amount::parse(&request.amount)?;
-    let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
+    let notes = notes(
+        request.description.as_deref(),
+        request.reference.as_deref(),
+        request.metadata.as_ref(),
+    )?;
     let by_user = ByUser::parse(request.currency.as_deref(), [request.user_id])?;
     let to = by_user.target("account_id", "user_id", request.account_id, request.user_id)?;
     let command = Command::Deposit(Deposit {
@@ -138,7 +149,11 @@ pub async fn create_withdrawal(
 ) -> Result<HttpResponse, ApiError> {
     let (request, idempotency) = parse_post::<WithdrawalRequest>(&req, &body)?;
     let amount = Amount::parse(&request.amount)?;
-    let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
+    let notes = notes(
+        request.description.as_deref(),
+        request.reference.as_deref(),
+        request.metadata.as_ref(),
+    )?;
     let by_user = ByUser::parse(request.currency.as_deref(), [request.user_id])?;
     let from = by_user.target("account_id", "user_id", request.account_id, request.user_id)?;
     let command = Command::Withdrawal(Withdrawal {
@@ -218,7 +233,11 @@ fn transfer(request: &TransferRequest) -> Result<Transfer, ApiError> {
         Direction::Debit => (from, to),
         Direction::Credit => (to, from),
     };
-    let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
+    let notes = notes(
+        request.description.as_deref(),
+        request.reference.as_deref(),
+        request.metadata.as_ref(),
+    )?;
     Ok(Transfer {
         from,
         to,
@@ -360,7 +379,11 @@ pub async fn create_reversal(
     let (request, idempotency) =
         service_kit::http::parse_optional_post::<ReversalRequest>(&req, &body)?;
     let amount = request.amount.as_ref().map(Amount::parse).transpose()?;
-    let notes = notes(request.description.as_deref(), request.reference.as_deref())?;
+    let notes = notes(
+        request.description.as_deref(),
+        request.reference.as_deref(),
+        request.metadata.as_ref(),
+    )?;
     let command = Command::Reverse(Reverse {
         original,
         amount,

@@ -5,17 +5,19 @@ use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
-use shared_types::accounts::{Page, Transaction, TransactionStatus};
+use shared_types::accounts::{Page, Transaction, TransactionStatus, TransactionType};
 use shared_types::ErrorBody;
+use shared_types::Named;
 use tokio::sync::mpsc;
 
 use super::account_id;
-use service_kit::listing::{Listing, PageParams};
+use service_kit::listing::{CursorParams, Labelled, Listing, PageParams};
 
 use crate::context::Context;
 use crate::domain::{Currency, Month, RuleViolation, SortKey, SortOrder};
 use crate::error::ApiError;
 use crate::operations::listings::{self, ReportQuery};
+use crate::store::transactions::Search;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -163,6 +165,115 @@ pub async fn report(
     };
     let page = listings::report(&state.pool, query, state.settings.report_window).await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchFilters {
+    /// The caller's reference, exactly.
+    #[param(max_length = 500)]
+    reference: Option<String>,
+    /// Transactions with this account on either side.
+    #[param(value_type = Option<uuid::Uuid>)]
+    account_id: Option<String>,
+    #[param(value_type = Option<TransactionType>, rename = "type")]
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[param(value_type = Option<TransactionStatus>)]
+    status: Option<String>,
+    /// RFC 3339, inclusive.
+    #[param(value_type = Option<String>, format = DateTime)]
+    from: Option<String>,
+    /// RFC 3339, inclusive.
+    #[param(value_type = Option<String>, format = DateTime)]
+    to: Option<String>,
+}
+
+/// Transactions of any age matching every filter given, newest first, by
+/// cursors (no `page`). Besides the parameters below,
+/// `metadata.<key>=<value>` (any number of them) keeps the transactions
+/// labelled so; at least one of `reference` and a `metadata.<key>` filter is
+/// required (`422 invalid_filter`).
+#[utoipa::path(
+    tag = "history",
+    params(SearchFilters, CursorParams),
+    responses(
+        (status = 200, body = Page<Transaction>),
+        (status = 400, description = "An unknown parameter (page included) or a wrong type", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 422, description = "No reference or label filter (invalid_filter), or a bad filter, limit or cursor", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = ["reports:read"]))
+)]
+#[get("/search/transactions")]
+pub async fn search(
+    state: web::Data<Context>,
+    query: Labelled<SearchFilters>,
+) -> Result<HttpResponse, ApiError> {
+    let Labelled { listing, labels } = query;
+    listing.by_cursor_only()?;
+    let filters = &listing.filters;
+    let labels = super::label_filter(labels)?;
+    let reference = filters
+        .reference
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| r.trim().to_owned());
+    if reference.is_none() && labels.is_none() {
+        return Err(RuleViolation::new(
+            "invalid_filter",
+            "a search needs reference or at least one metadata.<key> filter",
+        )
+        .into());
+    }
+    let search = Search {
+        reference,
+        labels,
+        account: filters
+            .account_id
+            .as_deref()
+            .map(|id| super::account_id(id).map(|a| a.0))
+            .transpose()?,
+        kind: filters
+            .kind
+            .as_deref()
+            .map(|k| named::<TransactionType>("type", k))
+            .transpose()?,
+        status: filters
+            .status
+            .as_deref()
+            .map(|s| named::<TransactionStatus>("status", s))
+            .transpose()?,
+        from: timestamp("from", filters.from.as_deref())?,
+        to: timestamp("to", filters.to.as_deref())?,
+    };
+    let description = format!("search:{search:?}");
+    let position = listing.position(Some(&state.seal), description)?;
+    let page = listings::search(&state.pool, search, position).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// The wire name of a `T` named `value`, or `422 invalid_<field>`.
+fn named<T: Named>(field: &str, value: &str) -> Result<&'static str, RuleViolation> {
+    T::from_name(value).map(T::name).ok_or_else(|| {
+        RuleViolation::new(
+            if field == "type" {
+                "invalid_type"
+            } else {
+                "invalid_status"
+            },
+            format!(
+                "{field} {value:?} is not one of {}",
+                T::ALL
+                    .iter()
+                    .map(|v| v.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })
 }
 
 /// Captured revenue per service in a calendar month (UTC), as CSV.

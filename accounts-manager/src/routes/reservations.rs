@@ -10,9 +10,9 @@ use super::movements::ByUser;
 use super::{parse_post, respond};
 use crate::configuration::Settings;
 use crate::context::Context;
-use crate::domain::commands::{Capture, Command, Release, Reserve};
+use crate::domain::commands::{Capture, Command, Notes, Release, Reserve};
 use crate::domain::RuleViolation;
-use crate::domain::{Amount, CallerText, OrderId, OrderRef, ServiceId};
+use crate::domain::{Amount, CallerText, Metadata, OrderId, OrderRef, ServiceId};
 use crate::error::ApiError;
 use crate::operations::reservations;
 use chrono::{DateTime, Utc};
@@ -68,6 +68,10 @@ pub async fn reserve(
         order,
         amount,
         expires_at,
+        notes: Notes {
+            metadata: Metadata::parse(request.metadata.as_ref())?,
+            ..Notes::default()
+        },
     });
     let reply = state
         .ledger

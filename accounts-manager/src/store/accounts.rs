@@ -3,13 +3,15 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{SmallInt, Text};
+use diesel::sql_types::{BigInt, Jsonb, Nullable, SmallInt, Text, Timestamptz};
 use rust_decimal::Decimal;
+use service_kit::listing::Start;
 use uuid::Uuid;
 
 use super::schema::accounts;
 use crate::domain::commands::SYSTEM_SHARDS;
 use crate::domain::posting::AccountKind;
+use crate::domain::Metadata;
 use service_kit::stored::Stored;
 use shared_types::accounts::{Account, AccountId};
 
@@ -24,6 +26,7 @@ pub struct AccountRow {
     pub balance: Decimal,
     pub reserved: Decimal,
     pub created_at: DateTime<Utc>,
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl AccountRow {
@@ -35,6 +38,7 @@ impl AccountRow {
             currency: self.currency.clone(),
             balance: self.balance,
             reserved: self.reserved,
+            metadata: Metadata::stored(self.metadata.clone()).into_map(),
             created_at: self.created_at,
         })
     }
@@ -68,6 +72,88 @@ pub fn list_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<A
         .order((accounts::created_at, accounts::id))
         .select(AccountRow::as_select())
         .load(conn)
+}
+
+/// A user account, locked until the caller's transaction ends.
+pub fn lock_user_account(
+    conn: &mut PgConnection,
+    id: AccountId,
+) -> QueryResult<Option<AccountRow>> {
+    accounts::table
+        .find(id.0)
+        .filter(accounts::kind.eq(Stored(AccountKind::User)))
+        .select(AccountRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()
+}
+
+/// Replaces an account's labels.
+pub fn set_metadata(
+    conn: &mut PgConnection,
+    id: AccountId,
+    metadata: Option<serde_json::Value>,
+) -> QueryResult<AccountRow> {
+    diesel::update(accounts::table.find(id.0))
+        .set(accounts::metadata.eq(metadata))
+        .returning(AccountRow::as_returning())
+        .get_result(conn)
+}
+
+/// What the accounts listing filters by.
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    /// `metadata @>` these labels.
+    pub labels: Option<serde_json::Value>,
+    pub user_id: Option<i64>,
+}
+
+/// The listing's rows: user accounts matching the filter, opened as of
+/// snapshot `$3` (or before accounts kept their writer).
+const LISTED: &str = "kind = 'user' \
+    AND ($1::jsonb IS NULL OR (metadata IS NOT NULL AND metadata @> $1)) \
+    AND ($2::bigint IS NULL OR user_id = $2) \
+    AND (xid IS NULL OR pg_visible_in_snapshot(xid::text::xid8, $3::pg_snapshot))";
+
+/// One page of the accounts listing, oldest first: `start` rows in, or after
+/// a key (time, id). The plan is made for the values given, so an absent
+/// filter costs nothing.
+pub fn list(
+    conn: &mut PgConnection,
+    filter: &AccountFilter,
+    snapshot: &str,
+    start: Start<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> QueryResult<Vec<AccountRow>> {
+    diesel::sql_query(format!(
+        "SELECT id, kind, user_id, currency, balance, reserved, created_at, metadata \
+         FROM accounts WHERE {LISTED} \
+         AND ($4::timestamptz IS NULL OR (created_at, id) > ($4, $5::uuid)) \
+         ORDER BY created_at, id LIMIT $6 OFFSET $7"
+    ))
+    .bind::<Nullable<Jsonb>, _>(filter.labels.clone())
+    .bind::<Nullable<BigInt>, _>(filter.user_id)
+    .bind::<Text, _>(snapshot)
+    .bind::<Nullable<Timestamptz>, _>(start.key().map(|k| k.0))
+    .bind::<Nullable<diesel::sql_types::Uuid>, _>(start.key().map(|k| k.1))
+    .bind::<BigInt, _>(limit)
+    .bind::<BigInt, _>(start.offset())
+    .load(conn)
+}
+
+/// How many accounts the listing has, as of the snapshot.
+pub fn count(conn: &mut PgConnection, filter: &AccountFilter, snapshot: &str) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(format!("SELECT count(*) AS n FROM accounts WHERE {LISTED}"))
+        .bind::<Nullable<Jsonb>, _>(filter.labels.clone())
+        .bind::<Nullable<BigInt>, _>(filter.user_id)
+        .bind::<Text, _>(snapshot)
+        .get_result::<Count>(conn)
+        .map(|c| c.n)
 }
 
 #[derive(QueryableByName)]

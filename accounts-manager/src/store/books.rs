@@ -7,7 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{
-    Array, BigInt, Bytea, Date, Nullable, Numeric, SmallInt, Text, Timestamptz, Uuid as SqlUuid,
+    Array, BigInt, Bytea, Date, Jsonb, Nullable, Numeric, SmallInt, Text, Timestamptz,
+    Uuid as SqlUuid,
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -199,6 +200,7 @@ pub fn write(
         w.opened_balances.push(balance);
         w.opened_reserved.push(reserved);
         w.opened_at.push(account.created_at);
+        w.opened_metadata.push(account.metadata.to_stored());
     }
     for record in changes.records {
         let status = record.status();
@@ -225,6 +227,7 @@ pub fn write(
         w.from_reserved_after.push(record.from_after.map(|p| p.1));
         w.to_balance_after.push(record.to_after.map(|p| p.0));
         w.to_reserved_after.push(record.to_after.map(|p| p.1));
+        w.metadata.push(record.metadata.to_stored());
     }
     for (transaction, posting) in changes.postings {
         w.entry_transactions.push(transaction.0);
@@ -286,6 +289,7 @@ service_kit::prepared_statement!(
         opened_balances: Array<Numeric> => Vec<Decimal>,
         opened_reserved: Array<Numeric> => Vec<Decimal>,
         opened_at: Array<Timestamptz> => Vec<DateTime<Utc>>,
+        opened_metadata: Array<Nullable<Jsonb>> => Vec<Option<serde_json::Value>>,
         transaction_ids: Array<SqlUuid> => Vec<Uuid>,
         kinds: Array<Text> => Vec<&'static str>,
         statuses: Array<Text> => Vec<&'static str>,
@@ -306,6 +310,7 @@ service_kit::prepared_statement!(
         from_reserved_after: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
         to_balance_after: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
         to_reserved_after: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
+        metadata: Array<Nullable<Jsonb>> => Vec<Option<serde_json::Value>>,
         entry_transactions: Array<SqlUuid> => Vec<Uuid>,
         entry_accounts: Array<SqlUuid> => Vec<Uuid>,
         entry_buckets: Array<Text> => Vec<&'static str>,
@@ -359,13 +364,13 @@ mod tests {
         assert!(lock.contains("unnest($5::text[], $6::text[])"), "{lock}");
         let write = diesel::debug_query::<diesel::pg::Pg, _>(&WriteBatch::default()).to_string();
         assert!(
-            write.contains("unnest($47::text[], $48::bytea[], $49::int2[], $50::text[])"),
+            write.contains("unnest($49::text[], $50::bytea[], $51::int2[], $52::text[])"),
             "{write}"
         );
         assert!(
-            write.contains("$51::int2, d.revenue")
-                && write.contains("unnest($52::text[], $53::date[], $54::bigint[], $55::numeric[], $56::text[], $57::timestamptz[])")
-                && write.contains("unnest($58::uuid[], $59::uuid[], $60::numeric[], $61::numeric[])"),
+            write.contains("$53::int2, d.revenue")
+                && write.contains("unnest($54::text[], $55::date[], $56::bigint[], $57::numeric[], $58::text[], $59::timestamptz[])")
+                && write.contains("unnest($60::uuid[], $61::uuid[], $62::numeric[], $63::numeric[])"),
             "{write}"
         );
         let names = diesel::debug_query::<diesel::pg::Pg, _>(&LockNames {

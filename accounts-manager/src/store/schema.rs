@@ -19,6 +19,7 @@ diesel::table! {
         reserved -> Numeric,
         created_at -> Timestamptz,
         shard -> Int2,
+        metadata -> Nullable<Jsonb>,
     }
 }
 
@@ -69,7 +70,7 @@ diesel::table! {
     }
 }
 
-// `xid`, `service_name`, `position` and the `*_after` parts are left out of
+// `xid`, `service_name`, `position`, `metadata` and the `*_after` parts are left out of
 // `transactions`: only hand-written SQL reads or writes them, and with them the table would pass diesel's
 // 16-column limit (its `32-column-tables` feature doubles diesel's build). So
 // are the tables only hand-written SQL touches: `event_relay`, `token_seal`,

@@ -1,9 +1,10 @@
 //! The `transactions` and `entries` tables: what moved, and the postings it made.
 
 use chrono::{DateTime, Utc};
-use diesel::pg::PgConnection;
+use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{BigInt, Jsonb, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
 use rust_decimal::Decimal;
 use service_kit::stored::Stored;
 use uuid::Uuid;
@@ -11,34 +12,51 @@ use uuid::Uuid;
 use std::collections::HashMap;
 
 use super::corrupt;
-use super::schema::transactions;
 use crate::domain::records::Original;
-use crate::domain::{Amount, Currency, OrderId, OrderRef, ServiceId};
+use crate::domain::{Amount, Currency, Metadata, OrderId, OrderRef, ServiceId};
 use crate::domain::{SortKey, SortOrder};
 use shared_types::accounts::{
     AccountId, Transaction, TransactionId, TransactionStatus, TransactionType,
 };
 
-#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
-#[diesel(table_name = transactions)]
-#[diesel(check_for_backend(diesel::pg::Pg))]
+/// A transaction as the listings read it (`COLUMNS`). Read by name with
+/// its own types: `metadata` is not in `schema::transactions` (see there).
+#[derive(Debug, Clone, QueryableByName)]
 pub struct TransactionRow {
+    #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
+    #[diesel(sql_type = Text)]
     pub kind: Stored<TransactionType>,
+    #[diesel(sql_type = Text)]
     pub status: Stored<TransactionStatus>,
+    #[diesel(sql_type = Nullable<Text>)]
     pub reason: Option<String>,
+    #[diesel(sql_type = Numeric)]
     pub amount: Decimal,
+    #[diesel(sql_type = Text)]
     pub currency: String,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
     pub from_account_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
     pub to_account_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<BigInt>)]
     pub order_id: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
     pub service_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
     pub reference: Option<String>,
+    #[diesel(sql_type = Text)]
     pub description: String,
+    #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
     pub created_by: String,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
     pub reverses: Option<Uuid>,
+    #[diesel(sql_type = Numeric)]
     pub reversed_amount: Decimal,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl TransactionRow {
@@ -59,6 +77,7 @@ impl TransactionRow {
             reverses: self.reverses.map(TransactionId),
             reversed_amount: self.reversed_amount,
             created_by: self.created_by.clone(),
+            metadata: Metadata::stored(self.metadata.clone()).into_map(),
             created_at: self.created_at,
             from_balance_after: None,
             to_balance_after: None,
@@ -68,10 +87,9 @@ impl TransactionRow {
 
 /// One transaction, as it stands.
 pub fn find(conn: &mut PgConnection, id: TransactionId) -> QueryResult<Option<TransactionRow>> {
-    transactions::table
-        .find(id.0)
-        .select(TransactionRow::as_select())
-        .first(conn)
+    diesel::sql_query(format!("SELECT {COLUMNS} FROM transactions WHERE id = $1"))
+        .bind::<SqlUuid, _>(id.0)
+        .get_result(conn)
         .optional()
 }
 
@@ -123,7 +141,7 @@ service_kit::prepared_statement!(FindTransactions {
 const COLUMNS: &str =
     "id, kind, status, reason, amount, currency, from_account_id, to_account_id, \
                        order_id, service_id, reference, description, created_at, created_by, \
-                       reverses, reversed_amount";
+                       reverses, reversed_amount, metadata";
 
 /// True for rows whose writer had committed when the snapshot `$2` was taken.
 /// Unlike "id <= max id at the first page", this is right when writers commit
@@ -291,6 +309,86 @@ pub fn report_count(
     .bind::<Text, _>(snapshot)
     .bind::<Timestamptz, _>(filter.window.1)
     .bind::<Nullable<Text>, _>(filter.status)
+    .get_result::<Count>(conn)
+    .map(|c| c.n)
+}
+
+/// What a search filters by: every filter given must match.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub reference: Option<String>,
+    /// `metadata @>` these labels.
+    pub labels: Option<serde_json::Value>,
+    /// Either side.
+    pub account: Option<Uuid>,
+    pub kind: Option<&'static str>,
+    pub status: Option<&'static str>,
+    /// Inclusive.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A search's rows as of snapshot `$8`. The plan is made for the values
+/// given, so an absent filter folds away and a given reference or labels
+/// reach their index (`transactions_by_reference`, `transactions_by_metadata`).
+const SEARCHED: &str = "($1::text IS NULL OR (reference IS NOT NULL AND reference = $1)) \
+    AND ($2::jsonb IS NULL OR (metadata IS NOT NULL AND metadata @> $2)) \
+    AND ($3::uuid IS NULL OR from_account_id = $3 OR to_account_id = $3) \
+    AND ($4::text IS NULL OR kind = $4) \
+    AND ($5::text IS NULL OR status = $5) \
+    AND ($6::timestamptz IS NULL OR created_at >= $6) \
+    AND ($7::timestamptz IS NULL OR created_at <= $7) \
+    AND pg_visible_in_snapshot(xid::text::xid8, $8::pg_snapshot)";
+
+fn searched(sql: String, search: &Search, snapshot: &str) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<Nullable<Text>, _>(search.reference.clone())
+        .bind::<Nullable<Jsonb>, _>(search.labels.clone())
+        .bind::<Nullable<SqlUuid>, _>(search.account)
+        .bind::<Nullable<Text>, _>(search.kind)
+        .bind::<Nullable<Text>, _>(search.status)
+        .bind::<Nullable<Timestamptz>, _>(search.from)
+        .bind::<Nullable<Timestamptz>, _>(search.to)
+        .bind::<Text, _>(snapshot.to_owned())
+}
+
+/// One page of a search, newest first.
+pub fn search(
+    conn: &mut PgConnection,
+    search: &Search,
+    snapshot: &str,
+    start: Start,
+    limit: i64,
+) -> QueryResult<Vec<TransactionRow>> {
+    let key = start.key();
+    searched(
+        format!(
+            "SELECT {COLUMNS} FROM transactions WHERE {SEARCHED} {} \
+             ORDER BY created_at DESC, id DESC LIMIT $12 OFFSET $13",
+            match start {
+                Start::Offset(_) => String::new(),
+                Start::After(_) => after(SortKey::Date, SortOrder::Desc, 9),
+            }
+        ),
+        search,
+        snapshot,
+    )
+    .bind::<Nullable<Timestamptz>, _>(key.map(|k| k.created_at))
+    .bind::<Nullable<SqlUuid>, _>(key.map(|k| k.id))
+    .bind::<Nullable<Numeric>, _>(key.map(|k| k.amount))
+    .bind::<BigInt, _>(limit)
+    .bind::<BigInt, _>(start.offset())
+    .load(conn)
+}
+
+/// How many transactions a search finds, as of the snapshot.
+pub fn search_count(conn: &mut PgConnection, search: &Search, snapshot: &str) -> QueryResult<i64> {
+    searched(
+        format!("SELECT count(*) AS n FROM transactions WHERE {SEARCHED}"),
+        search,
+        snapshot,
+    )
     .get_result::<Count>(conn)
     .map(|c| c.n)
 }

@@ -77,6 +77,19 @@ impl TestApp {
             .bearer_auth(TOKEN)
     }
 
+    pub async fn patch_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        read(
+            self.client
+                .patch(format!("{}{path}", self.address))
+                .bearer_auth(TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
     pub async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
         read(
             self.post(path)

@@ -16,6 +16,7 @@ mod group_commit;
 mod helpers;
 mod history;
 mod idempotency;
+mod metadata;
 mod movements;
 mod operations;
 mod reservations;

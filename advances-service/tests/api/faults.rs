@@ -102,6 +102,7 @@ async fn with_accounts_manager_away_nothing_is_lost_and_nothing_doubled_once_it_
             &OpenAccountRequest {
                 user_id: 1,
                 currency: Some("EUR".into()),
+                metadata: None,
             },
             None,
         )

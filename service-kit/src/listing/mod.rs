@@ -37,6 +37,18 @@ pub struct PageParams {
     pub cursor: Option<String>,
 }
 
+/// The paging parameters of a listing read by cursors only (no `page` or
+/// `snapshot`: the first page pins the snapshot, its `next` carries it).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CursorParams {
+    /// How many items a page has: 1..1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// The `next` of an earlier page: the page after it, of the same snapshot, with the same filters (`422 invalid_cursor` otherwise); `limit` may change.
+    pub cursor: Option<String>,
+}
+
 /// The names of [`PageParams`] in a query string.
 const PAGE_PARAMS: [&str; 4] = ["limit", "page", "snapshot", "cursor"];
 
@@ -84,6 +96,17 @@ impl<F> Listing<F> {
                 None => Snapshot::parse(token),
             })
             .transpose()
+    }
+
+    /// For a listing read by cursors only ([`CursorParams`]): `page` and
+    /// `snapshot` are not its parameters (`400 invalid_request`).
+    pub fn by_cursor_only(&self) -> Result<(), ApiError> {
+        if self.numbered || self.snapshot.is_some() {
+            return Err(misfit(
+                "this listing pages by cursor only: no page or snapshot",
+            ));
+        }
+        Ok(())
     }
 
     /// Where the asked-for page of `listing` starts: `listing` describes it
@@ -193,6 +216,44 @@ impl Position {
             Some(seal) => seal.seal(&token),
             None => token,
         }
+    }
+}
+
+/// A listing that also filters by labels: `metadata.<key>=<value>` pairs of
+/// its query string (in `labels`, as given), the rest read as [`Listing`].
+#[derive(Debug)]
+pub struct Labelled<F> {
+    pub listing: Listing<F>,
+    pub labels: Vec<(String, String)>,
+}
+
+/// The prefix of a label filter's name.
+const LABEL: &str = "metadata.";
+
+impl<F: DeserializeOwned> Labelled<F> {
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(misfit)?;
+        let (labels, rest): (Vec<_>, Vec<_>) = pairs
+            .into_iter()
+            .partition(|(name, _)| name.starts_with(LABEL));
+        let labels = labels
+            .into_iter()
+            .map(|(name, value)| (name[LABEL.len()..].to_owned(), value))
+            .collect();
+        let rest = serde_urlencoded::to_string(rest).map_err(misfit)?;
+        Ok(Self {
+            listing: Listing::parse(&rest)?,
+            labels,
+        })
+    }
+}
+
+impl<F: DeserializeOwned> FromRequest for Labelled<F> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Self::parse(req.query_string()))
     }
 }
 

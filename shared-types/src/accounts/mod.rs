@@ -50,6 +50,10 @@ pub struct OpenAccountRequest {
     #[cfg_attr(feature = "openapi", schema(example = "USD", pattern = "^[A-Z]{3}$"))]
     #[serde(default)]
     pub currency: Option<String>,
+    /// The caller's labels (see the schema's limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::metadata))]
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl OpenAccountRequest {
@@ -58,6 +62,7 @@ impl OpenAccountRequest {
         Self {
             user_id,
             currency: None,
+            metadata: None,
         }
     }
 }
@@ -74,10 +79,29 @@ pub struct Account {
     #[serde(with = "crate::money")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0.00"))]
     pub reserved: Decimal,
+    /// The caller's labels (`{}` when none).
+    #[serde(default)]
+    pub metadata: Metadata,
     #[serde(with = "crate::time")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2022-11-17T01:44:22.083065Z"))]
     pub created_at: DateTime<Utc>,
 }
+
+/// Changes to an account's labels: a string sets a key, `null` removes it;
+/// keys not named stay.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AccountPatch {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(schema_with = crate::openapi::metadata_patch)
+    )]
+    pub metadata: serde_json::Value,
+}
+
+/// A caller's labels, as answered: keys to strings, in key order.
+pub type Metadata = std::collections::BTreeMap<String, String>;
 
 /// An account's parts as they stood at a time.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::money::AmountInput;
 
-use super::{AccountId, TransactionId};
+use super::{AccountId, Metadata, TransactionId};
 
 /// Money in from outside. Either `account_id`, or `user_id` (with an optional
 /// `currency`): then the user's oldest account of that currency is used, and
@@ -32,6 +32,10 @@ pub struct DepositRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
     pub reference: Option<String>,
+    /// The caller's labels (see the schema's limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::metadata))]
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl DepositRequest {
@@ -44,6 +48,7 @@ impl DepositRequest {
             amount: amount.into(),
             description: None,
             reference: None,
+            metadata: None,
         }
     }
 
@@ -57,6 +62,7 @@ impl DepositRequest {
             amount: amount.into(),
             description: None,
             reference: None,
+            metadata: None,
         }
     }
 }
@@ -84,6 +90,10 @@ pub struct WithdrawalRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
     pub reference: Option<String>,
+    /// The caller's labels (see the schema's limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::metadata))]
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl WithdrawalRequest {
@@ -95,6 +105,7 @@ impl WithdrawalRequest {
             amount: amount.into(),
             description: None,
             reference: None,
+            metadata: None,
         }
     }
 }
@@ -141,6 +152,10 @@ pub struct TransferRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
     pub reference: Option<String>,
+    /// The caller's labels (see the schema's limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::metadata))]
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl TransferRequest {
@@ -160,6 +175,7 @@ impl TransferRequest {
             direction: None,
             description: None,
             reference: None,
+            metadata: None,
         }
     }
 }
@@ -241,6 +257,9 @@ pub struct Transaction {
     /// what the service does by itself.
     #[cfg_attr(feature = "openapi", schema(example = "checkout-service"))]
     pub created_by: String,
+    /// The caller's labels (`{}` when none).
+    #[serde(default)]
+    pub metadata: Metadata,
     #[serde(with = "crate::time")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2022-11-17T01:44:22.083065Z"))]
     pub created_at: DateTime<Utc>,
@@ -296,4 +315,8 @@ pub struct ReversalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
     pub reference: Option<String>,
+    /// The caller's labels (see the schema's limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::metadata))]
+    pub metadata: Option<serde_json::Value>,
 }

@@ -38,6 +38,10 @@ pub struct ReservationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(format = DateTime, example = json!(null)))]
     pub expires_at: Option<String>,
+    /// The caller's labels (see the schema's limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::metadata))]
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl ReservationRequest {
@@ -56,6 +60,7 @@ impl ReservationRequest {
             amount: amount.into(),
             service_name: None,
             expires_at: None,
+            metadata: None,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::domain::movement::Movement;
 use crate::domain::posting::{AccountKind, Bucket};
 use crate::domain::records::Order;
 use crate::domain::refusal::Refusal;
+use crate::domain::Metadata;
 use crate::domain::{Amount, CallerText, Currency, OrderId, OrderRef};
 
 /// Holds `amount` of an account's balance for an order until `expires_at`.
@@ -22,6 +23,8 @@ pub struct Reserve {
     pub order: OrderRef,
     pub amount: Amount,
     pub expires_at: DateTime<Utc>,
+    /// Its metadata, kept on its `reservation` transaction.
+    pub notes: Notes,
 }
 
 impl Rule for Reserve {
@@ -58,7 +61,7 @@ impl Rule for Reserve {
             destination: (account, Bucket::Reserved),
             shown: (Some(account), None),
             amount: self.amount,
-            notes: None,
+            notes: Some(&self.notes),
             order: Some(&self.order),
             reverses: None,
         };
@@ -189,6 +192,7 @@ impl Rule for Expire {
                 .ok()
                 .flatten(),
             reference: None,
+            metadata: Metadata::default(),
         };
         books.post(&release(&order, order.amount, Some(&expiry)), maker)?;
         let expired = Order {

@@ -24,7 +24,7 @@ pub use reversal::Reverse;
 use super::books::{Books, Lock, Maker};
 use super::records::{Opened, Order, Record};
 use super::refusal::Refusal;
-use super::{CallerText, Currency, OrderId, UserId};
+use super::{CallerText, Currency, Metadata, OrderId, UserId};
 
 /// How many external and revenue accounts each currency has. Each batch
 /// uses one shard of them (its lane's), so that batches running side by side
@@ -122,6 +122,7 @@ impl Names {
 pub struct Notes {
     pub description: Option<CallerText>,
     pub reference: Option<CallerText>,
+    pub metadata: Metadata,
 }
 
 /// An account a request names: by id, or as the user's oldest account of a
@@ -139,7 +140,7 @@ pub enum Outcome {
     /// A movement, recorded; refused by the ledger when `record.failure` is set.
     /// Transfers also tell both balances after the move.
     Moved {
-        record: Record,
+        record: Box<Record>,
         balances_after: Option<(Decimal, Decimal)>,
     },
     /// A reservation made (`created`), captured or released.
@@ -157,7 +158,7 @@ pub enum Outcome {
 
 fn moved(record: Record, balances_after: Option<(Decimal, Decimal)>) -> Outcome {
     Outcome::Moved {
-        record,
+        record: Box::new(record),
         balances_after,
     }
 }

@@ -5,7 +5,7 @@ use shared_types::accounts::AccountId;
 use super::{Names, Outcome, Rule};
 use crate::domain::books::{Books, Lock, Maker};
 use crate::domain::refusal::Refusal;
-use crate::domain::{Currency, UserId};
+use crate::domain::{Currency, Metadata, UserId};
 
 /// Opens account `id` of `currency` for `user`. It is the user's oldest of
 /// the currency unless the user already has one; nothing is refused.
@@ -14,6 +14,7 @@ pub struct Open {
     pub user: UserId,
     pub currency: Currency,
     pub id: AccountId,
+    pub metadata: Metadata,
 }
 
 impl Rule for Open {
@@ -32,6 +33,7 @@ impl Rule for Open {
             self.user,
             &self.currency,
             self.id,
+            self.metadata.clone(),
         )))
     }
 }

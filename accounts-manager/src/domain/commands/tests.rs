@@ -134,6 +134,7 @@ fn a_batchs_captures_and_refunds_are_one_revenue_change_per_service_and_month() 
             order,
             amount: amount(held),
             expires_at: later(),
+            notes: Notes::default(),
         });
         books.apply(&reserve, &mut test_maker()).unwrap();
         let capture = Command::Capture(Capture {
@@ -219,6 +220,7 @@ fn an_order_reserved_and_captured_in_one_batch_ends_captured() {
         order: order_ref(7),
         amount: amount("40"),
         expires_at: later(),
+        notes: Notes::default(),
     });
     let capture = Command::Capture(Capture {
         order: id,
@@ -276,6 +278,7 @@ fn a_refused_reservation_is_recorded_and_leaves_the_order_free() {
             order: order_ref(8),
             amount: amount(amount_text),
             expires_at: later(),
+            notes: Notes::default(),
         })
     };
     let Ok(Outcome::Moved { record, .. }) = books.apply(&reserve("11"), &mut test_maker()) else {

@@ -12,20 +12,21 @@ WITH balances AS (
     WHERE a.id = d.id
 ),
 opened AS (
-    INSERT INTO accounts (id, kind, user_id, currency, balance, reserved, created_at)
-    SELECT o.id, 'user', o.user_id, o.currency, o.balance, o.reserved, o.created_at
-    FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::numeric[], ?::numeric[], ?::timestamptz[])
-         AS o(id, user_id, currency, balance, reserved, created_at)
+    INSERT INTO accounts (id, kind, user_id, currency, balance, reserved, created_at, metadata)
+    SELECT o.id, 'user', o.user_id, o.currency, o.balance, o.reserved, o.created_at, o.metadata
+    FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::numeric[], ?::numeric[], ?::timestamptz[],
+                ?::jsonb[])
+         AS o(id, user_id, currency, balance, reserved, created_at, metadata)
 ),
 transactions_written AS (
     INSERT INTO transactions (id, kind, status, reason, amount, currency, from_account_id, to_account_id,
                               order_id, service_id, service_name, reference, description, created_at,
                               created_by, reverses, from_balance_after, from_reserved_after,
-                              to_balance_after, to_reserved_after)
+                              to_balance_after, to_reserved_after, metadata)
     SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::text[],
                          ?::uuid[], ?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::text[],
                          ?::text[], ?::timestamptz[], ?::text[], ?::uuid[], ?::numeric[],
-                         ?::numeric[], ?::numeric[], ?::numeric[])
+                         ?::numeric[], ?::numeric[], ?::numeric[], ?::jsonb[])
 ),
 entries_written AS (
     INSERT INTO entries (transaction_id, account_id, bucket, amount)

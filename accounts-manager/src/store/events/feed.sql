@@ -4,7 +4,7 @@
 -- appear later at a position below one read now, however writers commit.
 SELECT position, id, kind, status, reason, amount, currency, from_account_id, to_account_id,
        order_id, service_id, reference, description, created_at, created_by,
-       reverses, reversed_amount
+       reverses, reversed_amount, metadata
 FROM transactions
 WHERE position > ?
   AND position < (event_horizon() << 24)

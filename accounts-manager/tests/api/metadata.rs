@@ -100,6 +100,15 @@ async fn every_movement_keeps_its_metadata_failed_ones_too() {
         let (_, stored) = app.get_json(&format!("/api/v1/transactions/{id}")).await;
         assert_eq!(stored["metadata"], labels, "{stored}");
     }
+    // The event feed carries it too.
+    let (_, feed) = app.get_json("/api/v1/events?limit=1000").await;
+    let event = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["data"]["transaction_id"] == ids[0].as_str())
+        .expect("the deposit's event");
+    assert_eq!(event["data"]["metadata"], labels);
     let (_, failed) = app
         .get_json(&format!("/api/v1/transactions/{}", ids[5]))
         .await;

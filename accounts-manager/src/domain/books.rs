@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use shared_types::accounts::{AccountId, TransactionId};
+use shared_types::accounts::{AccountId, AccountStatus, TransactionId};
 use shared_types::Named;
 use uuid::Uuid;
 
@@ -66,6 +66,8 @@ pub struct Books {
     pub(super) records: Vec<Record>,
     pub(super) postings: Vec<(TransactionId, Posting)>,
     pub(super) touched_orders: Vec<OrderId>,
+    /// The accounts whose standing the batch changed.
+    pub(super) restated: Vec<AccountId>,
 }
 
 /// How far the books had come: what [`Books::undo`] goes back to.
@@ -103,6 +105,7 @@ impl Books {
             records: Vec::new(),
             postings: Vec::new(),
             touched_orders: Vec::new(),
+            restated: Vec::new(),
         }
     }
 
@@ -191,6 +194,16 @@ impl Books {
                     .copied()
                     .flatten()
                 {
+                    // Closed in this batch: a deposit opens another.
+                    Some(id) if self.user_account(id)?.status == AccountStatus::Closed => {
+                        match opens {
+                            Some(opens) => {
+                                self.users.insert((*user, currency.clone()), None);
+                                Ok(self.open(*user, currency, opens, Metadata::default()).id)
+                            }
+                            None => Ok(id),
+                        }
+                    }
                     Some(id) => Ok(self.user_account(id)?.id),
                     None => match opens {
                         Some(opens) => {
@@ -257,16 +270,13 @@ impl Books {
             metadata,
             created_at: self.now,
         };
-        self.accounts.insert(
-            id,
-            AccountState {
-                id,
-                kind: AccountKind::User,
-                currency: currency.as_str().to_owned(),
-                balance: Decimal::ZERO,
-                reserved: Decimal::ZERO,
-            },
-        );
+        let state = AccountState {
+            user_id: Some(user.value()),
+            created_at: self.now,
+            metadata: opened.metadata.clone(),
+            ..AccountState::new(id, AccountKind::User, currency.as_str(), Default::default())
+        };
+        self.accounts.insert(id, state);
         oldest(&mut self.users, user, currency, id);
         self.deltas.entry(id).or_default();
         self.opened.push(opened.clone());
@@ -340,6 +350,26 @@ impl Books {
         };
         self.records.push(record.clone());
         Ok(record)
+    }
+
+    /// Sets a user account's standing; the account as it then stands.
+    pub(super) fn set_status(
+        &mut self,
+        id: AccountId,
+        status: AccountStatus,
+        reason: Option<String>,
+    ) -> Result<Box<AccountState>, Refusal> {
+        let account = self
+            .accounts
+            .get_mut(&id)
+            .filter(|a| a.kind == AccountKind::User)
+            .ok_or(Refusal::NoAccount(id))?;
+        account.status = status;
+        account.status_reason = reason;
+        if !self.restated.contains(&id) {
+            self.restated.push(id);
+        }
+        Ok(Box::new(account.clone()))
     }
 
     /// Where the books stand now.

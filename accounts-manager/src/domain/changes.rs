@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use shared_types::accounts::{AccountId, TransactionId, TransactionType};
+use shared_types::accounts::{AccountId, AccountStatus, TransactionId, TransactionType};
 
 use super::books::Books;
 use super::posting::Posting;
@@ -36,6 +36,8 @@ pub struct Changes {
     /// balance and reserved parts right after it, by account id: what the
     /// audit's fast check compares every account with.
     pub heads: Vec<(AccountId, TransactionId, Decimal, Decimal)>,
+    /// Each account whose standing changed, as it ends.
+    pub statuses: Vec<(AccountId, AccountStatus, Option<String>)>,
 }
 
 /// What a batch adds to one service's revenue in one currency and month:
@@ -69,6 +71,12 @@ impl Books {
             .filter_map(|id| self.orders.get(id).cloned().flatten())
             .collect();
         let revenue = revenue_changes(&self.records);
+        let statuses = self
+            .restated
+            .iter()
+            .filter_map(|id| self.accounts.get(id))
+            .map(|a| (a.id, a.status, a.status_reason.clone()))
+            .collect();
         let heads = heads(&self.records);
         Changes {
             balances: self
@@ -87,6 +95,7 @@ impl Books {
             reversed: self.reversed.into_iter().collect(),
             revenue,
             heads,
+            statuses,
         }
     }
 }

@@ -1,10 +1,11 @@
 //! The ledger's postings: which postings a movement makes between two
 //! accounts' buckets, and when it is refused.
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use shared_types::accounts::AccountId;
+use shared_types::accounts::{AccountId, AccountStatus};
 
-use super::Amount;
+use super::{Amount, Metadata};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AccountKind {
@@ -27,6 +28,37 @@ pub struct AccountState {
     pub currency: String,
     pub balance: Decimal,
     pub reserved: Decimal,
+    pub status: AccountStatus,
+    /// Why it is frozen or closed.
+    pub status_reason: Option<String>,
+    /// What an answer about the account tells besides: its user (none for a
+    /// system account), when it was opened, its labels.
+    pub user_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub metadata: Metadata,
+}
+
+impl AccountState {
+    /// An active account without labels.
+    pub fn new(
+        id: AccountId,
+        kind: AccountKind,
+        currency: &str,
+        (balance, reserved): (Decimal, Decimal),
+    ) -> Self {
+        Self {
+            id,
+            kind,
+            currency: currency.to_owned(),
+            balance,
+            reserved,
+            status: AccountStatus::Active,
+            status_reason: None,
+            user_id: None,
+            created_at: DateTime::<Utc>::MIN_UTC,
+            metadata: Metadata::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +85,10 @@ pub struct Posting {
 pub enum FailureReason {
     InsufficientFunds,
     CurrencyMismatch,
+    /// Money would leave a frozen account's balance.
+    AccountFrozen,
+    /// A side is a closed account.
+    AccountClosed,
     /// Another transfer of its atomic batch was refused, so none was made.
     LinkedTransferFailed,
 }
@@ -62,6 +98,8 @@ impl FailureReason {
         match self {
             Self::InsufficientFunds => "insufficient_funds",
             Self::CurrencyMismatch => "currency_mismatch",
+            Self::AccountFrozen => "account_frozen",
+            Self::AccountClosed => "account_closed",
             Self::LinkedTransferFailed => "linked_transfer_failed",
         }
     }
@@ -70,6 +108,8 @@ impl FailureReason {
         match self {
             Self::InsufficientFunds => "insufficient funds",
             Self::CurrencyMismatch => "the accounts hold different currencies",
+            Self::AccountFrozen => "the account is frozen",
+            Self::AccountClosed => "the account is closed",
             Self::LinkedTransferFailed => "another transfer of its atomic batch was refused",
         }
     }
@@ -92,6 +132,14 @@ pub fn decide(
     to_bucket: Bucket,
     amount: Amount,
 ) -> Decision {
+    if from.status == AccountStatus::Closed || to.status == AccountStatus::Closed {
+        return Decision::Refuse(FailureReason::AccountClosed);
+    }
+    // Holds placed before a freeze still end (from `reserved`); nothing
+    // leaves a frozen account's balance.
+    if from.status == AccountStatus::Frozen && from_bucket == Bucket::Balance {
+        return Decision::Refuse(FailureReason::AccountFrozen);
+    }
     if from.currency != to.currency {
         return Decision::Refuse(FailureReason::CurrencyMismatch);
     }
@@ -123,13 +171,12 @@ mod tests {
     use uuid::Uuid;
 
     fn account(kind: AccountKind, currency: &str, balance: i64) -> AccountState {
-        AccountState {
-            id: AccountId(Uuid::new_v4()),
+        AccountState::new(
+            AccountId(Uuid::new_v4()),
             kind,
-            currency: currency.into(),
-            balance: Decimal::from(balance),
-            reserved: Decimal::ZERO,
-        }
+            currency,
+            (Decimal::from(balance), Decimal::ZERO),
+        )
     }
 
     fn amount(s: &str) -> Amount {

@@ -48,6 +48,11 @@ pub enum Refusal {
         reversed: Decimal,
         asked: Decimal,
     },
+    #[error("account {account} {}", why.words())]
+    Standing {
+        account: AccountId,
+        why: super::commands::StandingRefusal,
+    },
     #[error("the hold of order {0} has expired")]
     ReservationExpired(OrderId),
     #[error("the hold of order {0} has not expired")]

@@ -3,12 +3,13 @@
 
 use rust_decimal::Decimal;
 use shared_types::accounts::{
-    Account, Reservation, ReservationStatus, Transaction, TransactionStatus, TransactionType,
-    TransferBatchAnswer,
+    Account, AccountStatus, Reservation, ReservationStatus, Transaction, TransactionStatus,
+    TransactionType, TransferBatchAnswer,
 };
 use shared_types::Named;
 
 use crate::domain::commands::Outcome;
+use crate::domain::posting::AccountState;
 use crate::domain::records::{Opened, Order, Record};
 use crate::domain::refusal::{Party, Refusal};
 use crate::domain::RuleViolation;
@@ -21,6 +22,7 @@ use crate::operations::{reply, Reply};
 pub fn reply_to(outcome: Outcome) -> Result<Reply, ApiError> {
     match outcome {
         Outcome::Opened(opened) => reply(201, &account(&opened)),
+        Outcome::Account(state) => reply(200, &standing(&state)?),
         Outcome::Moved {
             record,
             balances_after,
@@ -103,6 +105,10 @@ pub fn error(refusal: Refusal) -> ApiError {
         },
         Refusal::NotReserved { .. } => ApiError::Conflict {
             code: "reservation_not_reserved",
+            message: refusal.to_string(),
+        },
+        Refusal::Standing { why, .. } => ApiError::Conflict {
+            code: why.code(),
             message: refusal.to_string(),
         },
         Refusal::Inconsistent(_) => ApiError::internal(refusal.to_string()),
@@ -207,6 +213,23 @@ pub fn reservation(order: &Order) -> Reservation {
     }
 }
 
+/// A user account whose standing changed, on the wire.
+fn standing(state: &AccountState) -> Result<Account, ApiError> {
+    Ok(Account {
+        account_id: state.id,
+        user_id: state
+            .user_id
+            .ok_or_else(|| ApiError::internal(format!("account {} has no user", state.id)))?,
+        currency: state.currency.clone(),
+        balance: state.balance,
+        reserved: state.reserved,
+        status: state.status,
+        status_reason: state.status_reason.clone(),
+        metadata: state.metadata.as_map().clone(),
+        created_at: state.created_at,
+    })
+}
+
 /// An account just opened, on the wire.
 fn account(opened: &Opened) -> Account {
     Account {
@@ -215,6 +238,8 @@ fn account(opened: &Opened) -> Account {
         currency: opened.currency.as_str().to_owned(),
         balance: Decimal::ZERO,
         reserved: Decimal::ZERO,
+        status: AccountStatus::Active,
+        status_reason: None,
         metadata: opened.metadata.as_map().clone(),
         created_at: opened.created_at,
     }

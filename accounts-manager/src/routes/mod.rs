@@ -6,6 +6,7 @@ pub mod events;
 pub mod movements;
 pub mod reports;
 pub mod reservations;
+pub mod status;
 
 use actix_web::HttpResponse;
 use service_kit::access::{Policy, ADMIN};
@@ -48,6 +49,9 @@ pub fn declare(routes: &mut Routes) {
         .service(accounts::list_accounts)
         .service(accounts::get_account)
         .service(accounts::patch_account)
+        .service(status::freeze)
+        .service(status::unfreeze)
+        .service(status::close)
         .service(accounts::balance_at)
         .service(accounts::list_user_accounts)
         .service(movements::create_deposit)

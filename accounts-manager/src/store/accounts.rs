@@ -13,7 +13,7 @@ use crate::domain::commands::SYSTEM_SHARDS;
 use crate::domain::posting::AccountKind;
 use crate::domain::Metadata;
 use service_kit::stored::Stored;
-use shared_types::accounts::{Account, AccountId};
+use shared_types::accounts::{Account, AccountId, AccountStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = accounts)]
@@ -27,6 +27,8 @@ pub struct AccountRow {
     pub reserved: Decimal,
     pub created_at: DateTime<Utc>,
     pub metadata: Option<serde_json::Value>,
+    pub status: Stored<AccountStatus>,
+    pub status_reason: Option<String>,
 }
 
 impl AccountRow {
@@ -38,6 +40,8 @@ impl AccountRow {
             currency: self.currency.clone(),
             balance: self.balance,
             reserved: self.reserved,
+            status: self.status.0,
+            status_reason: self.status_reason.clone(),
             metadata: Metadata::stored(self.metadata.clone()).into_map(),
             created_at: self.created_at,
         })
@@ -126,7 +130,8 @@ pub fn list(
     limit: i64,
 ) -> QueryResult<Vec<AccountRow>> {
     diesel::sql_query(format!(
-        "SELECT id, kind, user_id, currency, balance, reserved, created_at, metadata \
+        "SELECT id, kind, user_id, currency, balance, reserved, created_at, metadata, status, \
+                status_reason \
          FROM accounts WHERE {LISTED} \
          AND ($4::timestamptz IS NULL OR (created_at, id) > ($4, $5::uuid)) \
          ORDER BY created_at, id LIMIT $6 OFFSET $7"

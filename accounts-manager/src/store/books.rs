@@ -14,10 +14,13 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::domain::changes::Changes;
+use std::collections::HashMap;
+
 use crate::domain::posting::{AccountKind, AccountState};
+use crate::domain::Metadata;
 use crate::domain::{Currency, OrderId, UserId};
 use service_kit::stored::Stored;
-use shared_types::accounts::{AccountId, TransactionId};
+use shared_types::accounts::{AccountId, AccountStatus, TransactionId};
 use shared_types::Named;
 
 /// Takes the advisory locks of the orders and `(user, currency)` pairs a
@@ -92,6 +95,16 @@ struct LockedAccount {
     balance: Decimal,
     #[diesel(sql_type = Numeric)]
     reserved: Decimal,
+    #[diesel(sql_type = Text)]
+    status: Stored<AccountStatus>,
+    #[diesel(sql_type = Nullable<Text>)]
+    status_reason: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    user_id: Option<i64>,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    metadata: Option<serde_json::Value>,
     /// When it was locked: the latest is the time of every transaction the
     /// batch records.
     #[diesel(sql_type = Timestamptz)]
@@ -140,6 +153,11 @@ pub fn lock_accounts(conn: &mut PgConnection, locks: AccountLocks) -> QueryResul
             currency: row.currency,
             balance: row.balance,
             reserved: row.reserved,
+            status: row.status.0,
+            status_reason: row.status_reason,
+            user_id: row.user_id,
+            created_at: row.created_at,
+            metadata: Metadata::stored(row.metadata),
         })
         .collect();
     Ok(Locked { accounts, now })
@@ -187,10 +205,25 @@ pub fn write(
         revenue_shard: shard,
         ..WriteBatch::default()
     };
-    for (id, balance, reserved) in changes.balances {
+    let mut statuses: HashMap<AccountId, (AccountStatus, Option<String>)> = changes
+        .statuses
+        .into_iter()
+        .map(|(id, status, reason)| (id, (status, reason)))
+        .collect();
+    let restated_only: Vec<_> = statuses
+        .keys()
+        .filter(|id| !changes.balances.iter().any(|(changed, ..)| changed == *id))
+        .map(|id| (*id, Decimal::ZERO, Decimal::ZERO))
+        .collect();
+    for (id, balance, reserved) in changes.balances.into_iter().chain(restated_only) {
+        let standing = statuses.remove(&id);
         w.ids.push(id.0);
         w.balances.push(balance);
         w.reserved.push(reserved);
+        w.statuses_set
+            .push(standing.as_ref().map(|(status, _)| status.name()));
+        w.status_reasons
+            .push(standing.and_then(|(_, reason)| reason));
     }
     for (account, balance, reserved) in changes.opened {
         w.opened_ids.push(account.id.0);
@@ -283,6 +316,8 @@ service_kit::prepared_statement!(
         ids: Array<SqlUuid> => Vec<Uuid>,
         balances: Array<Numeric> => Vec<Decimal>,
         reserved: Array<Numeric> => Vec<Decimal>,
+        statuses_set: Array<Nullable<Text>> => Vec<Option<&'static str>>,
+        status_reasons: Array<Nullable<Text>> => Vec<Option<String>>,
         opened_ids: Array<SqlUuid> => Vec<Uuid>,
         opened_users: Array<BigInt> => Vec<i64>,
         opened_currencies: Array<Text> => Vec<String>,
@@ -364,13 +399,13 @@ mod tests {
         assert!(lock.contains("unnest($5::text[], $6::text[])"), "{lock}");
         let write = diesel::debug_query::<diesel::pg::Pg, _>(&WriteBatch::default()).to_string();
         assert!(
-            write.contains("unnest($49::text[], $50::bytea[], $51::int2[], $52::text[])"),
+            write.contains("unnest($51::text[], $52::bytea[], $53::int2[], $54::text[])"),
             "{write}"
         );
         assert!(
-            write.contains("$53::int2, d.revenue")
-                && write.contains("unnest($54::text[], $55::date[], $56::bigint[], $57::numeric[], $58::text[], $59::timestamptz[])")
-                && write.contains("unnest($60::uuid[], $61::uuid[], $62::numeric[], $63::numeric[])"),
+            write.contains("$55::int2, d.revenue")
+                && write.contains("unnest($56::text[], $57::date[], $58::bigint[], $59::numeric[], $60::text[], $61::timestamptz[])")
+                && write.contains("unnest($62::uuid[], $63::uuid[], $64::numeric[], $65::numeric[])"),
             "{write}"
         );
         let names = diesel::debug_query::<diesel::pg::Pg, _>(&LockNames {

@@ -20,6 +20,8 @@ diesel::table! {
         created_at -> Timestamptz,
         shard -> Int2,
         metadata -> Nullable<Jsonb>,
+        status -> Text,
+        status_reason -> Nullable<Text>,
     }
 }
 

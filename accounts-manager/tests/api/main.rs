@@ -22,3 +22,4 @@ mod operations;
 mod reservations;
 mod revenue;
 mod reversals;
+mod status;

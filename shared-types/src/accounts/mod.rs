@@ -79,12 +79,50 @@ pub struct Account {
     #[serde(with = "crate::money")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0.00"))]
     pub reserved: Decimal,
+    /// `frozen`: money comes in, none goes out of `balance`; `closed`: for good.
+    #[serde(default)]
+    pub status: AccountStatus,
+    /// Why it was frozen or closed; `null` while active.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub status_reason: Option<String>,
     /// The caller's labels (`{}` when none).
     #[serde(default)]
     pub metadata: Metadata,
     #[serde(with = "crate::time")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2022-11-17T01:44:22.083065Z"))]
     pub created_at: DateTime<Utc>,
+}
+
+/// Whether money may move in and out of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    #[default]
+    Active,
+    Frozen,
+    Closed,
+}
+
+crate::named!(AccountStatus {
+    Active => "active",
+    Frozen => "frozen",
+    Closed => "closed",
+});
+
+/// Why an account is frozen or closed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    /// Required: 1-500 characters, no control characters (`422 invalid_reason`).
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 500, pattern = "[^\\s]")
+    )]
+    pub reason: Option<String>,
 }
 
 /// Changes to an account's labels: a string sets a key, `null` removes it;

@@ -9,6 +9,7 @@ mod hold;
 mod movement;
 mod open;
 mod reversal;
+mod status;
 #[cfg(test)]
 mod tests;
 
@@ -20,8 +21,10 @@ pub use hold::{Capture, Expire, Release, Reserve};
 pub use movement::{Deposit, Transfer, Withdrawal};
 pub use open::Open;
 pub use reversal::Reverse;
+pub use status::{SetStatus, Standing, StandingRefusal};
 
 use super::books::{Books, Lock, Maker};
+use super::posting::AccountState;
 use super::records::{Opened, Order, Record};
 use super::refusal::Refusal;
 use super::{CallerText, Currency, Metadata, OrderId, UserId};
@@ -44,6 +47,7 @@ pub enum Command {
     Expire(Expire),
     TransferBatch(TransferBatch),
     Reverse(Reverse),
+    SetStatus(SetStatus),
 }
 
 impl Command {
@@ -60,6 +64,7 @@ impl Command {
             Self::Expire(c) => c,
             Self::TransferBatch(c) => c,
             Self::Reverse(c) => c,
+            Self::SetStatus(c) => c,
         }
     }
 
@@ -137,6 +142,8 @@ pub enum Target {
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Opened(Opened),
+    /// An account's standing changed: the account as it stands.
+    Account(Box<AccountState>),
     /// A movement, recorded; refused by the ledger when `record.failure` is set.
     /// Transfers also tell both balances after the move.
     Moved {

@@ -36,13 +36,12 @@ fn usd() -> Currency {
 }
 
 fn account(kind: AccountKind, balance: i64) -> AccountState {
-    AccountState {
-        id: AccountId(Uuid::now_v7()),
+    AccountState::new(
+        AccountId(Uuid::now_v7()),
         kind,
-        currency: "USD".into(),
-        balance: Decimal::from(balance),
-        reserved: Decimal::ZERO,
-    }
+        "USD",
+        (Decimal::from(balance), Decimal::ZERO),
+    )
 }
 
 /// Books over one user account with `balance` and every system account

@@ -8,7 +8,8 @@
 -- begun before another's that then held the lock it waited for).
 WITH batch AS (SELECT ?::int2 AS shard),
 locked AS (
-SELECT a.id, a.kind, a.currency, a.balance, a.reserved
+SELECT a.id, a.kind, a.currency, a.balance, a.reserved, a.status, a.status_reason,
+       a.user_id, a.created_at, a.metadata
 FROM accounts a
 WHERE a.id IN (
     SELECT unnest(?::uuid[])

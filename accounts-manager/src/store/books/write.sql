@@ -7,8 +7,13 @@
 -- balance; foreign keys are checked at the end of the statement, so a
 -- transaction may name an account opened in the same statement.
 WITH balances AS (
-    UPDATE accounts AS a SET balance = a.balance + d.balance, reserved = a.reserved + d.reserved
-    FROM unnest(?::uuid[], ?::numeric[], ?::numeric[]) AS d(id, balance, reserved)
+    -- The parts' changes, and a new standing where one changed (one UPDATE
+    -- per row: a statement may not update a row twice).
+    UPDATE accounts AS a SET balance = a.balance + d.balance, reserved = a.reserved + d.reserved,
+        status = COALESCE(d.status, a.status),
+        status_reason = CASE WHEN d.status IS NULL THEN a.status_reason ELSE d.status_reason END
+    FROM unnest(?::uuid[], ?::numeric[], ?::numeric[], ?::text[], ?::text[])
+         AS d(id, balance, reserved, status, status_reason)
     WHERE a.id = d.id
 ),
 opened AS (

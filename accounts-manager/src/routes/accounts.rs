@@ -4,15 +4,17 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use service_kit::auth::Caller;
 use service_kit::listing::{Labelled, PageParams};
 use shared_types::accounts::{
-    Account, AccountId, AccountList, AccountPatch, BalanceAt, OpenAccountRequest, Page,
+    Account, AccountId, AccountList, AccountPatch, AccountStatus, BalanceAt, OpenAccountRequest,
+    Page,
 };
 use shared_types::ErrorBody;
+use shared_types::Named;
 use uuid::Uuid;
 
 use super::{account_id, parse_post, respond};
 use crate::context::Context;
 use crate::domain::commands::{Command, Open};
-use crate::domain::{Currency, Metadata, UserId};
+use crate::domain::{Currency, Metadata, RuleViolation, UserId};
 use crate::error::ApiError;
 use crate::operations;
 use crate::store::accounts::AccountFilter;
@@ -108,6 +110,9 @@ pub struct AccountFilters {
     /// Only this user's accounts.
     #[param(minimum = 1)]
     user_id: Option<i64>,
+    /// Only accounts of this status.
+    #[param(value_type = Option<AccountStatus>)]
+    status: Option<String>,
 }
 
 /// Accounts matching every filter given, oldest first. Besides the
@@ -138,11 +143,30 @@ pub async fn list_accounts(
         .transpose()?
         .map(UserId::value);
     let labels = super::label_filter(labels)?;
+    let status = listing
+        .filters
+        .status
+        .as_deref()
+        .map(|status| {
+            AccountStatus::from_name(status)
+                .map(AccountStatus::name)
+                .ok_or_else(|| {
+                    RuleViolation::new(
+                        "invalid_status",
+                        format!("status must be active, frozen or closed, not {status:?}"),
+                    )
+                })
+        })
+        .transpose()?;
     let position = listing.position(
         Some(&state.seal),
-        format!("accounts:{user_id:?}:{labels:?}"),
+        format!("accounts:{user_id:?}:{status:?}:{labels:?}"),
     )?;
-    let filter = AccountFilter { labels, user_id };
+    let filter = AccountFilter {
+        labels,
+        user_id,
+        status,
+    };
     let page = operations::accounts::list(&state.pool, filter, position).await?;
     Ok(HttpResponse::Ok().json(page))
 }

@@ -110,6 +110,7 @@ pub struct AccountFilter {
     /// `metadata @>` these labels.
     pub labels: Option<serde_json::Value>,
     pub user_id: Option<i64>,
+    pub status: Option<&'static str>,
 }
 
 /// The listing's rows: user accounts matching the filter, opened as of
@@ -117,6 +118,7 @@ pub struct AccountFilter {
 const LISTED: &str = "kind = 'user' \
     AND ($1::jsonb IS NULL OR (metadata IS NOT NULL AND metadata @> $1)) \
     AND ($2::bigint IS NULL OR user_id = $2) \
+    AND ($4::text IS NULL OR status = $4) \
     AND (xid IS NULL OR pg_visible_in_snapshot(xid::text::xid8, $3::pg_snapshot))";
 
 /// One page of the accounts listing, oldest first: `start` rows in, or after
@@ -133,12 +135,13 @@ pub fn list(
         "SELECT id, kind, user_id, currency, balance, reserved, created_at, metadata, status, \
                 status_reason \
          FROM accounts WHERE {LISTED} \
-         AND ($4::timestamptz IS NULL OR (created_at, id) > ($4, $5::uuid)) \
-         ORDER BY created_at, id LIMIT $6 OFFSET $7"
+         AND ($5::timestamptz IS NULL OR (created_at, id) > ($5, $6::uuid)) \
+         ORDER BY created_at, id LIMIT $7 OFFSET $8"
     ))
     .bind::<Nullable<Jsonb>, _>(filter.labels.clone())
     .bind::<Nullable<BigInt>, _>(filter.user_id)
     .bind::<Text, _>(snapshot)
+    .bind::<Nullable<Text>, _>(filter.status)
     .bind::<Nullable<Timestamptz>, _>(start.key().map(|k| k.0))
     .bind::<Nullable<diesel::sql_types::Uuid>, _>(start.key().map(|k| k.1))
     .bind::<BigInt, _>(limit)
@@ -157,6 +160,7 @@ pub fn count(conn: &mut PgConnection, filter: &AccountFilter, snapshot: &str) ->
         .bind::<Nullable<Jsonb>, _>(filter.labels.clone())
         .bind::<Nullable<BigInt>, _>(filter.user_id)
         .bind::<Text, _>(snapshot)
+        .bind::<Nullable<Text>, _>(filter.status)
         .get_result::<Count>(conn)
         .map(|c| c.n)
 }

@@ -296,6 +296,18 @@ async fn a_close_needs_an_empty_account_and_is_for_good() {
     let (_, listed) = app.get_json("/api/v1/accounts?user_id=1").await;
     assert_eq!(listed["items"][0]["status"], "closed");
     assert_eq!(listed["items"][1]["status"], "active");
+    let (_, closed) = app.get_json("/api/v1/accounts?status=closed").await;
+    assert_eq!(closed["total_count"], 1);
+    assert_eq!(closed["items"][0]["account_id"], a.as_str());
+    let (_, active) = app.get_json("/api/v1/accounts?status=active").await;
+    assert_eq!(active["total_count"], 2);
+    let (status, answer) = app.get_json("/api/v1/accounts?status=gone").await;
+    assert_error(
+        status,
+        &answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_status",
+    );
     app.assert_audit_clean().await;
 }
 

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use shared_types::accounts::{AccountId, AccountStatus, TransactionId, TransactionType};
+use shared_types::accounts::{AccountId, TransactionId, TransactionType};
 
 use super::books::Books;
-use super::posting::Posting;
+use super::posting::{AccountState, Posting};
 use super::records::{Opened, Order, Record};
 use super::{Currency, Month, ServiceId};
 
@@ -37,7 +37,9 @@ pub struct Changes {
     /// audit's fast check compares every account with.
     pub heads: Vec<(AccountId, TransactionId, Decimal, Decimal)>,
     /// Each account whose standing changed, as it ends.
-    pub statuses: Vec<(AccountId, AccountStatus, Option<String>)>,
+    pub statuses: Vec<AccountState>,
+    /// The batch's time.
+    pub at: DateTime<Utc>,
 }
 
 /// What a batch adds to one service's revenue in one currency and month:
@@ -75,7 +77,7 @@ impl Books {
             .restated
             .iter()
             .filter_map(|id| self.accounts.get(id))
-            .map(|a| (a.id, a.status, a.status_reason.clone()))
+            .cloned()
             .collect();
         let heads = heads(&self.records);
         Changes {
@@ -96,6 +98,7 @@ impl Books {
             revenue,
             heads,
             statuses,
+            at: self.now,
         }
     }
 }

@@ -215,6 +215,12 @@ fn decide_and_write(
         }
         *answer = Some(reply);
     }
-    store::books::write(conn, shard, books.into_changes(), stored)?;
+    let changes = books.into_changes();
+    let events = changes
+        .statuses
+        .iter()
+        .map(answers::account_event(changes.at))
+        .collect::<Result<_, _>>()?;
+    store::books::write(conn, shard, changes, stored, events)?;
     Ok(())
 }

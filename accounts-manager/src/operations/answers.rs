@@ -4,17 +4,20 @@
 use rust_decimal::Decimal;
 use shared_types::accounts::{
     Account, AccountStatus, Reservation, ReservationStatus, Transaction, TransactionStatus,
-    TransactionType, TransferBatchAnswer,
+    TransactionType, TransferBatchAnswer, ACCOUNT_CLOSED, ACCOUNT_FROZEN, ACCOUNT_UNFROZEN,
 };
 use shared_types::Named;
 
 use crate::domain::commands::Outcome;
+use chrono::{DateTime, Utc};
+
 use crate::domain::posting::AccountState;
 use crate::domain::records::{Opened, Order, Record};
 use crate::domain::refusal::{Party, Refusal};
 use crate::domain::RuleViolation;
 use crate::error::ApiError;
 use crate::operations::{reply, Reply};
+use crate::store::books::NewAccountEvent;
 
 /// `201` with the new account, transaction or reservation (`422` with the
 /// transaction when the ledger refused it), `200` with a captured or released
@@ -228,6 +231,25 @@ fn standing(state: &AccountState) -> Result<Account, ApiError> {
         metadata: state.metadata.as_map().clone(),
         created_at: state.created_at,
     })
+}
+
+/// The event of an account whose standing a batch changed, at the batch's time.
+pub fn account_event(
+    at: DateTime<Utc>,
+) -> impl Fn(&AccountState) -> Result<NewAccountEvent, ApiError> {
+    move |state| {
+        let kind = match state.status {
+            AccountStatus::Active => ACCOUNT_UNFROZEN,
+            AccountStatus::Frozen => ACCOUNT_FROZEN,
+            AccountStatus::Closed => ACCOUNT_CLOSED,
+        };
+        Ok(NewAccountEvent {
+            event_id: uuid::Uuid::now_v7(),
+            kind,
+            occurred_at: at,
+            account: serde_json::to_value(standing(state)?).map_err(ApiError::internal)?,
+        })
+    }
 }
 
 /// An account just opened, on the wire.

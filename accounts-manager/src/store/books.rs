@@ -193,13 +193,24 @@ pub struct NewKey {
     pub body: String,
 }
 
-/// Writes everything a batch changes, and its stored answers, in one
-/// statement; its revenue on the rollup rows of `shard` (the batch's).
+/// An event of an account's standing, as the feed will carry it.
+pub struct NewAccountEvent {
+    pub event_id: Uuid,
+    pub kind: &'static str,
+    pub occurred_at: DateTime<Utc>,
+    /// The Account, as the API answers it.
+    pub account: serde_json::Value,
+}
+
+/// Writes everything a batch changes, its stored answers and its account
+/// events, in one statement; its revenue on the rollup rows of `shard` (the
+/// batch's).
 pub fn write(
     conn: &mut PgConnection,
     shard: i16,
     changes: Changes,
     keys: Vec<NewKey>,
+    events: Vec<NewAccountEvent>,
 ) -> QueryResult<()> {
     let mut w = WriteBatch {
         revenue_shard: shard,
@@ -208,7 +219,7 @@ pub fn write(
     let mut statuses: HashMap<AccountId, (AccountStatus, Option<String>)> = changes
         .statuses
         .into_iter()
-        .map(|(id, status, reason)| (id, (status, reason)))
+        .map(|account| (account.id, (account.status, account.status_reason)))
         .collect();
     let restated_only: Vec<_> = statuses
         .keys()
@@ -301,6 +312,12 @@ pub fn write(
         w.head_balances.push(balance);
         w.head_reserved.push(reserved);
     }
+    for event in events {
+        w.event_ids.push(event.event_id);
+        w.event_kinds.push(event.kind);
+        w.event_times.push(event.occurred_at);
+        w.event_accounts.push(event.account);
+    }
     for key in keys {
         w.keys.push(key.key);
         w.request_hashes.push(key.request_hash);
@@ -378,6 +395,10 @@ service_kit::prepared_statement!(
         head_transactions: Array<SqlUuid> => Vec<Uuid>,
         head_balances: Array<Numeric> => Vec<Decimal>,
         head_reserved: Array<Numeric> => Vec<Decimal>,
+        event_ids: Array<SqlUuid> => Vec<Uuid>,
+        event_kinds: Array<Text> => Vec<&'static str>,
+        event_times: Array<Timestamptz> => Vec<DateTime<Utc>>,
+        event_accounts: Array<Jsonb> => Vec<serde_json::Value>,
     } = include_str!("books/write.sql")
 );
 

@@ -62,10 +62,22 @@ fn transaction_id(event: &Value) -> String {
         .to_owned()
 }
 
-/// Every transaction id the database holds (each one committed).
+/// What an event is of: its transaction's id, or an account event's own id.
+fn subject(event: &Value) -> String {
+    match event["data"]["transaction_id"].as_str() {
+        Some(id) => id.to_owned(),
+        None => event["event_id"].as_str().expect("an event id").to_owned(),
+    }
+}
+
+/// Every transaction id and account event id the database holds (each one
+/// committed).
 async fn committed(app: &TestApp) -> BTreeSet<String> {
     let ids = app
-        .text("SELECT coalesce(string_agg(id::text, ','), '') AS t FROM transactions")
+        .text(
+            "SELECT coalesce(string_agg(id, ','), '') AS t FROM \
+             (SELECT id::text FROM transactions UNION ALL SELECT event_id::text FROM account_events) e",
+        )
         .await;
     ids.split(',')
         .filter(|id| !id.is_empty())
@@ -344,10 +356,7 @@ async fn published_in_order(
                 let id = message.message_id.clone().expect("a message id");
                 received.entry(id).or_default().push(message);
             }
-            let ids: BTreeSet<String> = received
-                .values()
-                .map(|m| transaction_id(&m[0].body))
-                .collect();
+            let ids: BTreeSet<String> = received.values().map(|m| subject(&m[0].body)).collect();
             ids == expected
         },
     )
@@ -365,6 +374,17 @@ async fn every_event_is_published_to_ledger_events_with_its_routing_key() {
     ])
     .await;
     every_kind_of_transaction(&app).await;
+    // And a change of an account's standing each way.
+    let account = app.open_account(9, "USD").await;
+    for (what, body) in [
+        ("freeze", json!({"reason": "check"})),
+        ("unfreeze", json!({})),
+    ] {
+        let (status, answer) = app
+            .post_json(&format!("/api/v1/accounts/{account}/{what}"), body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
 
     let (received, arrival) = published_in_order(&app, &vhost, "all-events").await;
     assert!(
@@ -373,6 +393,11 @@ async fn every_event_is_published_to_ledger_events_with_its_routing_key() {
     );
     let (feed, _) = read_feed(&app, "0", 1000).await;
     assert_eq!(received.len(), feed.len());
+    let accounts: Vec<&str> = feed
+        .iter()
+        .filter_map(|e| e["type"].as_str().filter(|k| k.starts_with("account.")))
+        .collect();
+    assert_eq!(accounts, ["account.frozen", "account.unfrozen"]);
     for event in &feed {
         let id = event["event_id"].as_str().unwrap();
         let messages = &received[id];
@@ -381,14 +406,19 @@ async fn every_event_is_published_to_ledger_events_with_its_routing_key() {
         assert_eq!(message.body, *event, "the feed's body");
         assert!(message.persistent);
         let data = &event["data"];
-        assert_eq!(
-            message.routing_key,
-            format!(
+        let expected = match event["type"].as_str().unwrap() {
+            "transaction.created" => format!(
                 "transaction.{}.{}",
                 data["type"].as_str().unwrap(),
                 data["status"].as_str().unwrap()
-            )
-        );
+            ),
+            // An account's event: its type, with the account as data.
+            kind => {
+                assert_eq!(data["account_id"], account.as_str());
+                kind.to_owned()
+            }
+        };
+        assert_eq!(message.routing_key, expected);
     }
     // Counted once the relay has moved its mark past the confirms.
     let published = format!("events_published_total {}", feed.len());

@@ -209,6 +209,18 @@ async fn a_frozen_account_takes_money_in_lets_none_out_and_its_holds_still_end()
 
     let (status, answer) = freeze(&app, &a).await;
     assert_error(status, &answer, StatusCode::CONFLICT, "account_frozen");
+    // The feed carries the freeze, with the account as data.
+    let (status, feed) = app.get_json("/api/v1/events?limit=1000").await;
+    assert_eq!(status, StatusCode::OK, "{feed}");
+    let frozen_event = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "account.frozen")
+        .unwrap_or_else(|| panic!("no account.frozen event: {feed}"));
+    assert_eq!(frozen_event["data"]["account_id"], a.as_str());
+    assert_eq!(frozen_event["data"]["status"], "frozen");
+    assert_eq!(frozen_event["data"]["status_reason"], "under investigation");
     let (status, active) = restate(&app, &a, "unfreeze", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{active}");
     assert_eq!(
@@ -224,6 +236,30 @@ async fn a_frozen_account_takes_money_in_lets_none_out_and_its_holds_still_end()
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "money out again once active");
+    let (_, feed) = app.get_json("/api/v1/events?limit=1000").await;
+    let positions: Vec<i64> = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["position"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "strictly increasing"
+    );
+    let kinds: Vec<&str> = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .filter(|k| k.starts_with("account."))
+        .collect();
+    assert_eq!(kinds, ["account.frozen", "account.unfrozen"]);
+    // The last event is the withdrawal made after the unfreeze.
+    assert_eq!(
+        feed["items"].as_array().unwrap().last().unwrap()["data"]["type"],
+        "withdrawal"
+    );
     app.assert_audit_clean().await;
 }
 

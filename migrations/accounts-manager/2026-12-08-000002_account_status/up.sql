@@ -9,3 +9,18 @@ ALTER TABLE accounts
         CHECK (status <> 'closed' OR (balance = 0 AND reserved = 0)),
     ADD CONSTRAINT a_reason_while_not_active
         CHECK ((status = 'active') = (status_reason IS NULL));
+
+-- Events of accounts (`account.frozen`, `account.unfrozen`, `account.closed`),
+-- written in the transaction of the change, in the same feed as the
+-- transactions: positions from the same writer id and the same ordinal
+-- sequence (so no two rows of the two tables share one), handed out below
+-- the same horizon (`event_horizon()`).
+CREATE TABLE account_events (
+    position    BIGINT PRIMARY KEY DEFAULT
+        ((pg_current_xact_id()::text::bigint << 24) | (nextval('transactions_ordinal') & 16777215)),
+    event_id    UUID NOT NULL UNIQUE,
+    type        TEXT NOT NULL CHECK (type IN ('account.frozen', 'account.unfrozen', 'account.closed')),
+    occurred_at TIMESTAMPTZ NOT NULL,
+    -- The Account as it stood after the change, as the API answers it.
+    account     JSONB NOT NULL
+);

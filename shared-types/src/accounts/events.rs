@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Transaction;
+use super::{Account, Transaction};
 
 /// Where an event stands in the feed: strictly increasing along it. On the
 /// wire a decimal integer in a string (`"1042"`), so that no JSON reader
@@ -66,18 +66,34 @@ pub struct Event {
     pub event_id: Uuid,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1042"))]
     pub position: EventPosition,
-    /// Always `transaction.created`.
+    /// `transaction.created`, or `account.frozen`, `account.unfrozen`,
+    /// `account.closed`.
     #[serde(rename = "type")]
     #[cfg_attr(feature = "openapi", schema(example = "transaction.created"))]
     pub kind: String,
-    /// When the transaction was recorded.
+    /// When the transaction was recorded, or the account's standing changed.
     #[serde(with = "crate::time")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2022-11-17T01:44:22.083065Z"))]
     pub occurred_at: DateTime<Utc>,
-    /// The transaction as it was committed (`reversed_amount` `0.00`: later
-    /// reversals are events of their own).
-    pub data: Transaction,
+    pub data: EventData,
 }
+
+/// What an event is about.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum EventData {
+    /// A `transaction.created` event's transaction, as it was committed
+    /// (`reversed_amount` `0.00`: later reversals are events of their own).
+    Transaction(Box<Transaction>),
+    /// An `account.*` event's account, as it stood after the change.
+    Account(Box<Account>),
+}
+
+/// The kinds of account events.
+pub const ACCOUNT_FROZEN: &str = "account.frozen";
+pub const ACCOUNT_UNFROZEN: &str = "account.unfrozen";
+pub const ACCOUNT_CLOSED: &str = "account.closed";
 
 /// A page of the event feed.
 #[derive(Debug, Clone, Serialize, Deserialize)]

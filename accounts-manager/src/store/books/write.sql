@@ -83,5 +83,10 @@ heads_written AS (
     ON CONFLICT (account_id) DO UPDATE
         SET transaction_id = EXCLUDED.transaction_id, balance = EXCLUDED.balance,
             reserved = EXCLUDED.reserved
+),
+-- The events of the accounts whose standing changed.
+account_events_written AS (
+    INSERT INTO account_events (event_id, type, occurred_at, account)
+    SELECT * FROM unnest(?::uuid[], ?::text[], ?::timestamptz[], ?::jsonb[])
 )
 SELECT 1

@@ -35,7 +35,10 @@ pub struct AccountEventRow {
 
 /// What stands at a place in the feed.
 pub enum FeedRow {
-    Transaction { position: i64, row: TransactionRow },
+    Transaction {
+        position: i64,
+        row: Box<TransactionRow>,
+    },
     Account(AccountEventRow),
 }
 
@@ -76,7 +79,7 @@ pub fn after(conn: &mut PgConnection, after: i64, limit: i64) -> QueryResult<Vec
         .into_iter()
         .map(|t| FeedRow::Transaction {
             position: t.position,
-            row: t.transaction,
+            row: Box::new(t.transaction),
         })
         .chain(accounts.into_iter().map(FeedRow::Account))
         .collect();

@@ -68,10 +68,14 @@ async fn footprint(app: &TestApp) -> Vec<i64> {
                 .await,
         );
     }
-    counts.push(
-        app.count("SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NOT NULL")
-            .await,
-    );
+    for changed in [
+        "SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NOT NULL",
+        "SELECT count(*) AS n FROM accounts WHERE metadata IS NOT NULL",
+        "SELECT count(*) AS n FROM accounts WHERE status <> 'active'",
+        "SELECT count(*) AS n FROM account_events",
+    ] {
+        counts.push(app.count(changed).await);
+    }
     counts
 }
 
@@ -88,6 +92,8 @@ struct Case {
 async fn cases(app: &TestApp, user: i64, order_base: i64) -> Vec<Case> {
     let a = app.funded_account(user, "100").await;
     let b = app.open_account(user + 1, "USD").await;
+    // Frozen, unfrozen and closed: it stays empty.
+    let c = app.open_account(user + 3, "USD").await;
     let funding = app
         .text(&format!(
             "SELECT id::text AS t FROM transactions WHERE kind = 'deposit' AND to_account_id = '{a}'"
@@ -204,6 +210,49 @@ async fn cases(app: &TestApp, user: i64, order_base: i64) -> Vec<Case> {
             "/api/v1/transactions".into(),
             None,
             "reports:read",
+            StatusCode::OK,
+        ),
+        case(
+            Method::GET,
+            "/api/v1/search/transactions?reference=x".into(),
+            None,
+            "reports:read",
+            StatusCode::OK,
+        ),
+        case(
+            Method::GET,
+            "/api/v1/accounts".into(),
+            None,
+            "accounts:read",
+            StatusCode::OK,
+        ),
+        case(
+            Method::PATCH,
+            format!("/api/v1/accounts/{a}"),
+            Some(json!({"metadata": {"tier": "gold"}})),
+            "accounts:write",
+            StatusCode::OK,
+        ),
+        // In this order on the empty account `c`.
+        case(
+            Method::POST,
+            format!("/api/v1/accounts/{c}/freeze"),
+            Some(json!({"reason": "check"})),
+            "admin",
+            StatusCode::OK,
+        ),
+        case(
+            Method::POST,
+            format!("/api/v1/accounts/{c}/unfreeze"),
+            None,
+            "admin",
+            StatusCode::OK,
+        ),
+        case(
+            Method::POST,
+            format!("/api/v1/accounts/{c}/close"),
+            Some(json!({"reason": "done"})),
+            "admin",
             StatusCode::OK,
         ),
         case(

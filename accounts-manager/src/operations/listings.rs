@@ -10,7 +10,7 @@ use shared_types::accounts::{AccountId, Page, Transaction};
 use tokio::sync::mpsc;
 
 use super::accounts::not_found;
-use super::run;
+use super::{csv, run};
 use crate::domain::month::csv_field;
 use crate::domain::{Currency, Month, RuleViolation, Snapshot, SortKey, SortOrder};
 use crate::error::ApiError;
@@ -203,50 +203,30 @@ fn wire(rows: &[TransactionRow]) -> Vec<Transaction> {
     rows.iter().map(TransactionRow::to_wire).collect()
 }
 
-/// How many bytes of CSV go out in one chunk.
-const CHUNK: usize = 8 * 1024;
-
 /// The revenue CSV of a month, as a stream of chunks, from the revenue
 /// rollup the ledger engine keeps up to date with every capture and refund:
-/// one row per service and shard, whatever the month's traffic. The first item is an error when the query
-/// could not run, so the caller can still answer with an error status.
+/// one row per service and shard, whatever the month's traffic. The first
+/// item is an error when the query could not run.
 pub fn revenue_csv(
     pool: &PgPool,
     currency: Currency,
     month: Month,
 ) -> mpsc::Receiver<Result<Bytes, ApiError>> {
-    let (tx, rx) = mpsc::channel(4);
-    let pool = pool.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut buffer = String::from("service_id,service_name,revenue\n");
-        let result = pool.get().map_err(ApiError::from).and_then(|mut conn| {
-            let result = store::revenue::by_service(&mut conn, currency.as_str(), month, |row| {
+    csv::stream(
+        pool,
+        "service_id,service_name,revenue",
+        move |conn, rows| {
+            store::revenue::by_service(conn, currency.as_str(), month, |row| {
                 let name = row
                     .service_name
                     .as_deref()
                     .map(csv_field)
                     .unwrap_or_default();
-                buffer.push_str(&format!("{},{},{:.2}\n", row.service_id, name, row.revenue));
-                if buffer.len() < CHUNK {
-                    return true;
-                }
-                // A client that went away ends the query.
-                tx.blocking_send(Ok(Bytes::from(std::mem::take(&mut buffer))))
-                    .is_ok()
+                rows.row(&format!("{},{},{:.2}", row.service_id, name, row.revenue))
             })
-            .map_err(ApiError::from);
-            if let Err(error) = &result {
-                service_kit::db::discard_if_unavailable(&mut conn, error);
-            }
-            result
-        });
-        let last = match result {
-            Ok(()) => Ok(Bytes::from(buffer)),
-            Err(error) => Err(error),
-        };
-        let _ = tx.blocking_send(last);
-    });
-    rx
+            .map_err(ApiError::from)
+        },
+    )
 }
 
 /// One transaction, as it stands (with what has been reversed of it).

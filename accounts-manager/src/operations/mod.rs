@@ -7,9 +7,11 @@
 pub mod accounts;
 pub mod answers;
 pub mod audit;
+pub mod csv;
 pub mod events;
 pub mod listings;
 pub mod reservations;
+pub mod statements;
 
 pub use service_kit::db::run;
 pub use service_kit::idempotency::{Idempotency, Reply};

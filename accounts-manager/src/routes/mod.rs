@@ -6,6 +6,7 @@ pub mod events;
 pub mod movements;
 pub mod reports;
 pub mod reservations;
+pub mod statements;
 pub mod status;
 
 use actix_web::HttpResponse;
@@ -64,6 +65,7 @@ pub fn declare(routes: &mut Routes) {
         .service(reservations::capture)
         .service(reservations::release)
         .service(reports::account_history)
+        .service(statements::statement)
         .service(reports::report)
         .service(reports::get_transaction)
         .service(reports::search)

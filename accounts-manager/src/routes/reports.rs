@@ -1,6 +1,7 @@
 //! History and reports: an account's transactions, the ledger report, the revenue CSV.
 
 use actix_web::http::header;
+use actix_web::web::Bytes;
 use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -60,7 +61,7 @@ pub struct RevenueParams {
     currency: Option<String>,
 }
 
-fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+pub(super) fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     raw.map(|text| {
         DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
@@ -297,12 +298,21 @@ pub async fn revenue(
 ) -> Result<HttpResponse, ApiError> {
     let month = Month::parse(&params.month)?;
     let currency = Currency::parse_or_default(params.currency.as_deref())?;
-    let mut chunks = listings::revenue_csv(&state.pool, currency, month);
-    // Wait for the first chunk, so that a failing query is still an error status.
+    let chunks = listings::revenue_csv(&state.pool, currency, month);
+    csv_attachment(chunks, &format!("report_{}.csv", month.label())).await
+}
+
+/// A CSV answer streamed from its chunks, as an attachment named `filename`.
+/// It waits for the first chunk, so that a failing query is still an error
+/// status.
+pub(super) async fn csv_attachment(
+    mut chunks: mpsc::Receiver<Result<Bytes, ApiError>>,
+    filename: &str,
+) -> Result<HttpResponse, ApiError> {
     let first = chunks
         .recv()
         .await
-        .ok_or_else(|| ApiError::internal("the revenue report ended before it began"))??;
+        .ok_or_else(|| ApiError::internal("the CSV ended before it began"))??;
     let rest = futures::stream::unfold(chunks, |mut rx: mpsc::Receiver<_>| async move {
         rx.recv()
             .await
@@ -313,7 +323,7 @@ pub async fn revenue(
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"report_{}.csv\"", month.label()),
+            format!("attachment; filename=\"{filename}\""),
         ))
         .streaming(body))
 }

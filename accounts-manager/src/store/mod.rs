@@ -9,6 +9,7 @@ pub mod events;
 pub mod reservations;
 pub mod revenue;
 pub mod schema;
+pub mod statements;
 pub mod transactions;
 
 use diesel::pg::PgConnection;

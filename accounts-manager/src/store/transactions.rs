@@ -138,7 +138,7 @@ service_kit::prepared_statement!(FindTransactions {
 /// orders, with or without a status) rather than kept as a `.sql` file per
 /// variant; every other hand-written statement is a `.sql` file beside its
 /// store module.
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, kind, status, reason, amount, currency, from_account_id, to_account_id, \
                        order_id, service_id, reference, description, created_at, created_by, \
                        reverses, reversed_amount, metadata";
@@ -151,7 +151,7 @@ const COLUMNS: &str =
 /// lets Postgres estimate how many rows pass: it has no estimate for the
 /// function and assumes a third, which makes a deep page look cheaper
 /// sorted than read in order (see docs/benchmarks.md).
-const VISIBLE: &str = "(xid < pg_snapshot_xmin($2::pg_snapshot)::text::bigint \
+pub(super) const VISIBLE: &str = "(xid < pg_snapshot_xmin($2::pg_snapshot)::text::bigint \
                        OR pg_visible_in_snapshot(xid::text::xid8, $2::pg_snapshot))";
 
 /// Runs a page read in index order: a listing's page is read from the index
@@ -161,7 +161,7 @@ const VISIBLE: &str = "(xid < pg_snapshot_xmin($2::pg_snapshot)::text::bigint \
 /// the estimate it reads and sorts every matching row instead: a deep page
 /// then costs the table, not the offset. `enable_sort = off` only makes a
 /// sort the last resort, for this one transaction.
-fn in_index_order<T>(
+pub(super) fn in_index_order<T>(
     conn: &mut PgConnection,
     read: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
 ) -> QueryResult<T> {

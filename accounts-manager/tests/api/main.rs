@@ -22,4 +22,5 @@ mod operations;
 mod reservations;
 mod revenue;
 mod reversals;
+mod statements;
 mod status;

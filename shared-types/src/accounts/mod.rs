@@ -4,11 +4,13 @@ mod audit;
 mod events;
 mod movements;
 mod reservations;
+mod statements;
 
 pub use audit::*;
 pub use events::*;
 pub use movements::*;
 pub use reservations::*;
+pub use statements::*;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;

@@ -15,6 +15,10 @@
 #   BENCH_BIN      the accounts-manager binary (default: target/release, else
 #                  target/debug; built with cargo when neither exists)
 #   LOAD_JOBS      sessions loading at once (default 2)
+#   SLOW_MS        auto_explain logs (rows and buffers, no per-node timing)
+#                  the service's statements slower than this (default 100;
+#                  0: off); their plans go to target/bench/deep-pages from
+#                  PG_LOG (default /var/log/postgresql/postgresql-15-main.log)
 #   PGHOST_URL     the Postgres server (postgres://postgres@127.0.0.1:5432)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -133,6 +137,18 @@ else
   cargo build -p accounts-manager 2>&1 | tail -n 1
   BIN=$CARGO_TARGET_DIR/debug/accounts-manager
 fi
+SLOW_MS=${SLOW_MS:-100}
+PG_LOG=${PG_LOG:-/var/log/postgresql/postgresql-15-main.log}
+if [ "$SLOW_MS" != 0 ]; then
+  # For the service's sessions (and ours): plans of slow statements, as run,
+  # with their row counts and buffers (per-node timing off: it would slow them).
+  psql "$PG/postgres" -q -v ON_ERROR_STOP=1 \
+    -c "ALTER DATABASE $DB SET session_preload_libraries = 'auto_explain'" \
+    -c "ALTER DATABASE $DB SET auto_explain.log_min_duration = $SLOW_MS" \
+    -c "ALTER DATABASE $DB SET auto_explain.log_analyze = on" \
+    -c "ALTER DATABASE $DB SET auto_explain.log_timing = off" \
+    -c "ALTER DATABASE $DB SET auto_explain.log_buffers = on"
+fi
 echo "== binary: $BIN ($(date -u -r "$BIN" '+built %F %T UTC'))"
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE=http://127.0.0.1:$PORT
@@ -182,8 +198,8 @@ enc() { jq -rn --arg v "$1" '$v | @uri'; }
 join() { case $1 in *\?*) echo "$1&$2" ;; *) echo "$1?$2" ;; esac; }  # join PATH PARAMS
 # walk PATH ROWS: follows `next` from the first page (limit 1000 a request)
 # until ROWS rows are read (at most total_count - 100, so that a page
-# follows); leaves the cursor in $CURSOR, the rows read in
-# $DEPTH, the requests and seconds in $WALK.
+# follows); leaves the cursor in $CURSOR, the rows read in $DEPTH, the
+# requests and seconds in $WALK, the last row's created_at and id in $LAST_KEY.
 walk() {
   local out
   out=$(python3 - "$BASE" "$TOKEN" "$1" "$2" <<'PY'
@@ -257,6 +273,8 @@ SQL
 measure() {
   PASS=$1 TAG=$2
   echo "== $PASS"
+  local log_from=0
+  [ ! -r "$PG_LOG" ] || log_from=$(stat -c %s "$PG_LOG")
   RESULTS=() NOTES=() PLANS=()
   # The report's first page: counts the window, pins the snapshot and window.
   timed "report page 1 (counts the window)" "/api/v1/transactions?limit=100"
@@ -311,6 +329,36 @@ measure() {
     echo "plan $(basename "$f"):"
     grep -E 'Limit|Scan|Sort|Execution Time|Planning Time|Buffers: shared' "$f" | head -n 8 | sed 's/^/    /'
   done
+  [ "$SLOW_MS" != 0 ] && [ -r "$PG_LOG" ] || return 0
+  # The service's statements over SLOW_MS in this pass, as auto_explain logged them.
+  tail -c +$((log_from + 1)) "$PG_LOG" | awk -v db="@$DB " '
+    /^[0-9]{4}-[0-9]{2}-[0-9]{2} / { keep = index($0, db) && index($0, "duration:") }
+    keep' >"$OUT/$TAG-slow-statements.log"
+  echo
+  echo "statements over $SLOW_MS ms in this pass (auto_explain; all in $OUT/$TAG-slow-statements.log):"
+  python3 - "$OUT/$TAG-slow-statements.log" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+entries = re.split(r"^(?=\d{4}-\d\d-\d\d )", text, flags=re.M)
+groups = {}
+for e in entries:
+    m = re.search(r"duration: ([0-9.]+) ms", e)
+    q = re.search(r"Query Text: (.*)", e)
+    if not m or not q or "EXPLAIN" in q.group(1) or "PREPARE page" in q.group(1) or "pg_stat_activity" in q.group(1):
+        continue
+    text = re.sub(r"^SELECT .*? FROM ", "SELECT ... FROM ", q.group(1))[:200]
+    scan = re.search(r"(Scan[^(]*)\(cost[^)]*\) \(actual[^)]*?rows=(\d+)", e)
+    top = re.search(r"^\s*([A-Z][A-Za-z ]+?)  \(cost", e, re.M)
+    key = text + f"  [{top.group(1) if top else '?'}" + (f"; {scan.group(1).strip()}: {scan.group(2)} rows" if scan else "") + "]"
+    groups.setdefault(key, []).append((float(m.group(1)), e))
+for key, runs in groups.items():
+    worst = max(runs)
+    print(f"- {len(runs)} runs, {min(runs)[0]:.0f} to {worst[0]:.0f} ms: {key}")
+    plan = [l for l in worst[1].splitlines()
+            if re.search(r"(Limit|Scan|Sort|Aggregate|Append|Merge|Result|Buffers: shared|SubPlan|InitPlan)", l)]
+    for l in plan[:14]:
+        print("      " + l.rstrip())
+PY
 }
 
 measure "no statistics (as loaded)" as-loaded

@@ -5,9 +5,11 @@ generated from them that a service refuses is a hole in the document, to be
 fixed there, not here. Here is only what no schema can say:
 - rules about time relative to now, or between two fields, which schemathesis
   cannot generate to (a hold expires in the future, a report's `from` is not
-  before its window nor after its `to`, a transfer names two different
-  accounts): valid requests are moved into them;
-- values only the service makes (a `snapshot` token, sealed with its key);
+  before its window nor after its `to`, a statement's `from` is before its
+  `to`, a transfer names two different accounts, a search names a reference
+  or a label): valid requests are moved into them;
+- values only the service makes (a `snapshot` token or a `cursor`, sealed
+  with its key);
 - JSON Schema's integers include 2.0, which the services read as a wrong
   type (400), as serde and most typed clients do: it is sent as 2;
 - the contract's own answers to the state the run has built: a request that
@@ -35,24 +37,29 @@ IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?")
 # The codes of 422 answers that depend on what is stored, by operation; a
 # schema cannot know them. A failed Transaction (the ledger refused the
 # movement and recorded it) counts by its `reason`.
+# A frozen or closed account refuses money out (or any movement), recorded.
+STANDING = {"account_frozen", "account_closed"}
 STATE_REFUSALS = {
-    "POST /api/v1/withdrawals": {"insufficient_funds", "currency_mismatch"},
+    "POST /api/v1/deposits": STANDING,
+    "POST /api/v1/withdrawals": {"insufficient_funds", "currency_mismatch"} | STANDING,
     # same_account: one side named by account, the other by the user who
     # holds it.
-    "POST /api/v1/transfers": {"insufficient_funds", "currency_mismatch", "same_account"},
+    "POST /api/v1/transfers": {"insufficient_funds", "currency_mismatch", "same_account"} | STANDING,
     "POST /api/v1/transfers/batch": {
         "insufficient_funds",
         "currency_mismatch",
         "linked_transfer_failed",
         "same_account",
-    },
-    "POST /api/v1/reservations": {"insufficient_funds"},
+    }
+    | STANDING,
+    "POST /api/v1/reservations": {"insufficient_funds"} | STANDING,
     "POST /api/v1/reservations/{order_id}/capture": {"capture_exceeds_reserved"},
     "POST /api/v1/transactions/{transaction_id}/reversals": {
         "insufficient_funds",
         "not_reversible",
         "reversal_exceeds_original",
-    },
+    }
+    | STANDING,
     # accounts-manager does not know the account (the contract's 422).
     "POST /api/v1/advances": {"unknown_account"},
 }
@@ -137,8 +144,18 @@ def map_case(context, case):
         return case
     operation = f"{case.method.upper()} {case.path}"
     if isinstance(case.query, dict):
-        # A snapshot token is made and sealed by the service.
+        # Snapshot tokens and cursors are made and sealed by the service.
         case.query.pop("snapshot", None)
+        case.query.pop("cursor", None)
+        if case.path == "/api/v1/search/transactions" and not case.query.get("reference"):
+            # A search needs a reference or a metadata.<key> filter
+            # (invalid_filter); metadata.<key> names cannot be declared.
+            case.query["reference"] = "x"
+        if case.path == "/api/v1/accounts/{account_id}/statement":
+            # `from` before `to`.
+            if _is_time(case.query.get("from")) and _is_time(case.query.get("to")):
+                case.query["from"] = _rfc3339(_now() - datetime.timedelta(days=1))
+                case.query["to"] = _rfc3339(_now())
         if case.path == "/api/v1/accounts/{account_id}/balance" and _is_time(case.query.get("at")):
             # `at` may not be in the future.
             case.query["at"] = _rfc3339(_now() - datetime.timedelta(days=1))

@@ -28,10 +28,15 @@ unknown fields; 401 a missing, unknown, expired or revoked key; 403 insufficient
 409 conflicting state; 422 a broken rule; 429 rate_limited (per key, `RATE_LIMIT`, with `Retry-After`); \
 503 the database is unavailable. A movement refused by the ledger (insufficient_funds, currency_mismatch) is \
 recorded as a failed Transaction and answered 422 with that Transaction as the body.\n\n\
-Events: `GET /api/v1/events` is the feed of every committed transaction; with `EVENTS_AMQP_URL` set the same \
-events go, in feed order, to the durable topic exchange `ledger.events` with routing key \
-`transaction.<type>.<status>` (persistent, publisher confirms, at least once: deduplicate on `event_id`, also \
-the message's `message_id`).\n\n\
+Listings: every page answers `next`, a cursor for the page after it in the same snapshot (`?cursor=`, as fast \
+at any depth), or `null` on the last page; `page` with `snapshot` keeps working. Accounts and movements take \
+`metadata` (at most 20 string labels), searchable with `metadata.<key>=<value>` on the search and the accounts \
+listing.\n\n\
+Events: `GET /api/v1/events` is the feed of every committed transaction and change of an account's standing \
+(`account.frozen`, `account.unfrozen`, `account.closed`, with the Account as `data`); with `EVENTS_AMQP_URL` set \
+the same events go, in feed order, to the durable topic exchange `ledger.events` with routing key \
+`transaction.<type>.<status>` or the account event's type (persistent, publisher confirms, at least once: \
+deduplicate on `event_id`, also the message's `message_id`).\n\n\
 In Transactions, `from_account_id` and `to_account_id` name user accounts; `null` stands for the outside world \
 (deposits, withdrawals) or a system account.",
         version = "1.0.0"

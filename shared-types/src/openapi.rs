@@ -12,6 +12,14 @@ pub const CALLER_TEXT_PATTERN: &str = concat!(
     r"[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
 );
 
+/// A reason for freezing or closing an account: no control characters and
+/// not blank (it is trimmed like a caller's text, then required).
+pub const REASON_PATTERN: &str = concat!(
+    r"^[^\x00-\x1f\x7f-\x9f]*",
+    r"[^\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+    r"[^\x00-\x1f\x7f-\x9f]*$"
+);
+
 /// A metadata key: 1-64 of `A-Z a-z 0-9 _ . -`.
 pub const METADATA_KEY_PATTERN: &str = "^[A-Za-z0-9_.-]{1,64}$";
 
@@ -37,6 +45,18 @@ mod schemas {
             .description(Some(
                 "At most 500 characters, no control characters; white space at either end is \
                  trimmed, and blank is the same as absent (422 invalid_text otherwise)",
+            ))
+    }
+
+    /// The schema of the reason a freeze or a close gives ([`REASON_PATTERN`]).
+    pub fn reason() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(500))
+            .pattern(Some(super::REASON_PATTERN))
+            .description(Some(
+                "Why: 1-500 characters, no control characters, not blank (422 invalid_reason otherwise)",
             ))
     }
 

@@ -15,7 +15,7 @@ use super::account_id;
 use service_kit::listing::{CursorParams, Labelled, Listing, PageParams};
 
 use crate::context::Context;
-use crate::domain::{Currency, Month, RuleViolation, SortKey, SortOrder};
+use crate::domain::{CallerText, Currency, Month, RuleViolation, SortKey, SortOrder};
 use crate::error::ApiError;
 use crate::operations::listings::{self, ReportQuery};
 use crate::store::transactions::Search;
@@ -172,8 +172,11 @@ pub async fn report(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SearchFilters {
-    /// The caller's reference, exactly.
-    #[param(max_length = 500)]
+    /// The caller's reference, exactly (white space at either end trimmed, as when it was given).
+    #[param(
+        max_length = 500,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     reference: Option<String>,
     /// Transactions with this account on either side.
     #[param(value_type = Option<uuid::Uuid>)]
@@ -217,11 +220,9 @@ pub async fn search(
     listing.by_cursor_only()?;
     let filters = &listing.filters;
     let labels = super::label_filter(labels)?;
-    let reference = filters
-        .reference
-        .as_deref()
-        .filter(|r| !r.trim().is_empty())
-        .map(|r| r.trim().to_owned());
+    // Read as the movements read it: trimmed, at most 500 characters.
+    let reference =
+        CallerText::parse("reference", filters.reference.as_deref())?.map(CallerText::into_string);
     if reference.is_none() && labels.is_none() {
         return Err(RuleViolation::new(
             "invalid_filter",
@@ -326,4 +327,28 @@ pub(super) async fn csv_attachment(
             format!("attachment; filename=\"{filename}\""),
         ))
         .streaming(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    /// The search's `reference` is documented with the caller's-text pattern
+    /// every movement's `reference` has (written out: a parameter's pattern
+    /// must be a literal).
+    #[test]
+    fn the_search_reference_is_documented_as_a_callers_text() {
+        let document = serde_json::to_value(crate::openapi::ApiDoc::openapi()).unwrap();
+        let parameters = document["paths"]["/api/v1/search/transactions"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        let reference = parameters
+            .iter()
+            .find(|p| p["name"] == "reference")
+            .unwrap();
+        assert_eq!(
+            reference["schema"]["pattern"],
+            shared_types::openapi::CALLER_TEXT_PATTERN
+        );
+    }
 }

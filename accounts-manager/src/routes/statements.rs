@@ -34,9 +34,9 @@ pub struct StatementPeriod {
     tag = "history",
     params(("account_id" = uuid::Uuid, Path, description = "The account's UUID"), StatementPeriod, CursorParams),
     responses(
-        (status = 200, body = Statement, content_type = "application/json"),
-        (status = 200, description = "With `Accept: text/csv`: `created_at,transaction_id,type,status,reason,amount,balance_after,reserved_after,reference,description`, one row per line", content_type = "text/csv; charset=utf-8", body = String,
-            headers(("Content-Disposition" = String, description = "`attachment; filename=\"statement_<account_id>_<from YYYY-MM-DD>_<to YYYY-MM-DD>.csv\"`"))),
+        (status = 200, description = "The statement; with `Accept: text/csv`, every line as `created_at,transaction_id,type,status,reason,amount,balance_after,reserved_after,reference,description`, one row per line",
+            content((Statement = "application/json"), (String = "text/csv; charset=utf-8")),
+            headers(("Content-Disposition" = String, description = "With CSV: `attachment; filename=\"statement_<account_id>_<from YYYY-MM-DD>_<to YYYY-MM-DD>.csv\"`"))),
         (status = 400, description = "A malformed timestamp, an unknown parameter or a wrong type", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such account", body = ErrorBody),

@@ -136,3 +136,40 @@ pub async fn close(
     let standing = Standing::Close(reason(&request)?);
     restate(&state, &req, &path, standing, idempotency).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the document's pattern lets through, the route takes (the
+    /// pattern may be stricter: it refuses a tab at either end, which the
+    /// route would trim).
+    #[test]
+    fn the_documented_reason_pattern_takes_only_reasons_the_route_takes() {
+        let pattern = regex::Regex::new(shared_types::openapi::REASON_PATTERN).unwrap();
+        for text in [
+            "x",
+            " x ",
+            "under investigation",
+            "é",
+            "\u{3000}x",
+            "a\u{7}b",
+            "",
+            " ",
+            "\u{3000}",
+            "\t",
+            "x\n",
+            "\u{85}",
+        ] {
+            let taken = reason(&StatusRequest {
+                reason: Some(text.to_owned()),
+            })
+            .is_ok();
+            if pattern.is_match(text) {
+                assert!(taken, "{text:?} is documented but refused");
+            }
+        }
+        assert!(pattern.is_match("under investigation"));
+        assert!(!pattern.is_match("  "));
+    }
+}

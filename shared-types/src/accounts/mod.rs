@@ -118,11 +118,12 @@ crate::named!(AccountStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
-    /// Required: 1-500 characters, no control characters (`422 invalid_reason`).
+    /// Required: 1-500 characters, no control characters, not blank
+    /// (`422 invalid_reason`).
     #[serde(default)]
     #[cfg_attr(
         feature = "openapi",
-        schema(min_length = 1, max_length = 500, pattern = "[^\\s]")
+        schema(schema_with = crate::openapi::reason, required = true)
     )]
     pub reason: Option<String>,
 }

@@ -8,8 +8,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared_types::accounts::{
     Account, AccountId, AccountList, AuditReport, CaptureRequest, DepositRequest,
-    OpenAccountRequest, Page, Reservation, ReservationRequest, ReversalRequest, Transaction,
-    TransactionId, TransferBatchAnswer, TransferBatchRequest, TransferRequest, WithdrawalRequest,
+    OpenAccountRequest, Page, Reservation, ReservationRequest, ReversalRequest, StatusRequest,
+    Transaction, TransactionId, TransferBatchAnswer, TransferBatchRequest, TransferRequest,
+    WithdrawalRequest,
 };
 use shared_types::headers::{IDEMPOTENCY_KEY, REQUEST_ID, TRACEPARENT};
 
@@ -239,6 +240,31 @@ impl Client {
         idempotency_key: Option<&str>,
     ) -> Result<Reservation, Error> {
         let path = format!("/api/v1/reservations/{order_id}/release");
+        self.post(&path, &NoFields {}, idempotency_key).await
+    }
+
+    /// `POST /api/v1/accounts/{account_id}/freeze` (scope `admin`): money
+    /// still comes in, none leaves the account's balance.
+    pub async fn freeze(
+        &self,
+        account: AccountId,
+        reason: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<Account, Error> {
+        let path = format!("/api/v1/accounts/{account}/freeze");
+        let request = StatusRequest {
+            reason: Some(reason.to_owned()),
+        };
+        self.post(&path, &request, idempotency_key).await
+    }
+
+    /// `POST /api/v1/accounts/{account_id}/unfreeze` (scope `admin`).
+    pub async fn unfreeze(
+        &self,
+        account: AccountId,
+        idempotency_key: Option<&str>,
+    ) -> Result<Account, Error> {
+        let path = format!("/api/v1/accounts/{account}/unfreeze");
         self.post(&path, &NoFields {}, idempotency_key).await
     }
 

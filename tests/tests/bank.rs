@@ -1,6 +1,7 @@
 //! The bank test: two accounts-manager processes on one database, many
 //! concurrent clients, thousands of transfers, transfer batches, reversals,
-//! orders captured in full or in part, released or left to expire.
+//! orders captured in full or in part, released or left to expire, and
+//! accounts frozen and unfrozen under them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -10,8 +11,8 @@ use futures::StreamExt;
 use rand::Rng;
 use rust_decimal::Decimal;
 use shared_types::accounts::{
-    CaptureRequest, DepositRequest, ReservationRequest, ReversalRequest, TransactionStatus,
-    TransferBatchRequest, TransferRequest,
+    AccountStatus, CaptureRequest, DepositRequest, ReservationRequest, ReversalRequest,
+    TransactionStatus, TransferBatchRequest, TransferRequest,
 };
 
 const ACCOUNTS: usize = 40;
@@ -45,6 +46,9 @@ enum Operation {
         cents: i64,
         finish: Finish,
     },
+    /// Freeze an account for a moment, then unfreeze it: what tries to take
+    /// money out of it meanwhile is refused and recorded.
+    Freeze(usize),
 }
 
 /// What a request came to: done, refused by the ledger (and recorded as
@@ -80,6 +84,7 @@ struct Tally {
     partial_captures: i64,
     releases: i64,
     expiring: i64,
+    freezes: i64,
 }
 
 fn plan() -> Vec<Operation> {
@@ -100,6 +105,7 @@ fn plan() -> Vec<Operation> {
                         reverse: rng.random_bool(0.2).then(|| rng.random_range(1..=cents)),
                     }
                 }
+                5 if rng.random_bool(0.1) => Operation::Freeze(a),
                 5 => Operation::Batch(
                     (0..rng.random_range(2..=5))
                         .map(|_| {
@@ -251,6 +257,21 @@ async fn two_ledger_processes_under_every_kind_of_concurrent_movement_conserve_m
                         };
                         assert_eq!(answer(&settled), Answer::Done, "{settled:?}");
                     }
+                    Operation::Freeze(account) => {
+                        // Another freeze of the same account may be under way.
+                        match client.freeze(accounts[account], "bank test", None).await {
+                            Ok(frozen) => {
+                                assert_eq!(frozen.status, AccountStatus::Frozen);
+                                tally.freezes += 1;
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                let active =
+                                    client.unfreeze(accounts[account], None).await.unwrap();
+                                assert_eq!(active.status, AccountStatus::Active);
+                            }
+                            Err(error) if error.code() == Some("account_frozen") => {}
+                            Err(other) => panic!("freeze: {other}"),
+                        }
+                    }
                 }
                 tally
             }
@@ -270,6 +291,7 @@ async fn two_ledger_processes_under_every_kind_of_concurrent_movement_conserve_m
         tally.partial_captures += one.partial_captures;
         tally.releases += one.releases;
         tally.expiring += one.expiring;
+        tally.freezes += one.freezes;
     }
 
     let db = &env.am_db;
@@ -330,8 +352,41 @@ async fn two_ledger_processes_under_every_kind_of_concurrent_movement_conserve_m
             && tally.captures > 0
             && tally.partial_captures > 0
             && tally.releases > 0
-            && tally.expiring > 0,
+            && tally.expiring > 0
+            && tally.freezes > 0,
         "{tally:?}"
+    );
+    // Each freeze and its unfreeze are events, and every account ends active.
+    assert_eq!(
+        count("SELECT count(*) AS n FROM account_events").await,
+        2 * tally.freezes
+    );
+    assert_eq!(
+        count("SELECT count(*) AS n FROM accounts WHERE status <> 'active'").await,
+        0
+    );
+    // No movement out of an account succeeded between its freeze and its
+    // unfreeze. The engine decides all three under the account's lock, and a
+    // batch's time is taken under its locks, so for one account times follow
+    // the order the engine applied them in.
+    assert_eq!(
+        count(
+            "SELECT count(*) AS n FROM transactions t \
+             JOIN account_events f ON f.type = 'account.frozen' \
+              AND (f.account->>'account_id')::uuid = t.from_account_id \
+             JOIN LATERAL (SELECT min(u.occurred_at) AS at FROM account_events u \
+                           WHERE u.type = 'account.unfrozen' \
+                             AND u.account->>'account_id' = f.account->>'account_id' \
+                             AND u.occurred_at > f.occurred_at) u ON true \
+             WHERE t.status = 'success' AND t.kind IN ('transfer', 'reservation') \
+               AND t.created_at > f.occurred_at AND t.created_at < u.at"
+        )
+        .await,
+        0
+    );
+    assert!(
+        count("SELECT count(*) AS n FROM transactions WHERE reason = 'account_frozen'").await > 0,
+        "some movement met a frozen account"
     );
     // No transaction was reversed by more than it moved.
     assert_eq!(

@@ -146,18 +146,11 @@ pub async fn report(
     listing: Listing<ReportFilters>,
 ) -> Result<HttpResponse, ApiError> {
     let params = &listing.filters;
-    let status = match params.status.as_deref() {
-        None => None,
-        Some("success") => Some("success"),
-        Some("failed") => Some("failed"),
-        Some(other) => {
-            return Err(RuleViolation::new(
-                "invalid_status",
-                format!("status must be success or failed, not {other:?}"),
-            )
-            .into())
-        }
-    };
+    let status = params
+        .status
+        .as_deref()
+        .map(|s| named::<TransactionStatus>("status", s))
+        .transpose()?;
     let query = ReportQuery {
         from: timestamp("from", params.from.as_deref())?,
         to: timestamp("to", params.to.as_deref())?,

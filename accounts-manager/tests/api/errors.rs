@@ -154,7 +154,7 @@ async fn unknown_routes_and_methods_answer_with_the_error_body() {
                     uuid::Uuid::now_v7()
                 ))
                 .bearer_auth(crate::helpers::TOKEN),
-            "GET, HEAD",
+            "GET, HEAD, PATCH",
         ),
         (
             app.client.post(format!("{}/readyz", app.address)),

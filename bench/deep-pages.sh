@@ -250,11 +250,12 @@ VISIBLE="(xid < pg_snapshot_xmin(\$2::pg_snapshot)::text::bigint OR pg_visible_i
 grep -q 'pg_snapshot_xmin' accounts-manager/src/store/transactions.rs \
   || echo "!! accounts-manager/src/store/transactions.rs no longer tests pg_snapshot_xmin: the plans below may not be the service's"
 explain() {  # explain NAME STATUS OFFSET [AFTER_TIME AFTER_ID]
-  local name=$1 status=$2 offset=$3 cond keyset="" args file
+  local name=$1 status=$2 offset=$3 cond keyset="" args file shown
   if [ "$status" = NULL ]; then cond="created_at >= \$1 AND created_at <= \$3 AND (\$4::text IS NULL) AND $VISIBLE"
   else cond="status = \$4 AND created_at >= \$1 AND created_at <= \$3 AND $VISIBLE"; fi
   args="'$FROM', '$SNAP', '$TO', $status, 100, $offset, NULL, NULL, NULL"
   if [ $# -ge 5 ]; then keyset="AND (created_at, id) > (\$7, \$8)"; args="'$FROM', '$SNAP', '$TO', $status, 100, 0, '$4', '$5', NULL"; fi
+  shown=${args//\'/}
   file="$OUT/$TAG-$(echo "$name" | tr -c 'a-zA-Z0-9\n' '_').txt"
   psql "$PG/$DB" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 SET plan_cache_mode = force_custom_plan;
@@ -262,7 +263,7 @@ PREPARE page(timestamptz, text, timestamptz, text, bigint, bigint, timestamptz, 
   SELECT $COLUMNS FROM transactions WHERE $cond $keyset ORDER BY created_at, id LIMIT \$5 OFFSET \$6;
 BEGIN; SET LOCAL enable_sort = off; EXPLAIN (ANALYZE, BUFFERS) EXECUTE page($args); COMMIT;
 \o $file
-\qecho -- $name: the report's page query, binds ($args)
+\qecho -- $name: the report page query, binds ($shown)
 BEGIN; SET LOCAL enable_sort = off; EXPLAIN (ANALYZE, BUFFERS) EXECUTE page($args); COMMIT;
 SQL
   echo "   plan of $name (warm) in $file: $(grep -o 'Execution Time: .*' "$file")"

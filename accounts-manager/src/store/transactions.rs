@@ -362,7 +362,8 @@ const SEARCHED: &str = "($1::text IS NULL OR (reference IS NOT NULL AND referenc
     AND ($5::text IS NULL OR status = $5) \
     AND ($6::timestamptz IS NULL OR created_at >= $6) \
     AND ($7::timestamptz IS NULL OR created_at <= $7) \
-    AND pg_visible_in_snapshot(xid::text::xid8, $8::pg_snapshot)";
+    AND (xid < pg_snapshot_xmin($8::pg_snapshot)::text::bigint \
+         OR pg_visible_in_snapshot(xid::text::xid8, $8::pg_snapshot))";
 
 fn searched(sql: String, search: &Search, snapshot: &str) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     diesel::sql_query(sql)
@@ -377,7 +378,11 @@ fn searched(sql: String, search: &Search, snapshot: &str) -> BoxedSqlQuery<'stat
         .bind::<Text, _>(snapshot.to_owned())
 }
 
-/// One page of a search, newest first.
+/// One page of a search, newest first. A search by labels reads the
+/// labelled rows from their GIN index and sorts what it found: walking the
+/// time index newest first and testing every row, which Postgres prefers
+/// when it overestimates how many rows match (no statistics yet), reads the
+/// whole ledger for a label few rows have.
 pub fn search(
     conn: &mut PgConnection,
     search: &Search,
@@ -386,7 +391,7 @@ pub fn search(
     limit: i64,
 ) -> QueryResult<Vec<TransactionRow>> {
     let key = start.key();
-    searched(
+    let query = searched(
         format!(
             "SELECT {COLUMNS} FROM transactions WHERE {SEARCHED} {} \
              ORDER BY created_at DESC, id DESC LIMIT $12 OFFSET $13",
@@ -402,8 +407,14 @@ pub fn search(
     .bind::<Nullable<SqlUuid>, _>(key.map(|k| k.id))
     .bind::<Nullable<Numeric>, _>(key.map(|k| k.amount))
     .bind::<BigInt, _>(limit)
-    .bind::<BigInt, _>(start.offset())
-    .load(conn)
+    .bind::<BigInt, _>(start.offset());
+    if search.labels.is_none() {
+        return query.load(conn);
+    }
+    conn.transaction(|conn| {
+        diesel::sql_query("SET LOCAL enable_indexscan = off").execute(conn)?;
+        query.load(conn)
+    })
 }
 
 /// How many transactions a search finds, as of the snapshot.

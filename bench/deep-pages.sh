@@ -308,6 +308,25 @@ measure() {
   for p in 2 200; do timed "history page $p (page=, snapshot=)" "/api/v1/accounts/$BUSY/transactions?limit=100&page=$p&snapshot=$(enc "$SNAPSHOT")"; done
   deep_cursor "history" "/api/v1/accounts/$BUSY/transactions" 19900
 
+  # A statement of the busy account over a period holding 10,000 of its
+  # lines: its figures (first page), and every line as CSV.
+  PERIOD=$(psql "$PG/$DB" -Atc "SELECT to_char((min(created_at) - interval '1 microsecond') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || ' ' ||
+                                       to_char(max(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')
+                                FROM (SELECT created_at FROM transactions WHERE from_account_id = '$BUSY'
+                                      ORDER BY created_at LIMIT 10000) t")
+  read -r FROM TO <<<"$PERIOD"
+  timed "statement of the busy account, 10,000 lines: figures and first page" "/api/v1/accounts/$BUSY/statement?from=$(enc "$FROM")&to=$(enc "$TO")&limit=100"
+  best=
+  for _ in 1 2 3 4; do
+    read -r code secs < <(curl -sS -o "$OUT/statement.csv" -w '%{http_code} %{time_total}\n' -H "Authorization: Bearer $TOKEN" -H 'Accept: text/csv' \
+      "$BASE/api/v1/accounts/$BUSY/statement?from=$(enc "$FROM")&to=$(enc "$TO")")
+    [ "$code" = 200 ] || { echo "statement CSV: HTTP $code"; exit 1; }
+    best=$(awk -v a="${best:-$secs}" -v b="$secs" 'BEGIN { print (b < a ? b : a) }')
+  done
+  lines=$(($(wc -l <"$OUT/statement.csv") - 1))
+  echo "   statement CSV: $(ms "$best") ms ($lines lines)"
+  RESULTS+=("statement of the busy account as CSV (every line)|$(ms "$best")|$lines|")
+
   # Search, newest first, by cursors only.
   timed "search reference=$REF" "/api/v1/search/transactions?reference=$REF&limit=100"
   timed "search metadata.order=o-5000" "/api/v1/search/transactions?metadata.order=o-5000&limit=100"

@@ -58,8 +58,15 @@ STATE_REFUSALS = {
         "insufficient_funds",
         "not_reversible",
         "reversal_exceeds_original",
+        # Part of an exchange that converts, at its rate, to 0.00.
+        "invalid_amount",
     }
     | STANDING,
+    # same_currency: the accounts' currencies are stored, not sent;
+    # invalid_amount: an amount and a rate whose product rounds to 0.00 (a
+    # rule between two fields). The generated account ids are mostly
+    # unknown (404), which the document states.
+    "POST /api/v1/exchanges": {"insufficient_funds", "same_currency", "invalid_amount"} | STANDING,
     # accounts-manager does not know the account (the contract's 422).
     "POST /api/v1/advances": {"unknown_account"},
 }

@@ -48,7 +48,7 @@ In Transactions, `from_account_id` and `to_account_id` name user accounts; `null
     modifiers(&BearerAuth, &Routes, &Targets),
     tags(
         (name = "accounts", description = "Accounts and balances"),
-        (name = "money", description = "Deposits, withdrawals and transfers"),
+        (name = "money", description = "Deposits, withdrawals, transfers, reversals and exchanges"),
         (name = "orders", description = "Holds for orders: reserve, capture, release"),
         (name = "history", description = "History, the transactions report and the revenue CSV"),
         (name = "events", description = "The event feed of committed transactions"),

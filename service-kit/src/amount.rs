@@ -13,7 +13,7 @@ pub const MAX_AMOUNT: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, f
 
 /// The longest text accepted for an amount, far above any valid one, so that a
 /// megabyte of digits is refused before it is parsed.
-const MAX_TEXT_LEN: usize = 64;
+pub const MAX_TEXT_LEN: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Amount(Decimal);
@@ -30,7 +30,13 @@ impl Amount {
         if text.is_empty() || text.len() > MAX_TEXT_LEN {
             return Err(invalid("it must be a decimal number"));
         }
-        let value = exact(text).map_err(invalid)?;
+        let value = exact(text).map_err(|e| {
+            invalid(match e {
+                Inexact::NotANumber => "it must be a decimal number",
+                Inexact::TooPrecise => "it may have at most two fraction digits",
+                Inexact::TooLarge => "it may be at most 1000000000000000.00",
+            })
+        })?;
         Self::try_from(value).map_err(|e| invalid(&e))
     }
 
@@ -39,24 +45,36 @@ impl Amount {
     }
 }
 
+/// Why a text is not a decimal [`exact`] can keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inexact {
+    NotANumber,
+    /// More fraction digits than a `Decimal` keeps.
+    TooPrecise,
+    /// More digits than a `Decimal` keeps, or an exponent past them.
+    TooLarge,
+}
+
 /// The decimal `text` writes, exactly. Only `-?digits(.digits)?` with an
 /// optional exponent `e[+-]?digits` is a number (no `_`, `+`, spaces or a
 /// bare point, which `Decimal`'s own parser would take); zeros that change
 /// nothing (leading, or trailing after the point) are dropped; a number with
 /// more digits than a `Decimal` keeps (28 after the point) is refused rather
-/// than rounded to one that was not sent.
-fn exact(text: &str) -> Result<Decimal, &'static str> {
-    const NOT_A_NUMBER: &str = "it must be a decimal number";
-    const TOO_PRECISE: &str = "it may have at most two fraction digits";
-    const TOO_LARGE: &str = "it may be at most 1000000000000000.00";
+/// than rounded to one that was not sent. Whatever reads a decimal of the
+/// caller's (an amount, an exchange rate) reads it here, and says in its own
+/// words why it refuses one.
+pub fn exact(text: &str) -> Result<Decimal, Inexact> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let (mantissa, exponent) = match text.split_once(['e', 'E']) {
         Some((mantissa, exponent)) => {
             let unsigned = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
             if !digits(unsigned) {
-                return Err(NOT_A_NUMBER);
+                return Err(Inexact::NotANumber);
             }
-            (mantissa, exponent.parse::<i32>().map_err(|_| NOT_A_NUMBER)?)
+            (
+                mantissa,
+                exponent.parse::<i32>().map_err(|_| Inexact::NotANumber)?,
+            )
         }
         None => (text, 0),
     };
@@ -66,7 +84,7 @@ fn exact(text: &str) -> Result<Decimal, &'static str> {
     };
     let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
     if !digits(whole) || (unsigned.contains('.') && !digits(fraction)) {
-        return Err(NOT_A_NUMBER);
+        return Err(Inexact::NotANumber);
     }
     let whole = whole.trim_start_matches('0');
     let fraction = fraction.trim_end_matches('0');
@@ -80,9 +98,9 @@ fn exact(text: &str) -> Result<Decimal, &'static str> {
     let mantissa = match Decimal::from_str_exact(&canonical) {
         Ok(value) => value.normalize(),
         Err(_) if fraction.len() > 28 || canonical.parse::<Decimal>().is_ok() => {
-            return Err(TOO_PRECISE)
+            return Err(Inexact::TooPrecise)
         }
-        Err(_) => return Err(TOO_LARGE),
+        Err(_) => return Err(Inexact::TooLarge),
     };
     if mantissa.is_zero() || exponent == 0 {
         return Ok(mantissa);
@@ -92,14 +110,14 @@ fn exact(text: &str) -> Result<Decimal, &'static str> {
         return scale
             .and_then(|scale| Decimal::try_from_i128_with_scale(scale, 0).ok())
             .and_then(|scale| mantissa.checked_mul(scale))
-            .ok_or(TOO_LARGE);
+            .ok_or(Inexact::TooLarge);
     }
     let scale = mantissa.scale() + exponent.unsigned_abs();
     if scale > 28 {
-        return Err(TOO_PRECISE);
+        return Err(Inexact::TooPrecise);
     }
     let mut value = mantissa;
-    value.set_scale(scale).map_err(|_| TOO_PRECISE)?;
+    value.set_scale(scale).map_err(|_| Inexact::TooPrecise)?;
     Ok(value)
 }
 

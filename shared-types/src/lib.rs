@@ -15,5 +15,5 @@ pub mod openapi;
 pub mod time;
 
 pub use error::{ErrorBody, ErrorDetail};
-pub use money::AmountInput;
+pub use money::{AmountInput, RateInput};
 pub use named::Named;

@@ -135,6 +135,107 @@ impl<'de> Visitor<'de> for AmountVisitor {
     }
 }
 
+/// An exchange rate as the caller wrote it: a JSON string (`"0.9215"`) or a
+/// JSON number (`0.9215`, parsed exactly), kept as its exact text, as an
+/// [`AmountInput`] is. The services parse and check it (`Rate::parse`) and
+/// answer `422 invalid_rate` when it is not a valid rate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateInput(pub String);
+
+impl RateInput {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Decimal> for RateInput {
+    fn from(value: Decimal) -> Self {
+        Self(value.to_string())
+    }
+}
+
+impl From<&str> for RateInput {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+/// The rates `Rate::parse` takes, written as a decimal string: greater than
+/// zero, at most eight fraction digits once trailing zeros are dropped, less
+/// than 1000000000000, leading zeros allowed. (Like an amount, it also reads
+/// an exponent, which the document leaves to JSON numbers.)
+pub const RATE_PATTERN: &str = r"^(0*[1-9][0-9]{0,11}(\.[0-9]{1,8}0*)?|0+\.[0-9]{0,7}[1-9]0*)$";
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for RateInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(RATE_PATTERN))
+                    .max_length(Some(64))
+                    .examples(["0.9215"]),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .exclusive_minimum(Some(0.0))
+                    .exclusive_maximum(Some(1e12))
+                    .multiple_of(Some(0.000_000_01))
+                    .examples([0.9215]),
+            )
+            .description(Some(
+                "Units of the `to` account's currency per unit of the `from` account's: an exact \
+                 decimal, as a string (\"0.9215\") or a JSON number (parsed exactly), greater than \
+                 zero, at most eight fraction digits, less than 1000000000000; anything else is \
+                 422 invalid_rate",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for RateInput {}
+
+impl Serialize for RateInput {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RateInput {
+    /// The same exact reading as an amount's: only the rules differ.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        AmountInput::deserialize(deserializer).map(|AmountInput(text)| Self(text))
+    }
+}
+
+/// Answers a rate as its decimal, normalized (`"0.9215"`, not `"0.92150000"`),
+/// and reads one from a string or an exact number (`null` when absent).
+pub mod rate_option {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Decimal>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => serializer.collect_str(&v.normalize()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Decimal>, D::Error> {
+        Option::<AmountInput>::deserialize(deserializer)?
+            .map(|AmountInput(text)| text.parse().map_err(de::Error::custom))
+            .transpose()
+    }
+}
+
 /// Serializes a decimal as a string with exactly two fraction digits.
 pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(&format_args!("{:.2}", value.round_dp(2)))

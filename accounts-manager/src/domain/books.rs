@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::commands::{Command, Outcome, Target};
 use super::movement::{self, Movement};
 use super::posting::{self, AccountKind, AccountState, Bucket, Decision, FailureReason, Posting};
-use super::records::{Opened, Order, Original, Record};
+use super::records::{Exchanged, Opened, Order, Original, Record};
 use super::refusal::Refusal;
 use super::Metadata;
 use super::{Currency, OrderId, UserId};
@@ -283,7 +283,8 @@ impl Books {
         opened
     }
 
-    /// Decides a movement and records it: its postings when the ledger
+    /// Decides a movement (with an exchange's leg in the other currency)
+    /// and records it as one transaction: its postings when the ledger
     /// allows it, a failed transaction when it does not.
     pub(super) fn post(
         &mut self,
@@ -309,7 +310,25 @@ impl Books {
         let (from, to) = (state(m.source.0)?, state(m.destination.0)?);
         let decision = match imposed {
             Some(reason) => Decision::Refuse(reason),
-            None => posting::decide(from, m.source.1, to, m.destination.1, m.amount),
+            None => {
+                let first = posting::decide(from, m.source.1, to, m.destination.1, m.amount);
+                match &m.conversion {
+                    None => first,
+                    // An exchange's two legs are one transaction: both are
+                    // posted, or it is refused as a whole.
+                    Some(c) => {
+                        let (source, destination) = (state(c.source.0)?, state(c.destination.0)?);
+                        let second = posting::decide(
+                            source,
+                            c.source.1,
+                            destination,
+                            c.destination.1,
+                            c.converted,
+                        );
+                        posting::both(first, second)
+                    }
+                }
+            }
         };
         let currency =
             Currency::parse(&from.currency).map_err(|e| Refusal::Inconsistent(e.message))?;
@@ -347,6 +366,11 @@ impl Books {
             created_at: self.now,
             from_after: parts(m.shown.0),
             to_after: parts(m.shown.1),
+            exchange: m.conversion.as_ref().map(|c| Exchanged {
+                rate: c.rate,
+                amount: c.converted,
+                currency: c.currency.clone(),
+            }),
         };
         self.records.push(record.clone());
         Ok(record)

@@ -139,7 +139,8 @@ fn revenue_changes(records: &[Record]) -> Vec<RevenueChange> {
                 | TransactionType::Withdrawal
                 | TransactionType::Transfer
                 | TransactionType::Reservation
-                | TransactionType::Release,
+                | TransactionType::Release
+                | TransactionType::Exchange,
                 _,
             ) => continue,
         };

@@ -5,7 +5,7 @@ use shared_types::accounts::{AccountId, TransactionId, TransactionType};
 
 use super::commands::Notes;
 use super::posting::{Bucket, FailureReason};
-use super::{Amount, CallerText, Currency, OrderRef};
+use super::{Amount, CallerText, Currency, OrderRef, Rate};
 
 /// One movement between two accounts' buckets.
 #[derive(Debug, Clone)]
@@ -23,6 +23,20 @@ pub struct Movement<'a> {
     pub order: Option<&'a OrderRef>,
     /// The transaction a reversal reverses.
     pub reverses: Option<TransactionId>,
+    /// An exchange's (or its reversal's) leg in the other currency.
+    pub conversion: Option<Conversion>,
+}
+
+/// The other currency's leg of an exchange or of its reversal: the
+/// movement's `amount` at `rate` is `converted` of `currency`, moved between
+/// these buckets.
+#[derive(Debug, Clone)]
+pub struct Conversion {
+    pub rate: Rate,
+    pub converted: Amount,
+    pub currency: Currency,
+    pub source: (AccountId, Bucket),
+    pub destination: (AccountId, Bucket),
 }
 
 /// A sentence saying where the money came from and went, and why.
@@ -38,6 +52,7 @@ pub fn describe(
         order,
         reverses,
         notes,
+        conversion,
         ..
     } = movement;
     let caller_description = notes
@@ -78,6 +93,23 @@ pub fn describe(
             account(from),
             for_order(*order)
         ),
+        TransactionType::Exchange => {
+            let (rate, converted) = converted(conversion.as_ref());
+            format!(
+                "{amount} {currency} exchanged at {rate} from {} into {converted} to {}",
+                account(from),
+                account(to)
+            )
+        }
+        TransactionType::Reversal if conversion.is_some() => {
+            let (rate, converted) = converted(conversion.as_ref());
+            format!(
+                "{converted} from {} exchanged back at {rate} into {amount} {currency} to {}, reversing transaction {}",
+                account(from),
+                account(to),
+                reverses.map_or_else(|| "?".to_owned(), |id| id.to_string()),
+            )
+        }
         TransactionType::Reversal => {
             let side = |id: &Option<AccountId>, outside: &str| {
                 id.map_or_else(|| outside.to_owned(), |id| format!("account {id}"))
@@ -108,6 +140,19 @@ pub fn describe(
         sentence.push(')');
     }
     sentence
+}
+
+/// An exchange's rate and `92.15 EUR`.
+fn converted(conversion: Option<&Conversion>) -> (String, String) {
+    conversion.map_or_else(
+        || ("?".to_owned(), "?".to_owned()),
+        |c| {
+            (
+                c.rate.to_string(),
+                format!("{} {}", c.converted, c.currency),
+            )
+        },
+    )
 }
 
 /// ` for order 7, service 3 (delivery)`.
@@ -148,6 +193,7 @@ mod tests {
             notes,
             order,
             reverses: None,
+            conversion: None,
         }
     }
 

@@ -12,12 +12,16 @@ pub enum AccountKind {
     User,
     External,
     Revenue,
+    /// Where exchanges change currency: money of one currency comes in,
+    /// money of another goes out, so each currency's sum stays zero.
+    Fx,
 }
 
 shared_types::named!(AccountKind {
     User => "user",
     External => "external",
     Revenue => "revenue",
+    Fx => "fx",
 });
 
 /// An account as it stands, locked, inside the database transaction.
@@ -164,6 +168,25 @@ pub fn decide(
     ])
 }
 
+/// Two legs of one transaction (an exchange's): posted together, or
+/// refused together for the first leg's reason, except that a closed account
+/// on either leg is the reason whatever else is wrong (a movement naming a
+/// closed account is refused for that before any funds check).
+pub fn both(first: Decision, second: Decision) -> Decision {
+    match (first, second) {
+        (Decision::Post(mut first), Decision::Post(second)) => {
+            first.extend(second);
+            Decision::Post(first)
+        }
+        (_, Decision::Refuse(FailureReason::AccountClosed)) => {
+            Decision::Refuse(FailureReason::AccountClosed)
+        }
+        (Decision::Refuse(reason), _) | (Decision::Post(_), Decision::Refuse(reason)) => {
+            Decision::Refuse(reason)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +254,40 @@ mod tests {
         assert_eq!(
             decide(&from, Bucket::Balance, &to, Bucket::Balance, amount("1")),
             Decision::Refuse(FailureReason::CurrencyMismatch)
+        );
+    }
+
+    #[test]
+    fn two_legs_are_posted_together_or_refused_together() {
+        let from = account(AccountKind::User, "USD", 10);
+        let fx_usd = account(AccountKind::Fx, "USD", 0);
+        let fx_eur = account(AccountKind::Fx, "EUR", 0);
+        let mut to = account(AccountKind::User, "EUR", 0);
+        let legs = |from: &AccountState, to: &AccountState, value: &str| {
+            both(
+                decide(
+                    from,
+                    Bucket::Balance,
+                    &fx_usd,
+                    Bucket::Balance,
+                    amount(value),
+                ),
+                decide(&fx_eur, Bucket::Balance, to, Bucket::Balance, amount("1")),
+            )
+        };
+        let Decision::Post(postings) = legs(&from, &to, "10") else {
+            panic!("both legs can be posted");
+        };
+        assert_eq!(postings.len(), 4);
+        assert_eq!(
+            legs(&from, &to, "10.01"),
+            Decision::Refuse(FailureReason::InsufficientFunds)
+        );
+        to.status = AccountStatus::Closed;
+        assert_eq!(
+            legs(&from, &to, "10.01"),
+            Decision::Refuse(FailureReason::AccountClosed),
+            "a closed account comes before funds"
         );
     }
 }

@@ -9,7 +9,7 @@ use shared_types::accounts::{
 };
 
 use super::posting::FailureReason;
-use super::{Amount, Currency, Metadata, OrderRef, UserId};
+use super::{Amount, Currency, Metadata, OrderRef, Rate, UserId};
 
 /// A transaction as it is recorded, successful or failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +35,17 @@ pub struct Record {
     /// The `from` and `to` accounts' balance and reserved parts right after it.
     pub from_after: Option<(Decimal, Decimal)>,
     pub to_after: Option<(Decimal, Decimal)>,
+    /// An exchange's (or its reversal's) other currency: set exactly for them.
+    pub exchange: Option<Exchanged>,
+}
+
+/// What an exchange converts `amount` into: at `rate`, `amount` of `currency`
+/// (for its reversal, the part of that it takes back).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchanged {
+    pub rate: Rate,
+    pub amount: Amount,
+    pub currency: Currency,
 }
 
 impl Record {
@@ -90,4 +101,6 @@ pub struct Original {
     pub order: Option<OrderRef>,
     /// The sum of its successful reversals so far.
     pub reversed: Decimal,
+    /// An exchange's rate and what it converted into.
+    pub exchange: Option<Exchanged>,
 }

@@ -16,6 +16,19 @@ pub enum Refusal {
     /// A transfer whose two sides are one account.
     #[error("a transfer needs two different accounts")]
     SameAccount,
+    /// An exchange between accounts of one currency (a transfer's job).
+    #[error(
+        "an exchange needs accounts of two different currencies, not both {0}; use a transfer"
+    )]
+    SameCurrency(Currency),
+    /// An exchange (or its reversal) whose converted amount is not an
+    /// amount: `0.00`, or more than one request may move.
+    #[error("{amount} at {rate} converts to {converted}")]
+    InvalidConversion {
+        amount: Amount,
+        rate: super::Rate,
+        converted: String,
+    },
     #[error("order {0} already has a reservation")]
     OrderTaken(OrderId),
     #[error("order {0} has no reservation")]

@@ -91,6 +91,10 @@ pub fn error(refusal: Refusal) -> ApiError {
             RuleViolation::new("reversal_exceeds_original", refusal.to_string()).into()
         }
         Refusal::SameAccount => RuleViolation::new("same_account", refusal.to_string()).into(),
+        Refusal::SameCurrency(_) => RuleViolation::new("same_currency", refusal.to_string()).into(),
+        Refusal::InvalidConversion { .. } => {
+            RuleViolation::new("invalid_amount", refusal.to_string()).into()
+        }
         Refusal::CaptureExceedsReserved { .. } => {
             RuleViolation::new("capture_exceeds_reserved", refusal.to_string()).into()
         }
@@ -174,7 +178,7 @@ pub fn at_transfer(index: usize, place: Place, error: ApiError) -> ApiError {
 }
 
 /// A recorded transaction on the wire; transfers also tell both balances
-/// after the move.
+/// after the move, exchanges (and their reversals) their rate and conversion.
 pub fn transaction(record: &Record, balances_after: Option<(Decimal, Decimal)>) -> Transaction {
     Transaction {
         transaction_id: record.id,
@@ -197,6 +201,12 @@ pub fn transaction(record: &Record, balances_after: Option<(Decimal, Decimal)>) 
         created_at: record.created_at,
         from_balance_after: balances_after.map(|(from, _)| from),
         to_balance_after: balances_after.map(|(_, to)| to),
+        rate: record.exchange.as_ref().map(|e| e.rate.value()),
+        converted_amount: record.exchange.as_ref().map(|e| e.amount.value()),
+        converted_currency: record
+            .exchange
+            .as_ref()
+            .map(|e| e.currency.as_str().to_owned()),
     }
 }
 

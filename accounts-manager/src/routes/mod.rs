@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod events;
+pub mod exchanges;
 pub mod movements;
 pub mod reports;
 pub mod reservations;
@@ -60,6 +61,7 @@ pub fn declare(routes: &mut Routes) {
         .service(movements::create_transfer)
         .service(movements::create_transfer_batch)
         .service(movements::create_reversal)
+        .service(exchanges::create_exchange)
         .service(reservations::reserve)
         .service(reservations::get_reservation)
         .service(reservations::capture)

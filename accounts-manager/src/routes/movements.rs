@@ -65,7 +65,7 @@ impl ByUser {
 
 /// A request's description, reference and metadata. Every error names its
 /// field first (as a batch's answer relies on).
-fn notes(
+pub(super) fn notes(
     description: Option<&str>,
     reference: Option<&str>,
     metadata: Option<&serde_json::Value>,
@@ -342,10 +342,11 @@ pub async fn create_transfer_batch(
     Ok(respond(&state, reply))
 }
 
-/// Move money back the way a successful deposit, withdrawal, transfer or
-/// capture moved it: all that is not reversed yet, or `amount`. A capture's
-/// reversal is a refund: negative revenue of its service in the month of the
-/// refund.
+/// Move money back the way a successful deposit, withdrawal, transfer,
+/// capture or exchange moved it: all that is not reversed yet, or `amount`.
+/// A capture's reversal is a refund: negative revenue of its service in the
+/// month of the refund. An exchange's is at its own rate (`amount` in its
+/// `from` currency, `converted_amount` what its `to` account pays back).
 ///
 /// Example (with `T='Authorization: Bearer dev-token'`):
 /// ```sh
@@ -363,7 +364,7 @@ pub async fn create_transfer_batch(
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such transaction", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key is in flight", body = ErrorBody),
-        (status = 422, description = "Refused by the ledger (insufficient_funds on the side that pays back): the failed Transaction, which is recorded; or not_reversible, reversal_exceeds_original, a bad amount: an ErrorBody, nothing recorded", body = crate::openapi::RefusedOrInvalid),
+        (status = 422, description = "Refused by the ledger (insufficient_funds on the side that pays back): the failed Transaction, which is recorded; or not_reversible, reversal_exceeds_original, a bad amount (or part of an exchange that converts to 0.00: invalid_amount): an ErrorBody, nothing recorded", body = crate::openapi::RefusedOrInvalid),
         (status = 503, body = ErrorBody),
     ),
     security(("bearer" = ["money:write"]))

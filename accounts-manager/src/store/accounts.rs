@@ -48,7 +48,7 @@ impl AccountRow {
     }
 }
 
-/// Creates the currency's external and revenue accounts if they do not exist yet.
+/// Creates the currency's external, revenue and fx accounts if they do not exist yet.
 pub fn ensure_system_accounts(conn: &mut PgConnection, currency: &str) -> QueryResult<()> {
     diesel::sql_query(include_str!("accounts/ensure_system_accounts.sql"))
         .bind::<Text, _>(currency)

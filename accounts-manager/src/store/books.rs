@@ -272,6 +272,11 @@ pub fn write(
         w.to_balance_after.push(record.to_after.map(|p| p.0));
         w.to_reserved_after.push(record.to_after.map(|p| p.1));
         w.metadata.push(record.metadata.to_stored());
+        let exchange = record.exchange.as_ref();
+        w.rates.push(exchange.map(|e| e.rate.value()));
+        w.converted_amounts.push(exchange.map(|e| e.amount.value()));
+        w.converted_currencies
+            .push(exchange.map(|e| e.currency.as_str().to_owned()));
     }
     for (transaction, posting) in changes.postings {
         w.entry_transactions.push(transaction.0);
@@ -363,6 +368,9 @@ service_kit::prepared_statement!(
         to_balance_after: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
         to_reserved_after: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
         metadata: Array<Nullable<Jsonb>> => Vec<Option<serde_json::Value>>,
+        rates: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
+        converted_amounts: Array<Nullable<Numeric>> => Vec<Option<Decimal>>,
+        converted_currencies: Array<Nullable<Text>> => Vec<Option<String>>,
         entry_transactions: Array<SqlUuid> => Vec<Uuid>,
         entry_accounts: Array<SqlUuid> => Vec<Uuid>,
         entry_buckets: Array<Text> => Vec<&'static str>,
@@ -420,13 +428,15 @@ mod tests {
         assert!(lock.contains("unnest($5::text[], $6::text[])"), "{lock}");
         let write = diesel::debug_query::<diesel::pg::Pg, _>(&WriteBatch::default()).to_string();
         assert!(
-            write.contains("unnest($51::text[], $52::bytea[], $53::int2[], $54::text[])"),
+            write.contains("$33::jsonb[], $34::numeric[],")
+                && write.contains("$35::numeric[], $36::text[])")
+                && write.contains("unnest($54::text[], $55::bytea[], $56::int2[], $57::text[])"),
             "{write}"
         );
         assert!(
-            write.contains("$55::int2, d.revenue")
-                && write.contains("unnest($56::text[], $57::date[], $58::bigint[], $59::numeric[], $60::text[], $61::timestamptz[])")
-                && write.contains("unnest($62::uuid[], $63::uuid[], $64::numeric[], $65::numeric[])"),
+            write.contains("$58::int2, d.revenue")
+                && write.contains("unnest($59::text[], $60::date[], $61::bigint[], $62::numeric[], $63::text[], $64::timestamptz[])")
+                && write.contains("unnest($65::uuid[], $66::uuid[], $67::numeric[], $68::numeric[])"),
             "{write}"
         );
         let names = diesel::debug_query::<diesel::pg::Pg, _>(&LockNames {

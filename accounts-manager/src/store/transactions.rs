@@ -12,15 +12,16 @@ use uuid::Uuid;
 use std::collections::HashMap;
 
 use super::corrupt;
-use crate::domain::records::Original;
-use crate::domain::{Amount, Currency, Metadata, OrderId, OrderRef, ServiceId};
+use crate::domain::records::{Exchanged, Original};
+use crate::domain::{Amount, Currency, Metadata, OrderId, OrderRef, Rate, ServiceId};
 use crate::domain::{SortKey, SortOrder};
 use shared_types::accounts::{
     AccountId, Transaction, TransactionId, TransactionStatus, TransactionType,
 };
 
 /// A transaction as the listings read it (`COLUMNS`). Read by name with
-/// its own types: `metadata` is not in `schema::transactions` (see there).
+/// its own types: `metadata` and an exchange's columns are not in
+/// `schema::transactions` (see there).
 #[derive(Debug, Clone, QueryableByName)]
 pub struct TransactionRow {
     #[diesel(sql_type = SqlUuid)]
@@ -57,6 +58,13 @@ pub struct TransactionRow {
     pub reversed_amount: Decimal,
     #[diesel(sql_type = Nullable<Jsonb>)]
     pub metadata: Option<serde_json::Value>,
+    /// An exchange's (or its reversal's) rate and conversion; all three or none.
+    #[diesel(sql_type = Nullable<Numeric>)]
+    pub rate: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    pub converted_amount: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub converted_currency: Option<String>,
 }
 
 impl TransactionRow {
@@ -81,6 +89,9 @@ impl TransactionRow {
             created_at: self.created_at,
             from_balance_after: None,
             to_balance_after: None,
+            rate: self.rate,
+            converted_amount: self.converted_amount,
+            converted_currency: self.converted_currency.clone(),
         }
     }
 }
@@ -123,10 +134,27 @@ pub fn originals(
             to: row.to_account_id.map(AccountId),
             order,
             reversed: row.reversed_amount,
+            exchange: exchanged(&row)?,
         };
         found.insert(original.id, Some(original));
     }
     Ok(found)
+}
+
+/// A row's rate and conversion, as the rules read them: all three, or none.
+fn exchanged(row: &TransactionRow) -> QueryResult<Option<Exchanged>> {
+    match (row.rate, row.converted_amount, &row.converted_currency) {
+        (Some(rate), Some(amount), Some(currency)) => Ok(Some(Exchanged {
+            rate: Rate::try_from(rate).map_err(corrupt)?,
+            amount: Amount::try_from(amount).map_err(corrupt)?,
+            currency: Currency::parse(currency).map_err(corrupt)?,
+        })),
+        (None, None, None) => Ok(None),
+        _ => Err(corrupt(format!(
+            "transaction {} has part of an exchange's rate and conversion",
+            row.id
+        ))),
+    }
 }
 
 service_kit::prepared_statement!(FindTransactions {
@@ -141,7 +169,8 @@ service_kit::prepared_statement!(FindTransactions {
 pub(super) const COLUMNS: &str =
     "id, kind, status, reason, amount, currency, from_account_id, to_account_id, \
                        order_id, service_id, reference, description, created_at, created_by, \
-                       reverses, reversed_amount, metadata";
+                       reverses, reversed_amount, metadata, rate, converted_amount, \
+                       converted_currency";
 
 /// True for rows whose writer had committed when the snapshot `$2` was taken.
 /// Unlike "id <= max id at the first page", this is right when writers commit

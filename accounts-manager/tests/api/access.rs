@@ -94,6 +94,8 @@ async fn cases(app: &TestApp, user: i64, order_base: i64) -> Vec<Case> {
     let b = app.open_account(user + 1, "USD").await;
     // Frozen, unfrozen and closed: it stays empty.
     let c = app.open_account(user + 3, "USD").await;
+    // What `a` exchanges into.
+    let e = app.open_account(user, "EUR").await;
     let funding = app
         .text(&format!(
             "SELECT id::text AS t FROM transactions WHERE kind = 'deposit' AND to_account_id = '{a}'"
@@ -170,6 +172,13 @@ async fn cases(app: &TestApp, user: i64, order_base: i64) -> Vec<Case> {
         ),
         case(
             Method::POST,
+            "/api/v1/exchanges".into(),
+            Some(json!({"from_account_id": a, "to_account_id": e, "amount": "1", "rate": "0.9"})),
+            "money:write",
+            StatusCode::CREATED,
+        ),
+        case(
+            Method::POST,
             "/api/v1/reservations".into(),
             Some(
                 json!({"account_id": a, "order_id": order_base + 3, "service_id": 1, "amount": "1"}),
@@ -201,6 +210,15 @@ async fn cases(app: &TestApp, user: i64, order_base: i64) -> Vec<Case> {
         case(
             Method::GET,
             format!("/api/v1/accounts/{a}/transactions"),
+            None,
+            "reports:read",
+            StatusCode::OK,
+        ),
+        case(
+            Method::GET,
+            format!(
+                "/api/v1/accounts/{a}/statement?from=2020-01-01T00:00:00Z&to=2030-01-01T00:00:00Z"
+            ),
             None,
             "reports:read",
             StatusCode::OK,

@@ -11,6 +11,7 @@ mod concurrency;
 mod cursors;
 mod errors;
 mod events;
+mod exchanges;
 mod expiry;
 mod group_commit;
 mod helpers;

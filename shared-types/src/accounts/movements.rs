@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::money::AmountInput;
+use crate::money::{AmountInput, RateInput};
 
 use super::{AccountId, Metadata, TransactionId};
 
@@ -188,6 +188,7 @@ crate::named!(TransactionType {
     Release => "release",
     Capture => "capture",
     Reversal => "reversal",
+    Exchange => "exchange",
 });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,9 +201,12 @@ pub enum TransactionType {
     Reservation,
     Release,
     Capture,
-    /// Money moved back the way a deposit, withdrawal, transfer or capture
-    /// (a refund) came; `reverses` names it.
+    /// Money moved back the way a deposit, withdrawal, transfer, capture
+    /// (a refund) or exchange came; `reverses` names it.
     Reversal,
+    /// Money from an account of one currency into an account of another, at
+    /// the caller's rate (`rate`, `converted_amount`, `converted_currency`).
+    Exchange,
 }
 
 crate::named!(TransactionStatus {
@@ -279,6 +283,73 @@ pub struct Transaction {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "600.00"))]
     pub to_balance_after: Option<Decimal>,
+    /// Exchanges (and their reversals) only: units of `converted_currency`
+    /// per unit of `currency`, as given (normalized).
+    #[serde(
+        default,
+        with = "crate::money::rate_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "0.9215"))]
+    pub rate: Option<Decimal>,
+    /// Exchanges (and their reversals) only: `amount × rate`, rounded half to
+    /// even to cents, in `converted_currency`: what reached `to_account_id`
+    /// (for a reversal, what left `from_account_id`).
+    #[serde(
+        default,
+        with = "crate::money::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "92.15"))]
+    pub converted_amount: Option<Decimal>,
+    /// Exchanges (and their reversals) only: the currency of `converted_amount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "EUR"))]
+    pub converted_currency: Option<String>,
+}
+
+/// Money from an account of one currency into an account of another:
+/// `amount` leaves `from_account_id` in its currency, `amount × rate`
+/// (rounded half to even to cents) reaches `to_account_id` in its own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRequest {
+    pub from_account_id: AccountId,
+    pub to_account_id: AccountId,
+    #[cfg_attr(feature = "openapi", schema(example = "100.00"))]
+    pub amount: AmountInput,
+    #[cfg_attr(feature = "openapi", schema(example = "0.9215"))]
+    pub rate: RateInput,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
+    pub description: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::caller_text))]
+    pub reference: Option<String>,
+    /// The caller's labels (see the schema's limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::metadata))]
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl ExchangeRequest {
+    pub fn new(
+        from_account_id: AccountId,
+        to_account_id: AccountId,
+        amount: impl Into<AmountInput>,
+        rate: impl Into<RateInput>,
+    ) -> Self {
+        Self {
+            from_account_id,
+            to_account_id,
+            amount: amount.into(),
+            rate: rate.into(),
+            description: None,
+            reference: None,
+            metadata: None,
+        }
+    }
 }
 
 /// Transfers applied in order, all or nothing (`atomic`, the default) or

@@ -64,6 +64,7 @@ impl Rule for Reserve {
             notes: Some(&self.notes),
             order: Some(&self.order),
             reverses: None,
+            conversion: None,
         };
         let record = books.post(&movement, maker)?;
         if record.failure.is_some() {
@@ -139,6 +140,7 @@ impl Rule for Capture {
             notes: None,
             order: Some(&order.order),
             reverses: None,
+            conversion: None,
         };
         books.post(&capture, maker)?;
         // The rest of the hold goes back, in the same transaction.
@@ -272,6 +274,7 @@ fn release<'a>(order: &'a Order, amount: Amount, notes: Option<&'a Notes>) -> Mo
         notes,
         order: Some(&order.order),
         reverses: None,
+        conversion: None,
     }
 }
 

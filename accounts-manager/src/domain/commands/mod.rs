@@ -5,6 +5,7 @@
 //! locked [`Books`] of its batch, with no I/O.
 
 mod batch;
+mod exchange;
 mod hold;
 mod movement;
 mod open;
@@ -12,11 +13,14 @@ mod reversal;
 mod status;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_exchange;
 
 use rust_decimal::Decimal;
 use shared_types::accounts::TransactionId;
 
 pub use batch::TransferBatch;
+pub use exchange::Exchange;
 pub use hold::{Capture, Expire, Release, Reserve};
 pub use movement::{Deposit, Transfer, Withdrawal};
 pub use open::Open;
@@ -48,6 +52,7 @@ pub enum Command {
     TransferBatch(TransferBatch),
     Reverse(Reverse),
     SetStatus(SetStatus),
+    Exchange(Exchange),
 }
 
 impl Command {
@@ -65,6 +70,7 @@ impl Command {
             Self::TransferBatch(c) => c,
             Self::Reverse(c) => c,
             Self::SetStatus(c) => c,
+            Self::Exchange(c) => c,
         }
     }
 

@@ -109,6 +109,7 @@ fn outside(
         notes: Some(notes),
         order: None,
         reverses: None,
+        conversion: None,
     };
     Ok(moved(books.post(&movement, maker)?, None))
 }
@@ -159,6 +160,7 @@ impl Transfer {
             notes: Some(&self.notes),
             order: None,
             reverses: None,
+            conversion: None,
         }
     }
 }

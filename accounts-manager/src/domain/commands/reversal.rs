@@ -1,14 +1,14 @@
 //! Reversals and refunds: money moved back the way a successful deposit,
-//! withdrawal, transfer or capture moved it.
+//! withdrawal, transfer, capture or exchange moved it.
 
 use rust_decimal::Decimal;
 use shared_types::accounts::{AccountId, TransactionId, TransactionStatus, TransactionType};
 
-use super::{moved, Names, Notes, Outcome, Rule};
+use super::{exchange, moved, Names, Notes, Outcome, Rule};
 use crate::domain::books::{Books, Lock, Maker};
 use crate::domain::movement::Movement;
 use crate::domain::posting::{AccountKind, Bucket};
-use crate::domain::records::Original;
+use crate::domain::records::{Original, Record};
 use crate::domain::refusal::Refusal;
 use crate::domain::Amount;
 
@@ -41,6 +41,11 @@ impl Rule for Reverse {
         if let Some(kind) = way.system() {
             locks.extend(way.user().map(|owner| Lock::SystemOf(kind, owner)));
         }
+        if let (TransactionType::Exchange, Some(from), Some(to)) =
+            (original.kind, original.from, original.to)
+        {
+            locks.extend(exchange::locks(from, to));
+        }
         locks
     }
 
@@ -70,6 +75,15 @@ impl Rule for Reverse {
                 })
             }
         };
+        if original.kind == TransactionType::Exchange {
+            let rate = original
+                .exchange
+                .as_ref()
+                .map(|e| e.rate)
+                .ok_or_else(|| Refusal::Inconsistent(format!("exchange {id} has no rate")))?;
+            let movement = exchange::back(books, &original, rate, amount, &self.notes)?;
+            return Ok(moved(self.post(books, &movement, amount, maker)?, None));
+        }
         let owner = way.user().ok_or_else(|| {
             Refusal::Inconsistent(format!("transaction {id} names no user account"))
         })?;
@@ -88,12 +102,27 @@ impl Rule for Reverse {
             notes: Some(&self.notes),
             order: original.order.as_ref(),
             reverses: Some(id),
+            conversion: None,
         };
-        let record = books.post(&movement, maker)?;
+        Ok(moved(self.post(books, &movement, amount, maker)?, None))
+    }
+}
+
+impl Reverse {
+    /// Records the reversal of `amount`, and adds it to what the batch has
+    /// reversed of the original when it was made.
+    fn post(
+        &self,
+        books: &mut Books,
+        movement: &Movement<'_>,
+        amount: Amount,
+        maker: &mut Maker<'_>,
+    ) -> Result<Record, Refusal> {
+        let record = books.post(movement, maker)?;
         if record.failure.is_none() {
-            *books.reversed.entry(id).or_default() += amount.value();
+            *books.reversed.entry(self.original).or_default() += amount.value();
         }
-        Ok(moved(record, None))
+        Ok(record)
     }
 }
 
@@ -140,12 +169,15 @@ impl Way {
             TransactionType::Withdrawal => {
                 (Side::System(AccountKind::External), user(original.from)?)
             }
-            TransactionType::Transfer => (user(original.to)?, user(original.from)?),
+            // An exchange's `fx` legs are its own (`exchange::back`).
+            TransactionType::Transfer | TransactionType::Exchange => {
+                (user(original.to)?, user(original.from)?)
+            }
             // A refund: from revenue back into the account's balance.
             TransactionType::Capture => (Side::System(AccountKind::Revenue), user(original.from)?),
             TransactionType::Reservation | TransactionType::Release | TransactionType::Reversal => {
                 return Err(not(
-                    "only deposits, withdrawals, transfers and captures can be reversed",
+                    "only deposits, withdrawals, transfers, captures and exchanges can be reversed",
                 ))
             }
         };

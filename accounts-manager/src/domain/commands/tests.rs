@@ -16,14 +16,14 @@ use crate::domain::records::{Order, Original};
 use crate::domain::refusal::Refusal;
 use crate::domain::{Amount, Currency, Month, OrderId, OrderRef, UserId};
 
-fn test_maker() -> Maker<'static> {
+pub(super) fn test_maker() -> Maker<'static> {
     Maker {
         created_by: "test",
         new_id: Box::leak(Box::new(Uuid::now_v7)),
     }
 }
 
-fn amount(s: &str) -> Amount {
+pub(super) fn amount(s: &str) -> Amount {
     Amount::parse(&AmountInput::from(s)).unwrap()
 }
 
@@ -160,6 +160,7 @@ fn a_batchs_captures_and_refunds_are_one_revenue_change_per_service_and_month() 
             to: None,
             order: capture_of_23.order.clone(),
             reversed: Decimal::ZERO,
+            exchange: None,
         }),
     );
     let refund = Command::Reverse(Reverse {

@@ -27,11 +27,13 @@ transactions_written AS (
     INSERT INTO transactions (id, kind, status, reason, amount, currency, from_account_id, to_account_id,
                               order_id, service_id, service_name, reference, description, created_at,
                               created_by, reverses, from_balance_after, from_reserved_after,
-                              to_balance_after, to_reserved_after, metadata)
+                              to_balance_after, to_reserved_after, metadata, rate,
+                              converted_amount, converted_currency)
     SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::text[],
                          ?::uuid[], ?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::text[],
                          ?::text[], ?::timestamptz[], ?::text[], ?::uuid[], ?::numeric[],
-                         ?::numeric[], ?::numeric[], ?::numeric[], ?::jsonb[])
+                         ?::numeric[], ?::numeric[], ?::numeric[], ?::jsonb[], ?::numeric[],
+                         ?::numeric[], ?::text[])
 ),
 entries_written AS (
     INSERT INTO entries (transaction_id, account_id, bucket, amount)

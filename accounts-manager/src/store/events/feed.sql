@@ -5,7 +5,7 @@
 -- appear later at a position below one read now, however writers commit.
 SELECT position, id, kind, status, reason, amount, currency, from_account_id, to_account_id,
        order_id, service_id, reference, description, created_at, created_by,
-       reverses, reversed_amount, metadata
+       reverses, reversed_amount, metadata, rate, converted_amount, converted_currency
 FROM transactions
 WHERE position > ?
   AND position < ?

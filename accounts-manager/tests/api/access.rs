@@ -232,15 +232,6 @@ async fn cases(app: &TestApp, user: i64, order_base: i64) -> Vec<Case> {
         ),
         case(
             Method::GET,
-            format!(
-                "/api/v1/accounts/{a}/statement?from=2026-01-01T00:00:00Z&to=2099-01-01T00:00:00Z"
-            ),
-            None,
-            "reports:read",
-            StatusCode::OK,
-        ),
-        case(
-            Method::GET,
             "/api/v1/search/transactions?reference=x".into(),
             None,
             "reports:read",

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared_types::accounts::{
-    Account, AccountId, AccountList, AuditReport, CaptureRequest, DepositRequest,
+    Account, AccountId, AccountList, AuditReport, CaptureRequest, DepositRequest, ExchangeRequest,
     OpenAccountRequest, Page, Reservation, ReservationRequest, ReversalRequest, StatusRequest,
     Transaction, TransactionId, TransferBatchAnswer, TransferBatchRequest, TransferRequest,
     WithdrawalRequest,
@@ -241,6 +241,17 @@ impl Client {
     ) -> Result<Reservation, Error> {
         let path = format!("/api/v1/reservations/{order_id}/release");
         self.post(&path, &NoFields {}, idempotency_key).await
+    }
+
+    /// `POST /api/v1/exchanges`: money from one account into another of
+    /// another currency, at a rate.
+    pub async fn exchange(
+        &self,
+        request: &ExchangeRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Transaction, Error> {
+        self.post("/api/v1/exchanges", request, idempotency_key)
+            .await
     }
 
     /// `POST /api/v1/accounts/{account_id}/freeze` (scope `admin`): money

@@ -1,7 +1,8 @@
 //! The bank test: two accounts-manager processes on one database, many
 //! concurrent clients, thousands of transfers, transfer batches, reversals,
-//! orders captured in full or in part, released or left to expire, and
-//! accounts frozen and unfrozen under them.
+//! orders captured in full or in part, released or left to expire,
+//! exchanges between dollars and euros, and accounts frozen and unfrozen
+//! under them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -11,11 +12,13 @@ use futures::StreamExt;
 use rand::Rng;
 use rust_decimal::Decimal;
 use shared_types::accounts::{
-    AccountStatus, CaptureRequest, DepositRequest, ReservationRequest, ReversalRequest,
-    TransactionStatus, TransferBatchRequest, TransferRequest,
+    AccountStatus, CaptureRequest, DepositRequest, ExchangeRequest, ReservationRequest,
+    ReversalRequest, TransactionStatus, TransferBatchRequest, TransferRequest,
 };
 
 const ACCOUNTS: usize = 40;
+/// The first users also hold a euro account.
+const EURO_ACCOUNTS: usize = 10;
 const OPERATIONS: usize = 3_000;
 const CLIENTS: usize = 24;
 
@@ -49,6 +52,13 @@ enum Operation {
     /// Freeze an account for a moment, then unfreeze it: what tries to take
     /// money out of it meanwhile is refused and recorded.
     Freeze(usize),
+    /// Dollars of a user account into a euro account, or back.
+    Exchange {
+        dollars: usize,
+        euros: usize,
+        cents: i64,
+        to_euros: bool,
+    },
 }
 
 /// What a request came to: done, refused by the ledger (and recorded as
@@ -85,6 +95,8 @@ struct Tally {
     releases: i64,
     expiring: i64,
     freezes: i64,
+    exchanges_ok: i64,
+    exchanges_refused: i64,
 }
 
 fn plan() -> Vec<Operation> {
@@ -106,6 +118,12 @@ fn plan() -> Vec<Operation> {
                     }
                 }
                 5 if rng.random_bool(0.1) => Operation::Freeze(a),
+                5 if rng.random_bool(0.3) => Operation::Exchange {
+                    dollars: a,
+                    euros: rng.random_range(0..EURO_ACCOUNTS),
+                    cents: rng.random_range(1..=20_000),
+                    to_euros: rng.random_bool(0.5),
+                },
                 5 => Operation::Batch(
                     (0..rng.random_range(2..=5))
                         .map(|_| {
@@ -149,10 +167,19 @@ async fn two_ledger_processes_under_every_kind_of_concurrent_movement_conserve_m
         let transaction = clients[user % 2].deposit(&deposit, None).await.unwrap();
         accounts.push(transaction.to_account_id.unwrap());
     }
+    let mut euros = Vec::new();
+    for user in 1..=EURO_ACCOUNTS {
+        let deposit = DepositRequest {
+            currency: Some("EUR".into()),
+            ..DepositRequest::to_user(user as i64, "1000.00")
+        };
+        let transaction = clients[user % 2].deposit(&deposit, None).await.unwrap();
+        euros.push(transaction.to_account_id.unwrap());
+    }
 
     let tallies: Vec<Tally> = futures::stream::iter(plan().into_iter().enumerate())
         .map(|(i, op)| {
-            let (accounts, client) = (&accounts, &clients[i % 2]);
+            let (accounts, euros, client) = (&accounts, &euros, &clients[i % 2]);
             async move {
                 let mut tally = Tally::default();
                 match op {
@@ -257,6 +284,33 @@ async fn two_ledger_processes_under_every_kind_of_concurrent_movement_conserve_m
                         };
                         assert_eq!(answer(&settled), Answer::Done, "{settled:?}");
                     }
+                    Operation::Exchange {
+                        dollars,
+                        euros: euro,
+                        cents,
+                        to_euros,
+                    } => {
+                        let request = if to_euros {
+                            ExchangeRequest::new(
+                                accounts[dollars],
+                                euros[euro],
+                                amount(cents),
+                                "0.9215",
+                            )
+                        } else {
+                            ExchangeRequest::new(
+                                euros[euro],
+                                accounts[dollars],
+                                amount(cents),
+                                "1.0852",
+                            )
+                        };
+                        match answer(&client.exchange(&request, None).await) {
+                            Answer::Done => tally.exchanges_ok += 1,
+                            Answer::Refused => tally.exchanges_refused += 1,
+                            Answer::Other(other) => panic!("exchange: {other}"),
+                        }
+                    }
                     Operation::Freeze(account) => {
                         // Another freeze of the same account may be under way.
                         match client.freeze(accounts[account], "bank test", None).await {
@@ -292,6 +346,8 @@ async fn two_ledger_processes_under_every_kind_of_concurrent_movement_conserve_m
         tally.releases += one.releases;
         tally.expiring += one.expiring;
         tally.freezes += one.freezes;
+        tally.exchanges_ok += one.exchanges_ok;
+        tally.exchanges_refused += one.exchanges_refused;
     }
 
     let db = &env.am_db;
@@ -353,7 +409,8 @@ async fn two_ledger_processes_under_every_kind_of_concurrent_movement_conserve_m
             && tally.partial_captures > 0
             && tally.releases > 0
             && tally.expiring > 0
-            && tally.freezes > 0,
+            && tally.freezes > 0
+            && tally.exchanges_ok > 0,
         "{tally:?}"
     );
     // Each freeze and its unfreeze are events, and every account ends active.
@@ -393,16 +450,39 @@ async fn two_ledger_processes_under_every_kind_of_concurrent_movement_conserve_m
         count("SELECT count(*) AS n FROM transactions WHERE reversed_amount > amount").await,
         0
     );
-    // Money is conserved: what the users hold plus the captured revenue is what was deposited.
-    let user_cents = count(
-        "SELECT (sum(balance + reserved) * 100)::bigint AS n FROM accounts WHERE kind = 'user'",
+    assert_eq!(
+        count(
+            "SELECT count(*) AS n FROM transactions WHERE kind = 'exchange' AND status = 'success'"
+        )
+        .await,
+        tally.exchanges_ok
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) AS n FROM transactions WHERE kind = 'exchange' AND status = 'failed'"
+        )
+        .await,
+        tally.exchanges_refused
+    );
+    // Money is conserved in each currency: what the users hold, the captured
+    // revenue and what the exchanges left in the fx accounts is what was
+    // deposited.
+    let dollar_cents = count(
+        "SELECT (sum(balance + reserved) * 100)::bigint AS n FROM accounts \
+         WHERE kind <> 'external' AND currency = 'USD'",
+    )
+    .await;
+    let euro_cents = count(
+        "SELECT (sum(balance + reserved) * 100)::bigint AS n FROM accounts \
+         WHERE kind <> 'external' AND currency = 'EUR'",
     )
     .await;
     let revenue_cents =
         count("SELECT (sum(balance) * 100)::bigint AS n FROM accounts WHERE kind = 'revenue'")
             .await;
     let captured_cents = count("SELECT (COALESCE(sum(captured_amount), 0) * 100)::bigint AS n FROM reservations WHERE status = 'captured'").await;
-    assert_eq!(user_cents + revenue_cents, ACCOUNTS as i64 * 100_000);
+    assert_eq!(dollar_cents, ACCOUNTS as i64 * 100_000);
+    assert_eq!(euro_cents, EURO_ACCOUNTS as i64 * 100_000);
     assert_eq!(revenue_cents, captured_cents);
     assert_eq!(
         count("SELECT count(*) AS n FROM accounts WHERE reserved <> 0 OR (kind = 'user' AND balance < 0)")

@@ -1,5 +1,6 @@
 //! Statements: opening + money in - money out = closing, on random
-//! histories; the lines by cursor; the CSV the same lines.
+//! histories (exchanges and their reversals included); the lines by cursor;
+//! the CSV the same lines.
 
 use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
@@ -78,6 +79,8 @@ async fn the_statement_identity_holds_on_random_histories_and_the_csv_has_the_sa
     let app = spawn_app().await;
     let a = app.funded_account(1, "500").await;
     let b = app.funded_account(2, "500").await;
+    let euros = app.open_account(1, "EUR").await;
+    app.deposit(&euros, "500").await;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut order = 100;
     let mut reversible: Vec<String> = Vec::new();
@@ -87,7 +90,16 @@ async fn the_statement_identity_holds_on_random_histories_and_the_csv_has_the_sa
             rng.random_range(1..80),
             rng.random_range(0..100)
         );
-        let (path, body) = match rng.random_range(0..8) {
+        let (path, body) = match rng.random_range(0..10) {
+            // Exchanges out of and into the account.
+            8 => (
+                "/api/v1/exchanges".to_owned(),
+                json!({"from_account_id": a, "to_account_id": euros, "amount": amount, "rate": "0.9215"}),
+            ),
+            9 => (
+                "/api/v1/exchanges".to_owned(),
+                json!({"from_account_id": euros, "to_account_id": a, "amount": amount, "rate": "1.0852"}),
+            ),
             0 => (
                 "/api/v1/deposits".to_owned(),
                 json!({"account_id": a, "amount": amount}),
@@ -140,7 +152,10 @@ async fn the_statement_identity_holds_on_random_histories_and_the_csv_has_the_sa
             "{path}: {answer}"
         );
         if status == StatusCode::CREATED
-            && matches!(answer["type"].as_str(), Some("deposit" | "transfer"))
+            && matches!(
+                answer["type"].as_str(),
+                Some("deposit" | "transfer" | "exchange")
+            )
         {
             reversible.push(answer["transaction_id"].as_str().unwrap().to_owned());
         }

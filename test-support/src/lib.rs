@@ -147,10 +147,16 @@ struct Word {
 }
 
 /// The Postgres server the tests create their databases on
-/// (`TEST_DATABASE_ADMIN_URL`, default the local one).
+/// (`TEST_DATABASE_ADMIN_URL`, default the local one, without TLS).
+///
+/// Why without TLS by default: libpq's TLS is OpenSSL, whose clean-up at
+/// process exit runs while the threads of the servers a test left running
+/// may still use a connection, and crashed a test binary after all its tests
+/// had passed (SIGSEGV in libcrypto.so.3, seen in CI). A test over the
+/// loopback gains nothing from TLS.
 pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".into())
 }
 
 fn unique(prefix: &str) -> String {
@@ -179,12 +185,20 @@ impl TestDb {
         Self { name }
     }
 
+    /// The database's URL: the admin URL's server and parameters, this
+    /// database.
     pub fn url(&self) -> String {
         let admin = admin_url();
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.as_str(), |(base, _)| base);
-        format!("{base}/{}", self.name)
+        let (address, parameters) = admin
+            .split_once('?')
+            .map_or((admin.as_str(), None), |(address, query)| {
+                (address, Some(query))
+            });
+        let base = address.rsplit_once('/').map_or(address, |(base, _)| base);
+        match parameters {
+            Some(parameters) => format!("{base}/{}?{parameters}", self.name),
+            None => format!("{base}/{}", self.name),
+        }
     }
 
     pub fn connect(&self) -> PgConnection {

@@ -82,6 +82,7 @@ pub async fn page(
                     account,
                     &snapshot.pg_snapshot,
                     period.bounds(),
+                    opening.balance,
                 )?;
                 let rows = store::statements::page(
                     conn,

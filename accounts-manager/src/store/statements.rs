@@ -76,9 +76,13 @@ pub fn page(
     in_index_order(conn, |conn| query.load(conn))
 }
 
-/// The period's totals: its lines, and what the successful ones brought into
-/// and took out of the account's balance (each transaction's own net
-/// balance entry for the account).
+/// The period's totals: its lines, and what they brought into and took out
+/// of the account's balance. Each line's effect is its balance after less
+/// the one after the line before (the opening balance before the first):
+/// every transaction stores the account's parts right after it, failed
+/// ones unchanged, and for one account (created_at, id) is the order the
+/// engine applied them in. No entry is read: `entries` has no index by
+/// transaction (writes are cheaper without it).
 #[derive(Debug, QueryableByName)]
 pub struct Totals {
     #[diesel(sql_type = BigInt)]
@@ -94,20 +98,22 @@ pub fn totals(
     account: AccountId,
     snapshot: &str,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
+    opening_balance: Decimal,
 ) -> QueryResult<Totals> {
+    let columns = "created_at, id, \
+         CASE WHEN from_account_id = $1 THEN from_balance_after ELSE to_balance_after END AS after";
     diesel::sql_query(format!(
         "SELECT count(*) AS count, \
                 COALESCE(sum(net) FILTER (WHERE net > 0), 0) AS money_in, \
                 COALESCE(-sum(net) FILTER (WHERE net < 0), 0) AS money_out \
-         FROM (SELECT (SELECT COALESCE(sum(e.amount), 0) FROM entries e \
-                       WHERE e.transaction_id = t.id AND e.account_id = $1 \
-                         AND e.bucket = 'balance') AS net \
-               FROM ({}) t) lines",
-        lines("id", "").replace(" ORDER BY created_at, id LIMIT $7", "")
+         FROM (SELECT after - lag(after, 1, $5) OVER (ORDER BY created_at, id) AS net \
+               FROM ({}) lines) effects",
+        lines(columns, "").replace(" ORDER BY created_at, id LIMIT $7", "")
     ))
     .bind::<SqlUuid, _>(account.0)
     .bind::<Text, _>(snapshot)
     .bind::<Timestamptz, _>(from)
     .bind::<Timestamptz, _>(to)
+    .bind::<Numeric, _>(opening_balance)
     .get_result(conn)
 }

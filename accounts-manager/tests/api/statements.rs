@@ -209,6 +209,17 @@ async fn the_statement_identity_holds_on_random_histories_and_the_csv_has_the_sa
             .collect();
         assert_eq!(got, expected);
         assert_eq!(first["count"], expected.len());
+        // In and out cover at least the period's deposits into and
+        // withdrawals out of the account, each line's own amount.
+        let sum = |kind: &str| -> Decimal {
+            lines
+                .iter()
+                .filter(|l| l["type"] == kind && l["status"] == "success")
+                .map(|l| dec(&l["amount"]))
+                .sum()
+        };
+        assert!(dec(&first["money_in"]) >= sum("deposit"), "{first}");
+        assert!(dec(&first["money_out"]) >= sum("withdrawal"), "{first}");
         if let Some(last) = lines.last() {
             assert_eq!(last["balance_after"], closing["balance"]);
             assert_eq!(last["reserved_after"], closing["reserved"]);

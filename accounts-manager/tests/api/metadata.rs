@@ -426,6 +426,11 @@ async fn search_finds_by_reference_and_by_every_label_given_newest_first() {
             "invalid_request",
         ),
         (
+            "reference=x&page=2&cursor=abc",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_cursor",
+        ),
+        (
             "reference=x&colour=red",
             StatusCode::BAD_REQUEST,
             "invalid_request",

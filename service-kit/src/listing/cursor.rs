@@ -47,15 +47,6 @@ impl Key {
     pub fn of_time_and_id(time: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> Self {
         Self::new([time.timestamp_micros().to_string(), id.to_string()])
     }
-
-    /// How many fields it has.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// Where a page's rows start, as a store reads them: so many rows in, or

@@ -100,8 +100,13 @@ impl<F> Listing<F> {
 
     /// For a listing read by cursors only ([`CursorParams`]): `page` and
     /// `snapshot` are not its parameters (`400 invalid_request`).
+    /// A cursor given with them is `422 invalid_cursor`, as on every listing.
     pub fn by_cursor_only(&self) -> Result<(), ApiError> {
-        if self.numbered || self.snapshot.is_some() {
+        let paged = self.numbered || self.snapshot.is_some();
+        if paged && self.cursor.is_some() {
+            return Err(invalid_cursor().into());
+        }
+        if paged {
             return Err(misfit(
                 "this listing pages by cursor only: no page or snapshot",
             ));

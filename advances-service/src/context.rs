@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use prometheus::{Gauge, IntCounterVec};
+use prometheus::{Gauge, GaugeVec, IntCounterVec};
 
 use crate::clients::accounts::AccountsClient;
 use crate::clients::broker::Broker;
@@ -23,6 +23,9 @@ pub struct Metrics {
     /// `payments_overdue_seconds`: how long the oldest uncollected due payment
     /// has been due, as the scheduler's last tick saw it.
     pub overdue: Gauge,
+    /// `advances_overdue_amount{currency, bucket}`: the portfolio's overdue
+    /// amount by aging bucket, as the scheduler's last tick read it.
+    pub overdue_amount: GaugeVec,
 }
 
 #[derive(Clone)]

@@ -17,6 +17,10 @@ withdraws it from the account through accounts-manager with the Idempotency-Key 
 `advance:<advance_id>:payment:<payment_id>` (also the withdrawal's `reference`), so it is collected at most once \
 whatever crashes or redeliveries happen. A payment the account cannot cover becomes `failed` and its amount is \
 added to the next scheduled payment, or to a new one an interval later.\n\n\
+**How far behind.** The failed payments since the last collection (or since the advance was made or last \
+rescheduled) form its missed chain: `missed_installments` counts them, `overdue_amount` is the latest failed \
+payment's amount (each failure carries the ones before), `overdue_since` the first one's due time. The next \
+collection, a reschedule, ends the chain. `GET /reports/portfolio` sums the active advances by it.\n\n\
 **The payment job.** Exchange `advances` (direct, durable), routing key `payments`, queue `advances.payments` \
 (durable, quorum); persistent messages with the JSON body `{\"payment_id\": \"uuid\", \"advance_id\": \"uuid\"}`. \
 Other producers may publish it (also straight to the queue through the default exchange). A body that is not a \
@@ -25,7 +29,8 @@ fanout). A job for a payment that is paid, failed or not yet due is acknowledged
 **Events.** Every change is published to the durable topic exchange `advances.events` (persistent, publisher \
 confirms, at least once: deduplicate on `event_id`, also the message's `message_id`) from an outbox written in \
 the database transaction of the change, with the routing keys `advance.created`, `advance.active`, \
-`advance.repaid`, `payment.paid`, `payment.failed` and `payment.cancelled` (one per cancelled payment) and the \
+`advance.repaid`, `advance.rescheduled`, `payment.paid`, `payment.failed` and `payment.cancelled` (one per \
+cancelled payment, by a payoff or a reschedule) and the \
 body `{\"event_id\", \"type\", \"occurred_at\", \"data\": Advance}` (schema AdvanceEvent): `data` is the \
 advance right after the change.\n\n\
 Conventions, errors and idempotency are those of accounts-manager: JSON, amounts as two-decimal strings, \
@@ -44,6 +49,7 @@ POST /advances with the same Idempotency-Key gets the first request's answer, re
     modifiers(&BearerAuth, &Routes),
     tags(
         (name = "advances", description = "Advances and their payments"),
+        (name = "reports", description = "The portfolio by aging bucket"),
         (name = "admin", description = "Reconciliation and API keys"),
         (name = "operations", description = "Health, readiness and metrics (no token)"),
     )

@@ -63,11 +63,23 @@ impl Application {
                 "payments_overdue_seconds",
                 "How long the oldest uncollected due payment has been due (scheduler)",
             )?)?,
+            overdue_amount: http_metrics.register(prometheus::GaugeVec::new(
+                prometheus::Opts::new(
+                    "advances_overdue_amount",
+                    "The active advances' overdue amount, by currency and aging bucket of missed installments (scheduler)",
+                ),
+                &["currency", "bucket"],
+            )?)?,
         };
         // The series the alerts watch exist from the start, at 0, so that
         // `increase()` sees the first mismatch or dead letter.
         for check in ["schedule_sum", "ledger_paid"] {
             metrics.mismatches.with_label_values(&[check]);
+        }
+        for bucket in crate::domain::overdue::Bucket::ALL {
+            metrics
+                .overdue_amount
+                .with_label_values(&[service_kit::currency::Currency::DEFAULT, bucket.label()]);
         }
         for outcome in [
             "collected",

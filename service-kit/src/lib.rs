@@ -8,6 +8,7 @@ pub mod access;
 pub mod amount;
 pub mod auth;
 pub mod config;
+pub mod currency;
 pub mod db;
 pub mod error;
 pub mod events;

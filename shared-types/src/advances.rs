@@ -63,7 +63,7 @@ pub enum PaymentStatus {
     Processing,
     Paid,
     Failed,
-    /// Replaced by an early payoff's payment.
+    /// Replaced by an early payoff's payment or a reschedule's plan.
     Cancelled,
 }
 
@@ -126,10 +126,79 @@ pub struct Advance {
     #[serde(with = "crate::money")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "900.00"))]
     pub outstanding: Decimal,
+    /// How many payments the missed chain holds: the failed payments since
+    /// the last collection (or since the advance was made or rescheduled).
+    #[cfg_attr(feature = "openapi", schema(example = 0, minimum = 0))]
+    pub missed_installments: i32,
+    /// The money that fell due in the missed chain and is still uncollected:
+    /// the amount of its latest failed payment (each failure carries the
+    /// ones before it).
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0.00"))]
+    pub overdue_amount: Decimal,
+    /// The due time of the chain's first payment; `null` when none is missed.
+    #[serde(with = "crate::time::option")]
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<String>, format = DateTime))]
+    pub overdue_since: Option<DateTime<Utc>>,
     #[serde(with = "crate::time")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: DateTime<Utc>,
     pub payments: Vec<Payment>,
+}
+
+/// Re-aging: the outstanding amount split into a new plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleRequest {
+    /// 1..104: how many payments the outstanding amount is split into.
+    #[cfg_attr(feature = "openapi", schema(example = 8, minimum = 1, maximum = 104))]
+    pub installments: i64,
+    /// When the first new payment is due (RFC 3339, not before the request:
+    /// `422 invalid_due_date`); default one installment interval from now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = json!(null)))]
+    pub first_due_at: Option<String>,
+}
+
+/// The active advances of one currency by aging bucket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Portfolio {
+    #[cfg_attr(feature = "openapi", schema(example = "USD"))]
+    pub currency: String,
+    /// When the figures were read.
+    #[serde(with = "crate::time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub as_of: DateTime<Utc>,
+    pub advances_active: i64,
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "12000.00"))]
+    pub outstanding: Decimal,
+    /// The sum of the active advances' `overdue_amount`.
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "300.00"))]
+    pub overdue_amount: Decimal,
+    /// Always four, in this order: missed `0`, `1`, `2-3`, `4+`.
+    pub buckets: Vec<PortfolioBucket>,
+    /// Every payment of the currency collected in the 7 days before `as_of`
+    /// (repaid advances' included).
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1500.00"))]
+    pub collected_last_7_days: Decimal,
+}
+
+/// The active advances whose `missed_installments` fall in one range.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PortfolioBucket {
+    /// `0`, `1`, `2-3` or `4+`.
+    #[cfg_attr(feature = "openapi", schema(example = "2-3"))]
+    pub missed: String,
+    pub advances: i64,
+    #[serde(with = "crate::money")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "900.00"))]
+    pub outstanding: Decimal,
 }
 
 /// The RabbitMQ job for one payment: a JSON body on the queue `advances.payments`.
@@ -207,9 +276,12 @@ pub enum AdvanceEventType {
     /// Refused for funds; its amount rolled into the next payment.
     #[serde(rename = "payment.failed")]
     PaymentFailed,
-    /// Cancelled by an early payoff (one event per cancelled payment).
+    /// Cancelled by an early payoff or a reschedule (one event per cancelled payment).
     #[serde(rename = "payment.cancelled")]
     PaymentCancelled,
+    /// Re-aged: the outstanding amount split into a new plan.
+    #[serde(rename = "advance.rescheduled")]
+    AdvanceRescheduled,
 }
 
 crate::named!(AdvanceEventType {
@@ -219,6 +291,7 @@ crate::named!(AdvanceEventType {
     PaymentPaid => "payment.paid",
     PaymentFailed => "payment.failed",
     PaymentCancelled => "payment.cancelled",
+    AdvanceRescheduled => "advance.rescheduled",
 });
 
 /// A message on `advances.events`: the advance as it stood right after the change.

@@ -3,7 +3,6 @@
 pub mod books;
 pub mod changes;
 pub mod commands;
-pub mod currency;
 pub mod metadata;
 pub mod month;
 pub mod movement;
@@ -15,12 +14,12 @@ pub mod refusal;
 pub mod text;
 pub mod user_id;
 
-pub use currency::Currency;
 pub use metadata::Metadata;
 pub use month::Month;
 pub use order::{OrderId, OrderRef, ServiceId};
 pub use rate::Rate;
 pub use service_kit::amount::Amount;
+pub use service_kit::currency::Currency;
 pub use service_kit::listing::{PageRequest, Snapshot, SortKey, SortOrder};
 pub use service_kit::rule::RuleViolation;
 pub use text::CallerText;

@@ -9,6 +9,7 @@ use service_kit::amount::Amount;
 use service_kit::rule::RuleViolation;
 use shared_types::advances::{AdvanceId, PaymentId};
 
+pub mod overdue;
 pub mod payments;
 
 pub const DEFAULT_INSTALLMENTS: i64 = 12;
@@ -55,8 +56,25 @@ pub fn schedule(
     created_at: DateTime<Utc>,
     interval: Duration,
 ) -> Result<Vec<PlannedPayment>, RuleViolation> {
+    let first_due_at = step(interval)
+        .and_then(|step| created_at.checked_add_signed(step))
+        .ok_or_else(past_the_calendar)?;
+    plan(amount.value(), installments, 1, first_due_at, interval)
+}
+
+/// `amount` split into `installments` payments by the rounding rule (`amount
+/// / n` rounded down to cents, the last taking the remainder), numbered from
+/// `first_seq`, the first due at `first_due_at` and the others one
+/// `interval` apart: a new advance's schedule, or a reschedule's plan.
+pub fn plan(
+    amount: Decimal,
+    installments: Installments,
+    first_seq: i32,
+    first_due_at: DateTime<Utc>,
+    interval: Duration,
+) -> Result<Vec<PlannedPayment>, RuleViolation> {
     let n = installments.value();
-    let share = (amount.value() / Decimal::from(n))
+    let share = (amount / Decimal::from(n))
         .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero);
     if share <= Decimal::ZERO {
         return Err(RuleViolation::new(
@@ -64,28 +82,33 @@ pub fn schedule(
             format!("{amount} cannot be split into {n} payments of at least 0.01"),
         ));
     }
-    let interval = chrono::Duration::from_std(interval).map_err(|_| {
-        RuleViolation::new("invalid_interval", "the installment interval is too long")
-    })?;
-    (1..=n)
-        .map(|seq| {
-            let due_at = created_at
-                .checked_add_signed(interval * seq)
-                .ok_or_else(|| {
-                    RuleViolation::new("invalid_interval", "the schedule runs past the calendar")
-                })?;
-            let amount = if seq == n {
-                amount.value() - share * Decimal::from(n - 1)
+    let interval = step(interval).ok_or_else(past_the_calendar)?;
+    (0..n)
+        .map(|k| {
+            let due_at = first_due_at
+                .checked_add_signed(interval * k)
+                .ok_or_else(past_the_calendar)?;
+            let amount = if k == n - 1 {
+                amount - share * Decimal::from(n - 1)
             } else {
                 share
             };
             Ok(PlannedPayment {
-                seq,
+                seq: first_seq + k,
                 amount,
                 due_at,
             })
         })
         .collect()
+}
+
+/// The installment interval as a calendar step.
+pub fn step(interval: Duration) -> Option<chrono::Duration> {
+    chrono::Duration::from_std(interval).ok()
+}
+
+pub fn past_the_calendar() -> RuleViolation {
+    RuleViolation::new("invalid_interval", "the schedule runs past the calendar")
 }
 
 /// The Idempotency-Key of the deposit that pays an advance out: the same for

@@ -1,5 +1,6 @@
-//! What becomes of an advance's open payments when one fails for funds or
-//! when the advance is paid off early: the rules, with no I/O. The store
+//! What becomes of an advance's open payments when one fails for funds,
+//! when the advance is paid off early, or when it is rescheduled
+//! (re-aged): the rules, with no I/O. The store
 //! reads the payments under the advance's locks and carries out what these
 //! decide.
 
@@ -9,7 +10,9 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use shared_types::advances::{AdvanceStatus, PaymentId, PaymentStatus};
 
-use super::PlannedPayment;
+use service_kit::rule::RuleViolation;
+
+use super::{Installments, PlannedPayment};
 
 /// A payment of an advance as the rules see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,13 +55,30 @@ pub fn roll_over(
     }
 }
 
-/// Why an advance cannot be paid off now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayoffRefused {
+/// Why an advance's plan cannot be changed now (paid off or rescheduled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
     NotActive,
     /// A worker is collecting one of its payments: it is waited for, never
     /// cancelled under the worker.
     PaymentInProgress,
+    /// The new plan breaks a rule (too little left to split so).
+    Plan(RuleViolation),
+}
+
+/// The payments a change of plan cancels: every scheduled one, once the
+/// advance is active and no payment is being collected.
+fn cancellable(status: AdvanceStatus, open: &[OpenPayment]) -> Result<Vec<&OpenPayment>, Refused> {
+    if status != AdvanceStatus::Active {
+        return Err(Refused::NotActive);
+    }
+    if open.iter().any(|p| p.status == PaymentStatus::Processing) {
+        return Err(Refused::PaymentInProgress);
+    }
+    Ok(open
+        .iter()
+        .filter(|p| p.status == PaymentStatus::Scheduled)
+        .collect())
 }
 
 /// What an early payoff does: cancels the scheduled payments and appends one
@@ -76,17 +96,8 @@ pub fn pay_off(
     open: &[OpenPayment],
     last_seq: Option<i32>,
     now: DateTime<Utc>,
-) -> Result<Payoff, PayoffRefused> {
-    if status != AdvanceStatus::Active {
-        return Err(PayoffRefused::NotActive);
-    }
-    if open.iter().any(|p| p.status == PaymentStatus::Processing) {
-        return Err(PayoffRefused::PaymentInProgress);
-    }
-    let scheduled: Vec<&OpenPayment> = open
-        .iter()
-        .filter(|p| p.status == PaymentStatus::Scheduled)
-        .collect();
+) -> Result<Payoff, Refused> {
+    let scheduled = cancellable(status, open)?;
     let due = (!scheduled.is_empty()).then(|| PlannedPayment {
         seq: last_seq.unwrap_or(0) + 1,
         amount: scheduled.iter().map(|p| p.amount).sum(),
@@ -95,6 +106,48 @@ pub fn pay_off(
     Ok(Payoff {
         cancel: scheduled.iter().map(|p| p.id).collect(),
         due,
+    })
+}
+
+/// What a reschedule does: cancels the scheduled payments and splits what
+/// they held (the advance's outstanding amount: nothing is processing) into
+/// a new plan, numbered on from the last payment. The missed chain ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reschedule {
+    pub cancel: Vec<PaymentId>,
+    pub plan: Vec<PlannedPayment>,
+}
+
+/// Re-ages an advance in `status` whose open payments are `open` and whose
+/// last payment is `last_seq`: `installments` new payments, the first due at
+/// `first_due_at` (checked against the request's arrival before), the others
+/// one `interval` apart. With nothing scheduled there is nothing to split:
+/// no payment is cancelled or added (the chain still ends).
+pub fn reschedule(
+    status: AdvanceStatus,
+    open: &[OpenPayment],
+    last_seq: Option<i32>,
+    installments: Installments,
+    first_due_at: DateTime<Utc>,
+    interval: Duration,
+) -> Result<Reschedule, Refused> {
+    let scheduled = cancellable(status, open)?;
+    let outstanding: Decimal = scheduled.iter().map(|p| p.amount).sum();
+    let plan = if outstanding.is_zero() {
+        Vec::new()
+    } else {
+        super::plan(
+            outstanding,
+            installments,
+            last_seq.unwrap_or(0) + 1,
+            first_due_at,
+            interval,
+        )
+        .map_err(Refused::Plan)?
+    };
+    Ok(Reschedule {
+        cancel: scheduled.iter().map(|p| p.id).collect(),
+        plan,
     })
 }
 
@@ -176,11 +229,111 @@ mod tests {
         ];
         assert_eq!(
             pay_off(AdvanceStatus::Active, &open, Some(4), Utc::now()),
-            Err(PayoffRefused::PaymentInProgress)
+            Err(Refused::PaymentInProgress)
         );
         assert_eq!(
             pay_off(AdvanceStatus::Repaid, &open[1..], Some(4), Utc::now()),
-            Err(PayoffRefused::NotActive)
+            Err(Refused::NotActive)
         );
+    }
+
+    fn plan_of(reschedule: &Reschedule) -> Vec<(i32, Decimal, DateTime<Utc>)> {
+        reschedule
+            .plan
+            .iter()
+            .map(|p| (p.seq, p.amount, p.due_at))
+            .collect()
+    }
+
+    #[test]
+    fn a_reschedule_splits_what_is_scheduled_into_the_new_plan_numbered_on() {
+        // Payments 1 and 2 failed and were carried: 3 holds 60.00, 4 holds 30.00.
+        let open = [
+            payment(3, 60, PaymentStatus::Scheduled),
+            payment(4, 30, PaymentStatus::Scheduled),
+        ];
+        let first = Utc::now() + chrono::Duration::days(3);
+        let installments = Installments::parse(Some(4)).unwrap();
+        let plan = reschedule(
+            AdvanceStatus::Active,
+            &open,
+            Some(4),
+            installments,
+            first,
+            WEEK,
+        )
+        .unwrap();
+        assert_eq!(plan.cancel, [open[0].id, open[1].id]);
+        let week = chrono::Duration::days(7);
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(
+            plan_of(&plan),
+            [
+                (5, d("22.50"), first),
+                (6, d("22.50"), first + week),
+                (7, d("22.50"), first + week * 2),
+                (8, d("22.50"), first + week * 3),
+            ]
+        );
+        // The rounding rule: 100.00 / 3 is 33.33, 33.33, 33.34.
+        let open = [payment(2, 100, PaymentStatus::Scheduled)];
+        let three = Installments::parse(Some(3)).unwrap();
+        let amounts: Vec<Decimal> =
+            reschedule(AdvanceStatus::Active, &open, Some(2), three, first, WEEK)
+                .unwrap()
+                .plan
+                .iter()
+                .map(|p| p.amount)
+                .collect();
+        assert_eq!(amounts, [d("33.33"), d("33.33"), d("33.34")]);
+    }
+
+    #[test]
+    fn a_reschedule_waits_for_a_payment_in_progress_and_needs_an_active_advance() {
+        let open = [
+            payment(3, 10, PaymentStatus::Processing),
+            payment(4, 12, PaymentStatus::Scheduled),
+        ];
+        let two = Installments::parse(Some(2)).unwrap();
+        let now = Utc::now();
+        assert_eq!(
+            reschedule(AdvanceStatus::Active, &open, Some(4), two, now, WEEK),
+            Err(Refused::PaymentInProgress)
+        );
+        assert_eq!(
+            reschedule(AdvanceStatus::Repaid, &open[1..], Some(4), two, now, WEEK),
+            Err(Refused::NotActive)
+        );
+        assert_eq!(
+            reschedule(
+                AdvanceStatus::Disbursing,
+                &open[1..],
+                Some(4),
+                two,
+                now,
+                WEEK
+            ),
+            Err(Refused::NotActive)
+        );
+    }
+
+    #[test]
+    fn a_reschedule_too_fine_for_what_is_left_is_refused() {
+        let open = [OpenPayment {
+            amount: "0.05".parse().unwrap(),
+            ..payment(4, 0, PaymentStatus::Scheduled)
+        }];
+        let eight = Installments::parse(Some(8)).unwrap();
+        match reschedule(
+            AdvanceStatus::Active,
+            &open,
+            Some(4),
+            eight,
+            Utc::now(),
+            WEEK,
+        ) {
+            Err(Refused::Plan(rule)) => assert_eq!(rule.code, "amount_too_small"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -18,7 +18,7 @@ use crate::clients::accounts::Origin;
 use crate::clients::broker::{self, BrokerError};
 use crate::context::Context;
 use crate::error::JobError;
-use crate::operations::{advances, reconciliation, run_job};
+use crate::operations::{advances, portfolio, reconciliation, run_job};
 use crate::store::payments;
 
 /// Jobs published per transaction.
@@ -75,6 +75,7 @@ pub async fn tick(
 ) -> Result<usize, JobError> {
     let overdue = run_job(&ctx.pool, |conn| Ok(payments::oldest_due_age(conn)?)).await?;
     ctx.metrics.overdue.set(overdue);
+    portfolio::refresh_gauge(ctx).await?;
     advances::retry_disbursements(ctx).await?;
     let mut published = 0;
     loop {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel::pg::PgConnection;
 use diesel::Connection;
+use rust_decimal::Decimal;
 use service_kit::amount::Amount;
 use service_kit::error::{classify, ApiError, DbFailure};
 use service_kit::idempotency::{
@@ -31,7 +32,7 @@ use crate::domain::{self, Installments};
 use crate::error::JobError;
 use crate::store::advances::{self as advances_store, AdvanceRow};
 use crate::store::events;
-use crate::store::payments::{self as payments_store, PaymentRow, PayoffRefused};
+use crate::store::payments::{self as payments_store, PaymentRow, Refused};
 
 /// How long an attempt to disburse keeps others from trying the same advance.
 const DISBURSE_LEASE: Duration = Duration::from_secs(30);
@@ -128,6 +129,10 @@ pub async fn create(
         idempotency_key: idempotency
             .as_ref()
             .map(|idem| idem.key.as_str().to_owned()),
+        outstanding: request.amount.value(),
+        missed_installments: 0,
+        overdue_amount: Decimal::ZERO,
+        overdue_since: None,
     };
     let schedule: Vec<PaymentRow> = plan
         .iter()
@@ -339,26 +344,34 @@ pub async fn retry_disbursements(ctx: &Context) -> Result<usize, JobError> {
 
 pub async fn get(ctx: &Context, id: AdvanceId) -> Result<Advance, ApiError> {
     run(&ctx.pool, move |conn| {
-        let advance = advances_store::find(conn, id)?
-            .ok_or_else(|| ApiError::NotFound(format!("advance {id} does not exist")))?;
+        let advance = find_or_404(conn, id)?;
         let payments = payments_store::of_advance(conn, id)?;
         Ok(advance.to_wire(&payments))
     })
     .await
 }
 
-/// An account's advances, newest first, snapshot-stable like every listing.
+/// Which advances a listing shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Filters {
+    pub account: Option<AccountId>,
+    /// `true`: only those with a missed installment; `false`: only those without.
+    pub overdue: Option<bool>,
+}
+
+/// Advances, oldest first, snapshot-stable like every listing.
 pub async fn list(
     ctx: &Context,
-    account: AccountId,
+    filters: Filters,
     position: Position,
 ) -> Result<Page<Advance>, ApiError> {
     let start = position.start(Key::time_and_id)?;
     run(&ctx.pool, move |conn| {
         let snapshot = Snapshot::read_at(conn, position.snapshot.clone(), None)?;
-        let (rows, total) = advances_store::list_for_account(
+        let (rows, total) = advances_store::list(
             conn,
-            account,
+            filters.account,
+            filters.overdue,
             &snapshot.pg_snapshot,
             start,
             position.limit,
@@ -383,6 +396,23 @@ pub async fn list(
     .await
 }
 
+/// How a change of an advance's plan was refused, as the API answers it.
+fn refusal(id: AdvanceId, advance: &AdvanceRow, refused: Refused) -> ApiError {
+    match refused {
+        Refused::NotActive => ApiError::Conflict {
+            code: "advance_not_active",
+            message: format!("advance {id} is {}, not active", advance.status().name()),
+        },
+        Refused::PaymentInProgress => ApiError::Conflict {
+            code: "payment_in_progress",
+            message: format!(
+                "a payment of advance {id} is being collected; try again when it is done"
+            ),
+        },
+        Refused::Plan(rule) => rule.into(),
+    }
+}
+
 /// Early repayment: the scheduled payments are cancelled and one payment of
 /// their sum, due at once, is collected by the workers like any other.
 /// `202` with the advance as it then stands.
@@ -393,31 +423,56 @@ pub async fn pay_off(
 ) -> Result<Reply, ApiError> {
     run(&ctx.pool, move |conn| {
         run_once(conn, idempotency, |conn: &mut PgConnection| {
-            let advance = advances_store::find(conn, id)?
-                .ok_or_else(|| ApiError::NotFound(format!("advance {id} does not exist")))?;
-            match payments_store::pay_off(conn, id)? {
-                Ok(cancelled) => {
-                    let changes = vec![(id, AdvanceEventType::PaymentCancelled); cancelled];
-                    events::record(conn, &changes)?;
-                }
-                Err(PayoffRefused::NotActive) => {
-                    return Err(ApiError::Conflict {
-                        code: "advance_not_active",
-                        message: format!("advance {id} is {}, not active", advance.status().name()),
-                    })
-                }
-                Err(PayoffRefused::PaymentInProgress) => {
-                    return Err(ApiError::Conflict {
-                        code: "payment_in_progress",
-                        message: format!(
-                        "a payment of advance {id} is being collected; try again when it is done"
-                    ),
-                    })
-                }
-            }
+            let before = find_or_404(conn, id)?;
+            let cancelled =
+                payments_store::pay_off(conn, id)?.map_err(|r| refusal(id, &before, r))?;
+            events::record(
+                conn,
+                &vec![(id, AdvanceEventType::PaymentCancelled); cancelled],
+            )?;
+            let advance = find_or_404(conn, id)?;
             let payments = payments_store::of_advance(conn, id)?;
             Reply::new(202, &advance.to_wire(&payments)).map_err(ApiError::internal)
         })
     })
     .await
+}
+
+/// A validated request to re-age an advance.
+pub struct Reaging {
+    pub installments: Installments,
+    /// When the first new payment is due; `None`: one interval from now.
+    pub first_due_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// Re-aging: the scheduled payments are cancelled, the outstanding amount is
+/// split into a new plan and the missed chain ends, under the same locks as
+/// a payoff (a payment being collected is waited for, then refused). `200`
+/// with the advance as it then stands.
+pub async fn reschedule(
+    ctx: &Context,
+    idempotency: Option<Idempotency>,
+    id: AdvanceId,
+    reaging: Reaging,
+) -> Result<Reply, ApiError> {
+    run(&ctx.pool, move |conn| {
+        run_once(conn, idempotency, |conn: &mut PgConnection| {
+            let before = find_or_404(conn, id)?;
+            let cancelled =
+                payments_store::reschedule(conn, id, reaging.installments, reaging.first_due_at)?
+                    .map_err(|r| refusal(id, &before, r))?;
+            let mut changes = vec![(id, AdvanceEventType::PaymentCancelled); cancelled];
+            changes.push((id, AdvanceEventType::AdvanceRescheduled));
+            events::record(conn, &changes)?;
+            let advance = find_or_404(conn, id)?;
+            let payments = payments_store::of_advance(conn, id)?;
+            Reply::new(200, &advance.to_wire(&payments)).map_err(ApiError::internal)
+        })
+    })
+    .await
+}
+
+fn find_or_404(conn: &mut PgConnection, id: AdvanceId) -> Result<AdvanceRow, ApiError> {
+    advances_store::find(conn, id)?
+        .ok_or_else(|| ApiError::NotFound(format!("advance {id} does not exist")))
 }

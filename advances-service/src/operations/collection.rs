@@ -3,20 +3,23 @@
 //! acknowledged only after this returns. Jobs that arrive together are
 //! collected together, with a fixed number of database statements per batch.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use diesel::Connection;
+use rust_decimal::Decimal;
 use service_kit::trace::TraceParent;
 use shared_types::accounts::TransactionId;
 use shared_types::advances::{AdvanceEventType, AdvanceId, PaymentId, PaymentJob, PaymentStatus};
 use tracing::Instrument;
+use uuid::Uuid;
 
 use super::run_job;
 use crate::clients::accounts::{Movement, Origin, Withdrawal};
 use crate::context::Context;
 use crate::domain;
+use crate::domain::overdue;
 use crate::error::JobError;
-use crate::store::advances::{self as advances_store, AdvanceRow};
+use crate::store::advances::{self as advances_store, AdvanceRow, Figures};
 use crate::store::events;
 use crate::store::payments::{self as payments_store, PaymentRow};
 
@@ -210,33 +213,64 @@ impl Outcomes {
     }
 
     /// Locks the advances involved (in id order, as every writer of an
-    /// advance's payments does), then stores every outcome and marks the
-    /// advances whose last payment this was as repaid.
+    /// advance's payments does), then stores every outcome, what they did to
+    /// each advance's figures (outstanding amount, missed chain) and marks
+    /// the advances whose last payment this was as repaid.
     fn store(&self, conn: &mut diesel::PgConnection) -> Result<(), JobError> {
         let mut advances: Vec<AdvanceId> =
             self.refused.iter().map(|(p, _, _)| p.advance()).collect();
         advances.extend(self.paid.iter().map(|paid| paid.advance));
         advances.sort_unstable_by_key(|id| id.0);
         advances.dedup();
-        advances_store::lock_all(conn, &advances)?;
+        let locked = advances_store::lock_all(conn, &advances)?;
         let paid: Vec<(PaymentId, TransactionId)> = self
             .paid
             .iter()
             .map(|paid| (paid.payment, paid.transaction))
             .collect();
-        let mut changes: Vec<(AdvanceId, AdvanceEventType)> =
-            payments_store::mark_all_paid(conn, &paid)?
-                .into_iter()
-                .map(|advance| (advance, AdvanceEventType::PaymentPaid))
-                .collect();
+        // Each advance's outcomes, by payment number: the order its missed
+        // chain takes them in.
+        let mut outcomes: BTreeMap<Uuid, Vec<(i32, overdue::Outcome)>> = BTreeMap::new();
+        let mut collected: BTreeMap<Uuid, Decimal> = BTreeMap::new();
+        let mut changes: Vec<(AdvanceId, AdvanceEventType)> = Vec::new();
+        for marked in payments_store::mark_all_paid(conn, &paid)? {
+            outcomes
+                .entry(marked.advance_id)
+                .or_default()
+                .push((marked.seq, overdue::Outcome::Collected));
+            *collected.entry(marked.advance_id).or_default() += marked.amount;
+            changes.push((AdvanceId(marked.advance_id), AdvanceEventType::PaymentPaid));
+        }
         for (payment, reason, interval) in &self.refused {
             if payments_store::mark_failed_and_roll_over(conn, payment, reason, *interval)? {
+                outcomes.entry(payment.advance_id).or_default().push((
+                    payment.seq,
+                    overdue::Outcome::Failed {
+                        amount: payment.amount,
+                        due_at: payment.due_at,
+                    },
+                ));
                 changes.push((payment.advance(), AdvanceEventType::PaymentFailed));
             }
         }
         for (payment, wait) in &self.deferred {
             payments_store::release(conn, *payment, *wait)?;
         }
+        let figures: Vec<Figures> = locked
+            .iter()
+            .filter_map(|advance| {
+                let mut own = outcomes.remove(&advance.id)?;
+                own.sort_by_key(|(seq, _)| *seq);
+                Some(Figures {
+                    advance: advance.id(),
+                    collected: collected.get(&advance.id).copied().unwrap_or_default(),
+                    overdue: own.iter().fold(advance.overdue(), |chain, (_, outcome)| {
+                        chain.after(*outcome)
+                    }),
+                })
+            })
+            .collect();
+        advances_store::record_figures(conn, &figures)?;
         // The payments' events carry their advances before any is repaid.
         events::record(conn, &changes)?;
         let repaid = advances_store::mark_repaid_if_complete_all(conn, &advances)?;

@@ -5,6 +5,7 @@
 pub mod advances;
 pub mod collection;
 pub mod dead_letters;
+pub mod portfolio;
 pub mod reconciliation;
 
 use diesel::pg::PgConnection;

@@ -1,22 +1,24 @@
-//! Advances: create, get, list an account's.
+//! Advances: create, get, list, pay off, reschedule.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use service_kit::amount::Amount;
 use service_kit::auth::Caller;
 use service_kit::error::ApiError;
 use service_kit::http::{parse_optional_post, parse_post, uuid, NoFields};
 use service_kit::listing::{Listing, PageParams};
+use service_kit::rule::RuleViolation;
 use service_kit::telemetry::RequestId;
 use service_kit::trace::TraceParent;
 use shared_types::accounts::{AccountId, Page};
-use shared_types::advances::{Advance, AdvanceId, AdvanceRequest};
+use shared_types::advances::{Advance, AdvanceId, AdvanceRequest, RescheduleRequest};
 use shared_types::ErrorBody;
 
 use crate::clients::accounts::Origin;
 use crate::context::Context;
 use crate::domain::Installments;
-use crate::operations::advances::{self, Created, NewAdvance};
+use crate::operations::advances::{self, Created, Filters, NewAdvance, Reaging};
 
 /// Lend money to an account: it is paid in at once (a deposit whose
 /// `reference` is `advance:<advance_id>`) and collected back in `installments`
@@ -123,16 +125,86 @@ pub async fn get_advance(
     Ok(HttpResponse::Ok().json(advances::get(&ctx, id).await?))
 }
 
+/// Re-age an advance: every `scheduled` payment becomes `cancelled`, and
+/// the `outstanding` amount is split into `installments` new payments by
+/// the usual rounding rule, numbered on from the highest `seq` so far, the
+/// first due at `first_due_at` (default one interval from now), the others
+/// one interval apart. The missed chain ends; `installments` of the advance
+/// keeps the plan it was made with. Publishes `advance.rescheduled`, and
+/// `payment.cancelled` for each payment it cancels.
+///
+/// Example (with `T='Authorization: Bearer dev-token'`):
+/// ```sh
+/// curl -H "$T" -H 'Content-Type: application/json' -d '{"installments": 8}' \
+///   http://127.0.0.1:8081/api/v1/advances/$ADVANCE_ID/reschedule
+/// ```
+#[utoipa::path(
+    tag = "advances",
+    request_body = RescheduleRequest,
+    params(
+        ("advance_id" = uuid::Uuid, Path, description = "The advance's UUID"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII; a repeat gets the status and body the first request answered"),
+    ),
+    responses(
+        (status = 200, description = "Rescheduled: the advance with its new plan", body = Advance),
+        (status = 400, description = "Malformed JSON or wrong types", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "A payment is being collected (payment_in_progress), the advance is not active (advance_not_active), or the key is in flight", body = ErrorBody),
+        (status = 422, description = "invalid_installments, invalid_due_date (not RFC 3339, or before the request), amount_too_small (too little left for so many payments), idempotency_key_reused", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = ["advances:write"]))
+)]
+#[post("/advances/{advance_id}/reschedule")]
+pub async fn reschedule(
+    ctx: web::Data<Context>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let arrived = Utc::now();
+    let id = AdvanceId(uuid(&path, "an advance id")?);
+    let (request, idempotency) = parse_post::<RescheduleRequest>(&req, &body)?;
+    let reaging = Reaging {
+        installments: Installments::parse(Some(request.installments))?,
+        first_due_at: request
+            .first_due_at
+            .as_deref()
+            .map(|at| first_due_at(at, arrived))
+            .transpose()?,
+    };
+    let reply = advances::reschedule(&ctx, idempotency, id, reaging).await?;
+    Ok(reply.into_response())
+}
+
+/// A reschedule's `first_due_at`: RFC 3339, not before the request arrived.
+fn first_due_at(asked: &str, arrived: DateTime<Utc>) -> Result<DateTime<Utc>, RuleViolation> {
+    let invalid =
+        |why: &str| RuleViolation::new("invalid_due_date", format!("first_due_at {asked:?} {why}"));
+    let at = DateTime::parse_from_rfc3339(asked)
+        .map_err(|_| invalid("is not an RFC 3339 timestamp"))?
+        .with_timezone(&Utc);
+    if at < arrived {
+        return Err(invalid("is before the request"));
+    }
+    Ok(at)
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListFilters {
-    /// The account whose advances to list.
-    #[param(value_type = uuid::Uuid)]
-    account_id: String,
+    /// Only this account's advances.
+    #[param(value_type = Option<uuid::Uuid>)]
+    account_id: Option<String>,
+    /// `true`: only advances with `missed_installments > 0`; `false`: only
+    /// those with `0`.
+    overdue: Option<bool>,
 }
 
-/// An account's advances, newest first.
+/// Advances, oldest first; every filter is optional.
 #[utoipa::path(
     tag = "advances",
     params(ListFilters, PageParams),
@@ -149,7 +221,19 @@ pub async fn list_advances(
     ctx: web::Data<Context>,
     listing: Listing<ListFilters>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = AccountId(uuid(&listing.filters.account_id, "an account id")?);
-    let position = listing.position(None, format!("advances:{account}"))?;
-    Ok(HttpResponse::Ok().json(advances::list(&ctx, account, position).await?))
+    let account = listing
+        .filters
+        .account_id
+        .as_deref()
+        .map(|id| uuid(id, "an account id").map(AccountId))
+        .transpose()?;
+    let filters = Filters {
+        account,
+        overdue: listing.filters.overdue,
+    };
+    let position = listing.position(
+        None,
+        format!("advances:{:?}:{:?}", filters.account, filters.overdue),
+    )?;
+    Ok(HttpResponse::Ok().json(advances::list(&ctx, filters, position).await?))
 }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod advances;
+pub mod reports;
 
 use service_kit::access::{Policy, ADMIN};
 use service_kit::route::Routes;
@@ -30,6 +31,8 @@ pub fn declare(routes: &mut Routes) {
         .service(advances::list_advances)
         .service(advances::get_advance)
         .service(advances::pay_off)
+        .service(advances::reschedule)
+        .service(reports::portfolio_report)
         .service(admin::dead_letters)
         .service(admin::replay_dead_letter)
         .service(admin::latest_reconciliation)

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double};
+use diesel::sql_types::{Array, BigInt, Double, Integer, Nullable, Numeric, Timestamptz};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -15,7 +15,9 @@ use service_kit::listing::Start;
 use service_kit::stored::Stored;
 use service_kit::trace::TraceParent;
 use shared_types::accounts::{AccountId, TransactionId};
-use shared_types::advances::{Advance, AdvanceId, AdvanceStatus, Payment, PaymentStatus};
+use shared_types::advances::{Advance, AdvanceId, AdvanceStatus, Payment};
+
+use crate::domain::overdue::Overdue;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, QueryableByName)]
 #[diesel(table_name = advances)]
@@ -42,6 +44,12 @@ pub struct AdvanceRow {
     pub traceparent: Option<String>,
     /// The Idempotency-Key of the request that made it, if it sent one.
     pub idempotency_key: Option<String>,
+    /// The amount less its paid payments, kept with each collection.
+    pub outstanding: Decimal,
+    /// Its missed chain ([`Overdue`]), kept with each outcome.
+    pub missed_installments: i32,
+    pub overdue_amount: Decimal,
+    pub overdue_since: Option<DateTime<Utc>>,
 }
 
 impl AdvanceRow {
@@ -62,17 +70,21 @@ impl AdvanceRow {
         self.traceparent.as_deref().and_then(TraceParent::parse)
     }
 
+    /// Its missed chain.
+    pub fn overdue(&self) -> Overdue {
+        Overdue {
+            missed: self.missed_installments,
+            amount: self.overdue_amount,
+            since: self.overdue_since,
+        }
+    }
+
     pub fn interval(&self) -> Duration {
         Duration::from_millis(u64::try_from(self.interval_ms).unwrap_or(1))
     }
 
     /// The wire form, with its payments (ordered by `seq`).
     pub fn to_wire(&self, payments: &[PaymentRow]) -> Advance {
-        let paid: Decimal = payments
-            .iter()
-            .filter(|p| p.status() == PaymentStatus::Paid)
-            .map(|p| p.amount)
-            .sum();
         Advance {
             advance_id: self.id(),
             account_id: self.account(),
@@ -81,8 +93,11 @@ impl AdvanceRow {
             status: self.status(),
             installments: self.installments,
             created_by: self.created_by.clone(),
-            paid,
-            outstanding: self.amount - paid,
+            paid: self.amount - self.outstanding,
+            outstanding: self.outstanding,
+            missed_installments: self.missed_installments,
+            overdue_amount: self.overdue_amount,
+            overdue_since: self.overdue_since,
             created_at: self.created_at,
             payments: payments
                 .iter()
@@ -122,16 +137,65 @@ pub fn find_all(conn: &mut PgConnection, ids: &[AdvanceId]) -> QueryResult<Vec<A
 }
 
 /// Locks these advances for the rest of the transaction, in id order, so that
-/// two transactions locking several never deadlock. Everything that finishes
-/// a payment takes its advance's lock first, so "is it repaid now?" is
-/// decided by one of them at a time.
-pub fn lock_all(conn: &mut PgConnection, ids: &[AdvanceId]) -> QueryResult<()> {
+/// two transactions locking several never deadlock, and answers them as
+/// locked. Everything that finishes a payment takes its advance's lock
+/// first, so "is it repaid now?" and the missed chain are decided by one of
+/// them at a time (and the portfolio rollup's shard lock, taken by the
+/// advance's first change, always after the advances' locks).
+pub fn lock_all(conn: &mut PgConnection, ids: &[AdvanceId]) -> QueryResult<Vec<AdvanceRow>> {
     advances::table
         .filter(advances::id.eq_any(ids.iter().map(|id| id.0)))
         .order(advances::id)
-        .select(advances::id)
+        .select(AdvanceRow::as_select())
         .for_update()
-        .load::<Uuid>(conn)
+        .load(conn)
+}
+
+/// What a batch of payment outcomes did to one (locked) advance.
+pub struct Figures {
+    pub advance: AdvanceId,
+    /// What its payments collected.
+    pub collected: Decimal,
+    /// Its missed chain now.
+    pub overdue: Overdue,
+}
+
+/// Stores what outcomes did to these advances: their outstanding amount
+/// goes down by what was collected and their missed chain is replaced (the
+/// portfolio rollup follows by trigger).
+pub fn record_figures(conn: &mut PgConnection, figures: &[Figures]) -> QueryResult<()> {
+    if figures.is_empty() {
+        return Ok(());
+    }
+    let mut update = RecordFigures::default();
+    for f in figures {
+        update.ids.push(f.advance.0);
+        update.collected.push(f.collected);
+        update.missed.push(f.overdue.missed);
+        update.overdue.push(f.overdue.amount);
+        update.since.push(f.overdue.since);
+    }
+    update.execute(conn).map(|_| ())
+}
+
+service_kit::prepared_statement!(#[derive(Default)] RecordFigures {
+    ids: Array<diesel::sql_types::Uuid> => Vec<Uuid>,
+    collected: Array<Numeric> => Vec<Decimal>,
+    missed: Array<Integer> => Vec<i32>,
+    overdue: Array<Numeric> => Vec<Decimal>,
+    since: Array<Nullable<Timestamptz>> => Vec<Option<DateTime<Utc>>>,
+} = include_str!("advances/record_figures.sql"));
+
+/// Ends an advance's missed chain (a reschedule).
+pub fn clear_overdue(conn: &mut PgConnection, id: AdvanceId) -> QueryResult<()> {
+    diesel::update(advances::table.find(id.0))
+        .set((
+            advances::missed_installments.eq(0),
+            advances::overdue_amount.eq(Decimal::ZERO),
+            advances::overdue_since.eq(None::<DateTime<Utc>>),
+            advances::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
         .map(|_| ())
 }
 
@@ -141,35 +205,46 @@ struct Count {
     n: i64,
 }
 
-/// One page of an account's advances, newest first, as of a snapshot.
-pub fn list_for_account(
+/// One page of advances, oldest first, as of a snapshot: an account's
+/// (`advances_by_account`) or all (`advances_by_time`), the overdue ones only
+/// (`advances_overdue`) or those not overdue.
+pub fn list(
     conn: &mut PgConnection,
-    account: AccountId,
+    account: Option<AccountId>,
+    overdue: Option<bool>,
     snapshot: &str,
     start: Start<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> QueryResult<(Vec<AdvanceRow>, i64)> {
-    const FILTER: &str =
-        "account_id = $1 AND pg_visible_in_snapshot(xid::text::xid8, $2::pg_snapshot)";
-    // $4 rows in, or after the key ($5, $6) of a cursor: the plan is made for
-    // the values given, so either is a range of `advances_by_account`.
+    // The account is bound either way (the plan is made for its value, so
+    // `$2 IS NULL` folds away); `overdue` is written out, so that the
+    // partial index's predicate is the query's own.
+    let filter = format!(
+        "pg_visible_in_snapshot(xid::text::xid8, $1::pg_snapshot) \
+         AND ($2::uuid IS NULL OR account_id = $2){}",
+        match overdue {
+            Some(true) => " AND missed_installments > 0",
+            Some(false) => " AND missed_installments = 0",
+            None => "",
+        }
+    );
+    let account = account.map(|a| a.0);
+    // $3 rows in, or after the key ($4, $5) of a cursor.
     let rows = diesel::sql_query(format!(
-        "SELECT * FROM advances WHERE {FILTER} \
-         AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid)) \
-         ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+        "SELECT * FROM advances WHERE {filter} \
+         AND ($4::timestamptz IS NULL OR (created_at, id) > ($4, $5::uuid)) \
+         ORDER BY created_at, id LIMIT $6 OFFSET $3"
     ))
-    .bind::<diesel::sql_types::Uuid, _>(account.0)
     .bind::<diesel::sql_types::Text, _>(snapshot)
-    .bind::<BigInt, _>(limit)
+    .bind::<Nullable<diesel::sql_types::Uuid>, _>(account)
     .bind::<BigInt, _>(start.offset())
-    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>, _>(
-        start.key().map(|k| k.0),
-    )
-    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(start.key().map(|k| k.1))
+    .bind::<Nullable<Timestamptz>, _>(start.key().map(|k| k.0))
+    .bind::<Nullable<diesel::sql_types::Uuid>, _>(start.key().map(|k| k.1))
+    .bind::<BigInt, _>(limit)
     .load(conn)?;
-    let total = diesel::sql_query(format!("SELECT count(*) AS n FROM advances WHERE {FILTER}"))
-        .bind::<diesel::sql_types::Uuid, _>(account.0)
+    let total = diesel::sql_query(format!("SELECT count(*) AS n FROM advances WHERE {filter}"))
         .bind::<diesel::sql_types::Text, _>(snapshot)
+        .bind::<Nullable<diesel::sql_types::Uuid>, _>(account)
         .get_result::<Count>(conn)?
         .n;
     Ok((rows, total))

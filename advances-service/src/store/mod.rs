@@ -4,6 +4,7 @@ pub mod advances;
 pub mod dead_letters;
 pub mod events;
 pub mod payments;
+pub mod portfolio;
 pub mod reconciliation;
 pub mod schema;
 

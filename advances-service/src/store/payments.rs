@@ -9,10 +9,11 @@ use diesel::sql_types::{Array, BigInt, Double, Nullable, Text, Uuid as SqlUuid};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::advances::AdvanceRow;
 use super::schema::payments;
-pub use crate::domain::payments::PayoffRefused;
+pub use crate::domain::payments::Refused;
 use crate::domain::payments::{self as domain, roll_over, OpenPayment, RollOver};
-use crate::domain::PlannedPayment;
+use crate::domain::{Installments, PlannedPayment};
 use service_kit::stored::Stored;
 use shared_types::accounts::TransactionId;
 use shared_types::advances::{AdvanceId, Payment, PaymentId, PaymentJob, PaymentStatus};
@@ -145,19 +146,25 @@ pub fn find_all(conn: &mut PgConnection, ids: &[PaymentId]) -> QueryResult<Vec<P
         .load(conn)
 }
 
+/// A payment [`mark_all_paid`] marked.
+#[derive(QueryableByName)]
+pub struct Marked {
+    #[diesel(sql_type = SqlUuid)]
+    pub advance_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub seq: i32,
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub amount: Decimal,
+}
+
 /// Records collected payments, each with its accounts-manager transaction; a
 /// payment no longer `processing` (another claimant, after our lease ran out,
-/// recorded the same withdrawal) is left as it is. Answers the advances of
-/// the payments it marked, one entry per payment.
+/// recorded the same withdrawal) is left as it is. Answers the payments it
+/// marked.
 pub fn mark_all_paid(
     conn: &mut PgConnection,
     paid: &[(PaymentId, TransactionId)],
-) -> QueryResult<Vec<AdvanceId>> {
-    #[derive(QueryableByName)]
-    struct Marked {
-        #[diesel(sql_type = SqlUuid)]
-        advance_id: Uuid,
-    }
+) -> QueryResult<Vec<Marked>> {
     if paid.is_empty() {
         return Ok(Vec::new());
     }
@@ -165,14 +172,10 @@ pub fn mark_all_paid(
         .iter()
         .map(|(payment, transaction)| (payment.0, transaction.0))
         .unzip();
-    let marked: Vec<Marked> = diesel::sql_query(include_str!("payments/mark_all_paid.sql"))
+    diesel::sql_query(include_str!("payments/mark_all_paid.sql"))
         .bind::<Array<SqlUuid>, _>(payments)
         .bind::<Array<SqlUuid>, _>(transactions)
-        .load(conn)?;
-    Ok(marked
-        .into_iter()
-        .map(|m| AdvanceId(m.advance_id))
-        .collect())
+        .load(conn)
 }
 
 /// Records a payment the account could not cover, and rolls its amount into
@@ -280,24 +283,25 @@ pub fn mark_published(conn: &mut PgConnection, ids: &[PaymentId]) -> QueryResult
         .map(|_| ())
 }
 
-/// Pays an advance off early, inside the caller's transaction, under the
-/// advance's lock (which every writer of its payments takes first): its
-/// scheduled payments become `cancelled` and one payment of their sum, due
-/// now, is appended. Answers how many were cancelled (none when nothing was
-/// left scheduled).
-pub fn pay_off(
-    conn: &mut PgConnection,
-    advance: AdvanceId,
-) -> QueryResult<Result<usize, PayoffRefused>> {
+/// An advance's plan as a change of it (payoff, reschedule) sees it, read
+/// under the advance's lock (which every writer of its payments takes
+/// first): the advance, its open payments, its last payment's number.
+struct Plan {
+    advance: AdvanceRow,
+    open: Vec<OpenPayment>,
+    last_seq: Option<i32>,
+}
+
+fn lock_plan(conn: &mut PgConnection, advance: AdvanceId) -> QueryResult<Option<Plan>> {
     use super::schema::advances;
-    let status: Option<Stored<shared_types::advances::AdvanceStatus>> = advances::table
+    let row: Option<AdvanceRow> = advances::table
         .find(advance.0)
-        .select(advances::status)
+        .select(AdvanceRow::as_select())
         .for_update()
         .first(conn)
         .optional()?;
-    let Some(Stored(status)) = status else {
-        return Ok(Err(PayoffRefused::NotActive));
+    let Some(row) = row else {
+        return Ok(None);
     };
     // Locked, so that a worker's claim still running (it does not take the
     // advance's lock) is waited for and its `processing` seen: read without
@@ -316,20 +320,90 @@ pub fn pay_off(
         .map(PaymentRow::open)
         .collect();
     let last_seq = last_seq(conn, advance)?;
-    let payoff = match domain::pay_off(status, &open, last_seq, Utc::now()) {
-        Ok(payoff) => payoff,
-        Err(refused) => return Ok(Err(refused)),
-    };
-    let cancelled = diesel::update(
+    Ok(Some(Plan {
+        advance: row,
+        open,
+        last_seq,
+    }))
+}
+
+/// Cancels these payments if they are still scheduled (under the advance's
+/// lock they are); answers how many.
+fn cancel(conn: &mut PgConnection, ids: &[PaymentId]) -> QueryResult<usize> {
+    diesel::update(
         payments::table
-            .filter(payments::id.eq_any(payoff.cancel.iter().map(|p| p.0)))
+            .filter(payments::id.eq_any(ids.iter().map(|p| p.0)))
             .filter(payments::status.eq(Stored(PaymentStatus::Scheduled))),
     )
     .set(payments::status.eq(Stored(PaymentStatus::Cancelled)))
-    .execute(conn)?;
+    .execute(conn)
+}
+
+/// Pays an advance off early, inside the caller's transaction, under the
+/// advance's lock: its scheduled payments become `cancelled` and one payment
+/// of their sum, due now, is appended. Answers how many were cancelled (none
+/// when nothing was left scheduled).
+pub fn pay_off(conn: &mut PgConnection, advance: AdvanceId) -> QueryResult<Result<usize, Refused>> {
+    let Some(plan) = lock_plan(conn, advance)? else {
+        return Ok(Err(Refused::NotActive));
+    };
+    let payoff = match domain::pay_off(plan.advance.status(), &plan.open, plan.last_seq, Utc::now())
+    {
+        Ok(payoff) => payoff,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let cancelled = cancel(conn, &payoff.cancel)?;
     if let Some(due) = &payoff.due {
         insert(conn, advance, due)?;
     }
+    Ok(Ok(cancelled))
+}
+
+/// Re-ages an advance, inside the caller's transaction, under the advance's
+/// lock: its scheduled payments become `cancelled`, what they held is split
+/// into `installments` new payments from `first_due_at` (or one interval
+/// from now), and its missed chain ends. Answers how many were cancelled.
+pub fn reschedule(
+    conn: &mut PgConnection,
+    advance: AdvanceId,
+    installments: Installments,
+    first_due_at: Option<DateTime<Utc>>,
+) -> QueryResult<Result<usize, Refused>> {
+    let Some(plan) = lock_plan(conn, advance)? else {
+        return Ok(Err(Refused::NotActive));
+    };
+    let interval = plan.advance.interval();
+    let first_due_at = match first_due_at {
+        Some(at) => at,
+        None => {
+            match crate::domain::step(interval).and_then(|step| Utc::now().checked_add_signed(step))
+            {
+                Some(at) => at,
+                None => return Ok(Err(Refused::Plan(crate::domain::past_the_calendar()))),
+            }
+        }
+    };
+    let reschedule = match domain::reschedule(
+        plan.advance.status(),
+        &plan.open,
+        plan.last_seq,
+        installments,
+        first_due_at,
+        interval,
+    ) {
+        Ok(reschedule) => reschedule,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let cancelled = cancel(conn, &reschedule.cancel)?;
+    let rows: Vec<PaymentRow> = reschedule
+        .plan
+        .iter()
+        .map(|p| PaymentRow::scheduled(advance, p.seq, p.amount, p.due_at))
+        .collect();
+    diesel::insert_into(payments::table)
+        .values(&rows)
+        .execute(conn)?;
+    super::advances::clear_overdue(conn, advance)?;
     Ok(Ok(cancelled))
 }
 

@@ -1,5 +1,6 @@
 // @generated automatically by Diesel CLI, less the tables only hand-written
-// SQL touches: `events` and `event_relay`, and those service-kit declares:
+// SQL touches: `events`, `event_relay`, `portfolio_rollup` and
+// `collected_rollup`, and those service-kit declares:
 // `api_keys` and `idempotency_keys`.
 
 diesel::table! {
@@ -20,6 +21,10 @@ diesel::table! {
         created_by -> Text,
         traceparent -> Nullable<Text>,
         idempotency_key -> Nullable<Text>,
+        outstanding -> Numeric,
+        missed_installments -> Int4,
+        overdue_amount -> Numeric,
+        overdue_since -> Nullable<Timestamptz>,
     }
 }
 

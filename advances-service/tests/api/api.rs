@@ -343,7 +343,16 @@ async fn reading_advances() {
         (status, body["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_request"))
     );
-    let (status, _) = system.get("/api/v1/advances").await;
+    // Every filter is optional: all advances, oldest first.
+    let (_, other) = system
+        .create_advance(&system.open_account(2).await, "20", 1)
+        .await;
+    let (status, all) = system.get("/api/v1/advances").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["total_count"], 2);
+    assert_eq!(all["items"][0]["advance_id"], id);
+    assert_eq!(all["items"][1]["advance_id"], other["advance_id"]);
+    let (status, _) = system.get("/api/v1/advances?account_id=nope").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = system
         .get(&format!("/api/v1/advances?account_id={account}&limit=0"))

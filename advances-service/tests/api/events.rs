@@ -10,10 +10,10 @@ use test_support::{eventually, Message};
 
 use crate::helpers::{spawn_system, Options, TestSystem};
 
-const QUEUE: &str = "all-advances-events";
+pub const QUEUE: &str = "all-advances-events";
 
 /// Every event received until `done` holds of them, in the order received.
-async fn events_until(system: &TestSystem, done: impl Fn(&[Message]) -> bool) -> Vec<Message> {
+pub async fn events_until(system: &TestSystem, done: impl Fn(&[Message]) -> bool) -> Vec<Message> {
     let received: RefCell<Vec<Message>> = RefCell::default();
     eventually("the events arrive", Duration::from_secs(30), || async {
         let messages = system.vhost.drain(QUEUE).await;
@@ -25,7 +25,7 @@ async fn events_until(system: &TestSystem, done: impl Fn(&[Message]) -> bool) ->
     received.into_inner()
 }
 
-fn of_advance<'a>(events: &'a [Message], id: &str) -> Vec<&'a Message> {
+pub fn of_advance<'a>(events: &'a [Message], id: &str) -> Vec<&'a Message> {
     events
         .iter()
         .filter(|m| m.body["data"]["advance_id"] == id)

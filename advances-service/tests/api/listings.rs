@@ -96,9 +96,9 @@ async fn dead_letters_and_advances_page_by_cursor_as_by_page_while_8_writers_com
     system.sql(&DEAD_LETTER.replace("1, 3", "1, 20")).await;
     let advance = format!(
         "INSERT INTO advances (id, account_id, amount, currency, installments, status, interval_ms, \
-         disbursement_transaction_id, created_at, created_by) \
+         disbursement_transaction_id, created_at, created_by, outstanding) \
          SELECT gen_random_uuid(), '{account}', 10, 'USD', 1, 'repaid', 1000, gen_random_uuid(), \
-         date_trunc('second', now()), 'test' FROM generate_series(1, 3)"
+         date_trunc('second', now()), 'test', 0 FROM generate_series(1, 3)"
     );
     system.sql(&advance.replace("1, 3", "1, 20")).await;
     let advance: &'static str = Box::leak(advance.into_boxed_str());

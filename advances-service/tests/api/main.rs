@@ -11,6 +11,8 @@ mod faults;
 mod helpers;
 mod listings;
 mod observability;
+mod overdue;
 mod payoff;
+mod portfolio;
 mod reconciliation;
 mod traces;

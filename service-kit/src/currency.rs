@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::RuleViolation;
+use crate::rule::RuleViolation;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Currency(String);

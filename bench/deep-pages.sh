@@ -5,11 +5,18 @@
 # does (no ANALYZE: autovacuum is off here, so no statistics), starts
 # accounts-manager on it and times, with curl, the listings at depth: the
 # report by `page=` + `snapshot=` and by `cursor=`, with and without a
-# status, a busy account's history, the search by reference and by labels,
-# and the accounts listing by a label. Keeps EXPLAIN (ANALYZE, BUFFERS) of
+# status, a busy account's history and statement (figures and first page,
+# CSV), the search by reference and by labels, and the accounts listing by a
+# label. Keeps EXPLAIN (ANALYZE, BUFFERS) of
 # the report's deep pages as the service sends them (target/bench/deep-pages).
 #
 # Usage: bench/deep-pages.sh [ROWS]
+#   ROWS           transactions loaded (default 10,000,000); the busy account
+#                  sends 1 in 10 of them, so ROWS=1000000 gives it 100,200
+#                  transactions (loaded in under a minute; 10M took 17
+#                  minutes), enough for its statement step
+#   STEPS          the reads to time, a subset of "report status history
+#                  statement search accounts" (default: all of them)
 #   KEEP=1         keep the database am_deep afterwards
 #   ANALYZE=1      a second pass after ANALYZE
 #   BENCH_BIN      the accounts-manager binary (default: target/release, else
@@ -28,6 +35,8 @@ PG=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
 OUT=${BENCH_OUT:-target/bench/deep-pages}
 TOKEN=bench-token
 LOAD_JOBS=${LOAD_JOBS:-2}
+STEPS=" ${STEPS:-report status history statement search accounts} "
+step() { [[ "$STEPS" == *" $1 "* ]]; }
 USERS=10000                         # user accounts; ...0007 sends 1 transfer in 10
 BUSY=00000000-0000-0000-0000-000000000007
 BATCHES=$(( (ROWS + 99) / 100 ))    # one commit (one writer xid) per 100 rows
@@ -190,7 +199,7 @@ timed() {
     best=$(awk -v a="${best:-$secs}" -v b="$secs" 'BEGIN { print (b < a ? b : a) }')
   done
   local items total
-  items=$(jq '.items | length' "$OUT/body.json"); total=$(jq '.total_count' "$OUT/body.json")
+  items=$(jq '.items | length' "$OUT/body.json"); total=$(jq '.total_count // .count' "$OUT/body.json")
   echo "   $name: $(ms "$best") ms ($items items of $total)"
   RESULTS+=("$name|$(ms "$best")|$items|$total")
 }
@@ -277,6 +286,7 @@ measure() {
   local log_from=0
   [ ! -r "$PG_LOG" ] || log_from=$(stat -c %s "$PG_LOG")
   RESULTS=() NOTES=() PLANS=()
+  if step report; then
   # The report's first page: counts the window, pins the snapshot and window.
   timed "report page 1 (counts the window)" "/api/v1/transactions?limit=100"
   SNAPSHOT=$(jq -r .snapshot "$OUT/body.json")
@@ -294,20 +304,28 @@ measure() {
   done
   deep_cursor "report" "/api/v1/transactions" 1999900
   [ -z "$LAST_KEY" ] || explain "report cursor after row $DEPTH" NULL 0 $LAST_KEY
+  fi
 
+  if step status; then
   # The same with status=success.
   timed "report status=success page 1 (counts)" "/api/v1/transactions?status=success&limit=100"
   SNAPSHOT=$(jq -r .snapshot "$OUT/body.json")
   for p in 2 200 20000; do timed "report status=success page $p (page=, snapshot=)" "/api/v1/transactions?status=success&limit=100&page=$p&snapshot=$(enc "$SNAPSHOT")"; done
+  SNAP=$(psql "$PG/$DB" -Atc "SELECT pg_current_snapshot()")
+  TO=$(psql "$PG/$DB" -Atc "SELECT now()"); FROM=$(psql "$PG/$DB" -Atc "SELECT now() - interval '5 days'")
   explain "report status=success page 20000" "'success'" 1999900
   deep_cursor "report status=success" "/api/v1/transactions?status=success" 1999900
+  fi
 
+  if step history; then
   # A busy account's history (1 transfer in 10 leaves it).
   timed "history of a busy account page 1 (counts)" "/api/v1/accounts/$BUSY/transactions?limit=100"
   SNAPSHOT=$(jq -r .snapshot "$OUT/body.json")
   for p in 2 200; do timed "history page $p (page=, snapshot=)" "/api/v1/accounts/$BUSY/transactions?limit=100&page=$p&snapshot=$(enc "$SNAPSHOT")"; done
   deep_cursor "history" "/api/v1/accounts/$BUSY/transactions" 19900
+  fi
 
+  if step statement; then
   # A statement of the busy account over a period holding 10,000 of its
   # lines: its figures (first page), and every line as CSV.
   PERIOD=$(psql "$PG/$DB" -Atc "SELECT to_char((min(created_at) - interval '1 microsecond') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || ' ' ||
@@ -326,15 +344,25 @@ measure() {
   lines=$(($(wc -l <"$OUT/statement.csv") - 1))
   echo "   statement CSV: $(ms "$best") ms ($lines lines)"
   RESULTS+=("statement of the busy account as CSV (every line)|$(ms "$best")|$lines|")
+  # The same account over a period holding every one of its lines (a month
+  # in which all of its transactions fell): the figures' worst case.
+  PERIOD=$(psql "$PG/$DB" -Atc "SELECT to_char((min(created_at) - interval '1 microsecond') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || ' ' ||
+                                       to_char(max(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')
+                                FROM transactions WHERE from_account_id = '$BUSY' OR to_account_id = '$BUSY'")
+  read -r FROM TO <<<"$PERIOD"
+  timed "statement of the busy account, all its lines: figures and first page" "/api/v1/accounts/$BUSY/statement?from=$(enc "$FROM")&to=$(enc "$TO")&limit=100"
+  fi
 
+  if step search; then
   # Search, newest first, by cursors only.
   timed "search reference=$REF" "/api/v1/search/transactions?reference=$REF&limit=100"
   timed "search metadata.order=o-5000" "/api/v1/search/transactions?metadata.order=o-5000&limit=100"
   timed "search metadata.channel=web page 1" "/api/v1/search/transactions?metadata.channel=web&limit=100"
   CURSOR=$(jq -r '.next // empty' "$OUT/body.json")
   [ -z "$CURSOR" ] || timed "search metadata.channel=web page 2 by cursor" "/api/v1/search/transactions?metadata.channel=web&limit=100&cursor=$(enc "$CURSOR")"
+  fi
   # Accounts by a label.
-  timed "accounts metadata.tier=gold" "/api/v1/accounts?metadata.tier=gold&limit=100"
+  if step accounts; then timed "accounts metadata.tier=gold" "/api/v1/accounts?metadata.tier=gold&limit=100"; fi
 
   echo
   echo "### $PASS: $ROWS transactions"

@@ -10,11 +10,27 @@
 # user id to deposits by account id (what finding the user's account costs).
 # Then the advances figure: 10,000 due payments created directly, timed until
 # all are collected by one scheduler and two workers.
+# uniform-metadata is the uniform transfer with a `metadata` object of 5 keys
+# (an order id unique per request, channel, country, customer id, merchant),
+# printed with its ratio to the uniform run just before it.
 #   bench/run.sh   SECONDS_PER_RUN=10 per run by default; BENCH_MODES (uniform
-#                  hot reservations deposits deposits-user) and
-#                  BENCH_ADVANCES=0 run a part of it; BENCH_SETUP_SQL is run on
-#                  the ledger's database before measuring; ADVANCES_ROUNDS
-#                  repeats the 10,000-payment run (a memory soak)
+#                  uniform-keys uniform-metadata hot reservations deposits
+#                  deposits-user batches) and BENCH_ADVANCES=0 run a part of
+#                  it; BENCH_CONNS the connection counts (default "16 64");
+#                  BENCH_SETUP_SQL is run on the ledger's database before
+#                  measuring; ADVANCES_ROUNDS repeats the 10,000-payment run
+#                  (a memory soak)
+#   A/B in one run (the machine is noisy: interleave, then take medians):
+#                  BENCH_ROUNDS=N runs the modes N times over (modes
+#                  "uniform uniform-metadata" give A B A B ...);
+#                  BENCH_WITHOUT_SQL (e.g. DROP INDEX ...) makes each round
+#                  run the modes twice, as the database stands ("with") and
+#                  after that SQL ("without"), BENCH_WITH_SQL (e.g. CREATE
+#                  INDEX ...) putting it back before the next round's "with";
+#                  each "without" line prints the with/without ratio of its
+#                  round, and the medians of every ratio end the HTTP part
+#   Each HTTP line also gives the CPU microseconds per request of
+#   accounts-manager (am_us) and of the ledger database's backends (pg_us).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
@@ -82,35 +98,100 @@ if [[ " $MODES " == *" uniform-keys "* ]]; then
 fi
 
 echo "== over HTTP"
-printf '%-14s %5s %10s %8s %8s %7s %s\n' mode conns per_s p50_ms p99_ms errors ratio
-declare -A PER_S
+ROUNDS=${BENCH_ROUNDS:-1}
+CONNS=${BENCH_CONNS:-16 64}
+VARIANTS=with
+[ -z "${BENCH_WITHOUT_SQL:-}" ] || VARIANTS="with without"
+# CPU per request: microseconds of CPU (user + system, from /proc) that
+# accounts-manager and the ledger database's backends spent on the run, per
+# request (the backends of other databases, and Postgres's shared background
+# processes, not counted). Less moved by other work on the machine than the
+# rates are.
+printf '%-5s %-7s %-16s %5s %10s %8s %8s %7s %6s %6s %s\n' round variant mode conns per_s p50_ms p99_ms errors am_us pg_us ratio
+declare -A PER_S PG_US AM_US
+RATIOS=()   # "what|conns|ratio" of every ratio printed, for the medians
+ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+cpu_each() {  # cpu_each PID...: "pid seconds" lines
+  for p in "$@"; do awk -v p="$p" -v t="$(getconf CLK_TCK)" '{ print p, ($14 + $15) / t }' "/proc/$p/stat" 2>/dev/null || true; done
+}
+db_pids() { psql "$PG/bench_am" -Atc "SELECT pid FROM pg_stat_activity WHERE datname = 'bench_am' AND pid <> pg_backend_pid()"; }
+# us_per BEFORE AFTER REQUESTS: the CPU the processes of AFTER spent since BEFORE, per request.
+us_per() {
+  awk -v n="$3" 'NR == FNR { b[$1] = $2; next } { s += $2 - ($1 in b ? b[$1] : 0) } END { printf "%.0f", (n > 0 ? s * 1e6 / n : 0) }' \
+    <(echo "$1") <(echo "$2")
+}
+for round in $(seq 1 "$ROUNDS"); do
+for variant in $VARIANTS; do
+  # The schema of this part of the round: BENCH_WITHOUT_SQL before the
+  # "without" runs, BENCH_WITH_SQL before a later round's "with" runs; a
+  # checkpoint after either, so that both start from clean buffers.
+  if [ $variant = without ]; then
+    psql "$PG/bench_am" -qc "$BENCH_WITHOUT_SQL" -c "CHECKPOINT"
+  elif [ "$round" -gt 1 ] && [ -n "${BENCH_WITHOUT_SQL:-}" ]; then
+    psql "$PG/bench_am" -qc "${BENCH_WITH_SQL:?BENCH_WITHOUT_SQL needs BENCH_WITH_SQL to put it back}" -c "CHECKPOINT"
+  fi
 for mode in $MODES; do
-  for c in 16 64; do
+  for c in $CONNS; do
     # uniform-keys: uniform transfers, the connections spread over 50 scoped keys.
     lg_mode=$mode; lg_token=$TOKEN
     [ $mode = uniform-keys ] && lg_mode=uniform && lg_token="@$OUT/keys.txt"
+    am_before=$(cpu_each $AM_PID); pg_before=$(cpu_each $(db_pids))
     line=$($BIN/loadgen run "http://$AM_ADDR" "$lg_token" "$OUT/accounts.txt" $lg_mode $c "$SECONDS_PER_RUN")
-    echo "$line" >>"$OUT/results.jsonl"
+    requests=$(echo "$line" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')
+    am_us=$(us_per "$am_before" "$(cpu_each $AM_PID)" "$requests")
+    pg_us=$(us_per "$pg_before" "$(cpu_each $(db_pids))" "$requests")
+    echo "{\"round\":$round,\"variant\":\"$variant\",\"am_us\":$am_us,\"pg_us\":$pg_us,${line#\{}" >>"$OUT/results.jsonl"
     per_s=$(echo "$line" | sed -n 's/.*"per_second":\([0-9.]*\).*/\1/p')
     p50=$(echo "$line" | sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p')
     p99=$(echo "$line" | sed -n 's/.*"p99_ms":\([0-9.]*\).*/\1/p')
     errors=$(echo "$line" | sed -n 's/.*"errors":\([0-9]*\).*/\1/p')
     # A batch request carries 100 transfers: count transfers.
     [ $mode = batches ] && per_s=$(( ${per_s%.*} * 100 ))
-    PER_S[$mode-$c]=${per_s%.*}
+    PER_S[$variant-$mode-$c]=${per_s%.*}
+    PG_US[$variant-$mode-$c]=$pg_us
+    AM_US[$variant-$mode-$c]=$am_us
     base=${BASE[transfer-$c]}; to="to pgbench"
     [ $mode = hot ] && base=${BASE[transfer-hot-$c]}
     # Batches against single transfers (the issue's 8x) and against the
     # raw-SQL batch of the same shape.
-    [ $mode = batches ] && to="to pgbench, $(awk -v a="${per_s%.*}" -v b="${BASE[transfer-batch-$c]:-0}" \
-      'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') to pgbench transfer-batch"
+    [ $mode = batches ] && to="to pgbench, $(ratio_of "${per_s%.*}" "${BASE[transfer-batch-$c]:-0}") to pgbench transfer-batch"
     # Deposits by user id against deposits by account id (when that ran first).
-    [ $mode = deposits-user ] && base=${PER_S[deposits-$c]:-0} && to="to deposits"
-    [ $mode = uniform-keys ] && base=${PER_S[uniform-$c]:-0} && to="to uniform (one bootstrap key)"
-    ratio=$(awk -v a="${per_s%.*}" -v b="$base" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-    printf '%-14s %5s %10s %8s %8s %7s %s\n' $mode $c "${per_s%.*}" "$p50" "$p99" "$errors" "$ratio $to"
+    [ $mode = deposits-user ] && base=${PER_S[$variant-deposits-$c]:-0} && to="to deposits"
+    [ $mode = uniform-keys ] && base=${PER_S[$variant-uniform-$c]:-0} && to="to uniform (one bootstrap key)"
+    # Labelled transfers against plain ones of this round and schema.
+    [ $mode = uniform-metadata ] && base=${PER_S[$variant-uniform-$c]:-0} && to="to uniform" \
+      && RATIOS+=("$mode Postgres us/request - uniform's ($variant)|$c|$((pg_us - ${PG_US[$variant-uniform-$c]:-0}))") \
+      && RATIOS+=("$mode accounts-manager us/request - uniform's ($variant)|$c|$((am_us - ${AM_US[$variant-uniform-$c]:-0}))")
+    ratio=$(ratio_of "${per_s%.*}" "$base")
+    RATIOS+=("$mode $to ($variant)|$c|$ratio")
+    # What the schema difference costs: this round's "with" over "without".
+    if [ $variant = without ]; then
+      with_over=$(ratio_of "${PER_S[with-$mode-$c]:-0}" "${per_s%.*}")
+      to="$to; with/without $with_over"
+      RATIOS+=("$mode with/without|$c|$with_over")
+      RATIOS+=("$mode Postgres us/request with - without|$c|$((${PG_US[with-$mode-$c]:-0} - pg_us))")
+    fi
+    printf '%-5s %-7s %-16s %5s %10s %8s %8s %7s %6s %6s %s\n' "$round" $variant $mode $c "${per_s%.*}" "$p50" "$p99" "$errors" \
+      "$am_us" "$pg_us" "$ratio $to"
   done
 done
+done
+done
+if [ "$ROUNDS" -gt 1 ]; then
+  echo "== medians over $ROUNDS rounds"
+  # Each ratio in the order of the rounds, and their median.
+  for r in "${RATIOS[@]}"; do echo "$r"; done | awk -F'|' '
+    { key = $1 " (" $2 " conns)"; if (!(key in n)) order[++k] = key; v[key, ++n[key]] = $3 }
+    END {
+      for (i = 1; i <= k; i++) {
+        key = order[i]; m = n[key]; list = ""
+        for (j = 1; j <= m; j++) { a[j] = v[key, j]; list = list " " a[j] }
+        for (j = 2; j <= m; j++) for (l = j; l > 1 && a[l - 1] > a[l]; l--) { t = a[l]; a[l] = a[l - 1]; a[l - 1] = t }
+        printf (key ~ /us\/request/ ? "%-64s median %.0f of%s\n" : "%-64s median %.2f of%s\n"), key,
+          (m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2), list
+      }
+    }'
+fi
 echo "accounts-manager peak RSS after the runs: $(awk '/^VmHWM/ { print $2, $3 }' /proc/$AM_PID/status)"
 curl -fsS -H "Authorization: Bearer $TOKEN" "http://$AM_ADDR/api/v1/admin/audit" | grep -q '"total":"0.00","negative_accounts":0,"entry_mismatches":0' \
   && echo "audit after the runs: clean" || echo "audit after the runs: NOT CLEAN"

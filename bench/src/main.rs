@@ -15,8 +15,13 @@
 //! modes: `uniform` (transfers between random accounts), `hot` (transfers
 //! into one account), `reservations` (reserve, then capture or release),
 //! `deposits` (a deposit by `account_id` into a random account) and
-//! `deposits-user` (a deposit by `user_id` into that user's account) and
-//! `batches` (a transfer batch of 100 random transfers per request).
+//! `deposits-user` (a deposit by `user_id` into that user's account),
+//! `batches` (a transfer batch of 100 random transfers per request) and
+//! `uniform-metadata` (the uniform transfer carrying a `metadata` object of 5
+//! keys as a shop would label a payment: `order_id` unique per request,
+//! `channel`, `country`, `customer_id` of the paying user and `merchant`;
+//! about 120 bytes of JSON, well inside the contract's limits of 20 keys and
+//! 500 characters a value).
 //!
 //! `bind` declares a durable topic exchange and a durable queue bound to it
 //! with `#`: a consumer's queue, so that the broker keeps what the events
@@ -141,6 +146,7 @@ async fn run(
         "deposits",
         "deposits-user",
         "batches",
+        "uniform-metadata",
     ]
     .contains(&mode)
     {
@@ -269,11 +275,40 @@ async fn one(client: &Client, accounts: &[Funded], mode: &str, next_order: &Atom
                 .await
                 .is_ok_and(|t| t.to_account_id == Some(from.account))
         }
+        "uniform-metadata" => {
+            let mut transfer = TransferRequest::new(from.account, to.account, amount);
+            let order = next_order.fetch_add(1, Ordering::Relaxed);
+            transfer.metadata = Some(metadata_of(order, from.user));
+            client.transfer(&transfer, None).await.is_ok()
+        }
         _ => {
             let transfer = TransferRequest::new(from.account, to.account, amount);
             client.transfer(&transfer, None).await.is_ok()
         }
     }
+}
+
+/// The 5 labels of a `uniform-metadata` transfer: an order id unique to the
+/// request, the paying user's customer id, and a channel, country and
+/// merchant drawn from short lists (values a search would filter by).
+fn metadata_of(order: i64, user: i64) -> serde_json::Value {
+    const CHANNELS: [&str; 4] = ["web", "ios", "android", "pos"];
+    const COUNTRIES: [&str; 8] = ["US", "GB", "DE", "FR", "ES", "NL", "BR", "JP"];
+    const MERCHANTS: [&str; 5] = [
+        "acme-groceries",
+        "northwind-travel",
+        "globex-electronics",
+        "initech-software",
+        "umbrella-pharmacy",
+    ];
+    let mut rng = rand::rng();
+    json!({
+        "order_id": format!("ord-{order}"),
+        "channel": CHANNELS[rng.random_range(0..CHANNELS.len())],
+        "country": COUNTRIES[rng.random_range(0..COUNTRIES.len())],
+        "customer_id": format!("cus-{user:08}"),
+        "merchant": MERCHANTS[rng.random_range(0..MERCHANTS.len())],
+    })
 }
 
 async fn bind(amqp_url: &str, exchange: &str, queue: &str) -> Result<(), Failure> {

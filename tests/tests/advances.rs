@@ -8,7 +8,7 @@ use e2e::{eventually, rabbitmqctl, Environment, Process, MACHINE};
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use shared_types::accounts::{AccountId, OpenAccountRequest};
+use shared_types::accounts::{AccountId, DepositRequest, OpenAccountRequest, WithdrawalRequest};
 use test_support::payment_job;
 
 /// What a worker logs for a job it collected, for any job it finished, for a
@@ -47,6 +47,20 @@ async fn create_advances(
     count: usize,
     installments: i64,
 ) -> Vec<Advance> {
+    create_advances_emptying(env, am, api, count, installments, 0).await
+}
+
+/// As [`create_advances`], the money of the last `emptied` advances taken
+/// back out of their accounts at once (well before their first payment), so
+/// that their payments fail until the accounts are funded again.
+async fn create_advances_emptying(
+    env: &Environment,
+    am: &Process,
+    api: &Process,
+    count: usize,
+    installments: i64,
+    emptied: usize,
+) -> Vec<Advance> {
     let accounts = env.accounts(am);
     let mut advances = Vec::new();
     for user in 1..=count as i64 {
@@ -61,6 +75,15 @@ async fn create_advances(
             .post(&format!("{}/api/v1/advances", api.url()), body)
             .await;
         assert_eq!(status, StatusCode::CREATED, "{advance}");
+        if user as usize > count - emptied {
+            accounts
+                .withdraw(
+                    &WithdrawalRequest::new(account, advance["amount"].as_str().unwrap()),
+                    None,
+                )
+                .await
+                .unwrap();
+        }
         advances.push(Advance {
             id: advance["advance_id"].as_str().unwrap().to_owned(),
             account,
@@ -147,6 +170,58 @@ async fn assert_each_collected_once(
     env.assert_audit_clean(am).await;
 }
 
+/// The overdue figures and the portfolio's rollups, exact at any moment
+/// (each read is one statement, one snapshot):
+/// - an advance none of whose payments was collected has every failed
+///   payment in its missed chain: `missed_installments` counts them,
+///   `overdue_amount` is the latest's amount, `overdue_since` the first's
+///   due time; answers how many such advances are behind;
+/// - every advance's outstanding amount is its amount less its paid payments;
+/// - the portfolio rollup holds what the active advances sum to, and the
+///   collected rollup what the paid payments do.
+async fn assert_figures_exact(env: &Environment) -> i64 {
+    let db = &env.adv_db;
+    let wrong = db
+        .number(
+            "SELECT count(*) AS n FROM advances a CROSS JOIN LATERAL \
+             (SELECT count(*)::int AS missed, COALESCE((array_agg(p.amount ORDER BY p.seq DESC))[1], 0) AS amount, \
+              min(p.due_at) AS since FROM payments p WHERE p.advance_id = a.id AND p.status = 'failed') chain \
+             WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.advance_id = a.id AND p.status = 'paid') \
+             AND (a.missed_installments, a.overdue_amount, a.overdue_since) IS DISTINCT FROM \
+             (chain.missed, chain.amount, chain.since)",
+        )
+        .await;
+    assert_eq!(wrong, 0, "a missed chain differs from the failed payments");
+    let wrong = db
+        .number(
+            "SELECT count(*) AS n FROM advances a WHERE a.outstanding <> a.amount - \
+             (SELECT COALESCE(sum(p.amount), 0) FROM payments p WHERE p.advance_id = a.id AND p.status = 'paid')",
+        )
+        .await;
+    assert_eq!(wrong, 0, "an outstanding amount differs from the payments");
+    let wrong = db
+        .number(
+            "WITH direct AS (SELECT currency, portfolio_bucket(missed_installments) AS bucket, \
+               count(*)::numeric AS advances, sum(outstanding) AS outstanding, sum(overdue_amount) AS overdue \
+               FROM advances WHERE status = 'active' GROUP BY 1, 2), \
+             rollup AS (SELECT currency, bucket, sum(advances)::numeric AS advances, sum(outstanding) AS outstanding, \
+               sum(overdue_amount) AS overdue FROM portfolio_rollup GROUP BY 1, 2 \
+               HAVING sum(advances) <> 0 OR sum(outstanding) <> 0 OR sum(overdue_amount) <> 0), \
+             paid AS (SELECT a.currency, sum(p.amount) AS amount FROM payments p JOIN advances a ON a.id = p.advance_id \
+               WHERE p.status = 'paid' GROUP BY 1), \
+             collected AS (SELECT currency, sum(amount) AS amount FROM collected_rollup WHERE grain = 'hour' GROUP BY 1) \
+             SELECT (SELECT count(*) FROM ((TABLE direct EXCEPT TABLE rollup) UNION ALL (TABLE rollup EXCEPT TABLE direct)) d) \
+                  + (SELECT count(*) FROM ((TABLE paid EXCEPT TABLE collected) UNION ALL (TABLE collected EXCEPT TABLE paid)) c) AS n",
+        )
+        .await;
+    assert_eq!(wrong, 0, "the portfolio's rollups differ from the advances");
+    db.number(
+        "SELECT count(*) AS n FROM advances a WHERE a.missed_installments > 0 \
+         AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.advance_id = a.id AND p.status = 'paid')",
+    )
+    .await
+}
+
 async fn payment_ids(env: &Environment, api: &Process, advance: &Advance) -> Vec<String> {
     let (_, body) = env
         .get(&format!("{}/api/v1/advances/{}", api.url(), advance.id))
@@ -177,8 +252,10 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
     }
     // Six payments each, two seconds apart: collection goes on for twelve
     // seconds, long enough for every fault below to land in the middle of it.
-    let advances = create_advances(&env, &am, &api, 6, 6).await;
-    let deadline = Duration::from_secs(60);
+    // The last two accounts are emptied: their payments fail, and their
+    // missed chains grow, until they are funded again after the faults.
+    let advances = create_advances_emptying(&env, &am, &api, 6, 6, 2).await;
+    let (behind, deadline) = (&advances[4..], Duration::from_secs(60));
 
     // SIGKILL a worker mid-collection: once it has collected, with more to come.
     eventually("the first worker is collecting", deadline, || async {
@@ -186,6 +263,7 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
     })
     .await;
     first.kill();
+    assert_figures_exact(&env).await;
     let paid_before = paid(&env).await;
     eventually(
         "the second worker collects while the first is down",
@@ -209,6 +287,7 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
     .await;
     am.restart();
     am.ready().await;
+    assert_figures_exact(&env).await;
 
     // RabbitMQ drops every connection: both workers notice and consume again.
     let lost_before = [first.logged(LOST_RABBITMQ), second.logged(LOST_RABBITMQ)];
@@ -251,9 +330,42 @@ async fn chaos_every_advance_is_repaid_and_every_account_debited_exactly_its_adv
     })
     .await;
     second.kill();
+    assert_figures_exact(&env).await;
     second.restart();
 
+    // Every fault has landed while the emptied accounts' payments failed.
+    eventually(
+        "the emptied accounts' advances are behind",
+        deadline,
+        || async { assert_figures_exact(&env).await == behind.len() as i64 },
+    )
+    .await;
+    for advance in behind {
+        let amount = format!("{}.{:02}", advance.cents / 100, advance.cents % 100);
+        env.accounts(&am)
+            .deposit(
+                &DepositRequest::to_account(advance.account, amount.as_str()),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+
     all_repaid(&env, &api, &advances, Duration::from_secs(120)).await;
+    assert_eq!(assert_figures_exact(&env).await, 0);
+    for advance in &advances {
+        let (_, body) = env
+            .get(&format!("{}/api/v1/advances/{}", api.url(), advance.id))
+            .await;
+        assert_eq!(
+            (
+                body["missed_installments"].clone(),
+                body["overdue_amount"].clone()
+            ),
+            (json!(0), json!("0.00")),
+            "{body}"
+        );
+    }
     assert_each_collected_once(&env, &am, &api, &advances).await;
     env.assert_every_event_published().await;
     eventually(

@@ -69,6 +69,9 @@ STATE_REFUSALS = {
     "POST /api/v1/exchanges": {"insufficient_funds", "same_currency", "invalid_amount"} | STANDING,
     # accounts-manager does not know the account (the contract's 422).
     "POST /api/v1/advances": {"unknown_account"},
+    # amount_too_small: what is left to split is stored, not sent;
+    # invalid_due_date: a first_due_at the clock has passed by arrival.
+    "POST /api/v1/advances/{advance_id}/reschedule": {"amount_too_small", "invalid_due_date"},
 }
 
 

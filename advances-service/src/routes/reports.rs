@@ -15,7 +15,7 @@ use crate::operations::portfolio;
 #[into_params(parameter_in = Query)]
 pub struct PortfolioQuery {
     /// Three upper-case letters; default `USD`.
-    #[param(example = "USD")]
+    #[param(example = "USD", pattern = "^[A-Z]{3}$")]
     currency: Option<String>,
 }
 

@@ -61,5 +61,17 @@ for _ in $(seq 1 "$TIMES"); do
 done
 printf '%s\n' "${times[@]}" | sort -n | awk '{ t[NR] = $1 * 1000 } END { printf "   best %.1f ms, median %.1f ms, worst %.1f ms\n", t[1], t[int((NR + 1) / 2)], t[NR] }'
 echo "   $(cat "$OUT/portfolio.json")"
+echo "== GET /api/v1/advances?overdue=true&limit=100 (first page, with its total_count), then the next by cursor"
+for query in "overdue=true&limit=100" "overdue=true&limit=100&cursor=CURSOR"; do
+  best=
+  for _ in 1 2 3 4 5; do
+    url="http://$ADDR/api/v1/advances?${query/CURSOR/${cursor:-}}"
+    read -r code secs < <(curl -sS -o "$OUT/overdue.json" -w '%{http_code} %{time_total}\n' -H "Authorization: Bearer $TOKEN" "$url")
+    [ "$code" = 200 ] || { echo "HTTP $code: $(head -c 300 "$OUT/overdue.json")"; exit 1; }
+    best=$(printf '%s\n' $best $secs | sort -n | head -1)
+  done
+  cursor=$(python3 -c 'import json,sys,urllib.parse; print(urllib.parse.quote(json.load(open(sys.argv[1]))["next"] or ""))' "$OUT/overdue.json")
+  echo "   $query: best of 5 $(awk -v s="$best" 'BEGIN { printf "%.1f", s * 1000 }') ms"
+done
 psql "$PG/$DB" -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) $(sed -e 's/\$1/'"'USD'"'/g' -e 's/\$2::timestamptz/(now() - interval '"'7 days'"')/g' -e 's/\$2/(now() - interval '"'7 days'"')/g' -e '/^--/d' advances-service/src/store/portfolio/collected.sql)" | tail -4
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"

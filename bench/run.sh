@@ -18,7 +18,9 @@
 #                  deposits-user batches) and BENCH_ADVANCES=0 run a part of
 #                  it; BENCH_CONNS the connection counts (default "16 64");
 #                  BENCH_SETUP_SQL is run on the ledger's database before
-#                  measuring; ADVANCES_ROUNDS repeats the 10,000-payment run
+#                  measuring (ADVANCES_SETUP_SQL on advances-service's);
+#                  ADVANCES_RUNS (succeed fail succeed fail) the rounds of
+#                  the advances part; ADVANCES_ROUNDS repeats the 10,000-payment run
 #                  (a memory soak)
 #   A/B in one run (the machine is noisy: interleave, then take medians):
 #                  BENCH_ROUNDS=N runs the modes N times over (modes
@@ -208,6 +210,10 @@ env "${ADV_ENV[@]}" ROLES=scheduler BIND_ADDR=127.0.0.1:18081 $BIN/advances-serv
 ADV_PIDS="$!"
 until curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1; do sleep 0.2; done
 kill -STOP $ADV_PIDS   # hold the scheduler while the payments are loaded
+# ADVANCES_SETUP_SQL: statements run on advances-service's database before
+# measuring (e.g. \`ALTER TABLE advances DISABLE TRIGGER USER\`: without the
+# portfolio's rollups).
+if [ -n "${ADVANCES_SETUP_SQL:-}" ]; then psql "$PG/bench_adv" -qc "$ADVANCES_SETUP_SQL"; fi
 psql "$PG/bench_adv" -q -v ON_ERROR_STOP=1 <<SQL
 CREATE TABLE bench_accounts (n SERIAL, id UUID, user_id BIGINT);
 \copy bench_accounts (id, user_id) FROM '$OUT/accounts.txt' WITH (FORMAT csv)
@@ -235,6 +241,16 @@ ANALYZE advances;
 ANALYZE payments;
 SQL
 }
+# ADVANCES_RUNS ("succeed fail succeed fail"): the rounds, one after the
+# other: 10,000 payments all collected, or half of them failing for funds
+# (which the issue wants no slower). ADVANCES_ROUNDS=N instead runs N rounds
+# that all succeed, to see whether the services' memory grows with the work
+# served (each round's resident sets are printed).
+if [ -n "${ADVANCES_ROUNDS:-}" ]; then
+  RUNS=$(for _ in $(seq 1 "$ADVANCES_ROUNDS"); do printf 'succeed '; done)
+else
+  RUNS=${ADVANCES_RUNS:-succeed fail succeed fail}
+fi
 load_payments ${RUNS%% *}
 for w in 1 2; do
   env "${ADV_ENV[@]}" ROLES=worker BIND_ADDR=127.0.0.1:1808$((w + 1)) $BIN/advances-service >"$OUT/worker-$w.log" 2>&1 &
@@ -252,16 +268,6 @@ rss_all() {
     printf '%s %s kB  ' "$(tr '\0' '\n' </proc/$pid/environ | sed -n 's/^ROLES=//p')" "$(awk '/^VmRSS/ { print $2 }' /proc/$pid/status)"
   done
 }
-# ADVANCES_RUNS ("succeed fail succeed fail"): the rounds, one after the
-# other: 10,000 payments all collected, or half of them failing for funds
-# (which the issue wants no slower). ADVANCES_ROUNDS=N instead runs N rounds
-# that all succeed, to see whether the services' memory grows with the work
-# served (each round's resident sets are printed).
-if [ -n "${ADVANCES_ROUNDS:-}" ]; then
-  RUNS=$(for _ in $(seq 1 "$ADVANCES_ROUNDS"); do printf 'succeed '; done)
-else
-  RUNS=${ADVANCES_RUNS:-succeed fail succeed fail}
-fi
 ROUNDS=$(echo $RUNS | wc -w)
 round=0
 for mix in $RUNS; do

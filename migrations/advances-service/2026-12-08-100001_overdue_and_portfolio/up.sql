@@ -91,52 +91,87 @@ BEGIN
 END
 $$;
 
--- Adds (sign 1) or takes out (-1) an advance of currency $1 with $2 missed
--- installments, $4 outstanding and $5 overdue, in shard $6.
-CREATE FUNCTION portfolio_add(TEXT, INT, INT, NUMERIC, NUMERIC, SMALLINT)
-RETURNS void LANGUAGE sql AS $$
+-- An advance's row changed: take its old figures out of the rollup and put
+-- its new ones in (only `active` advances count), and count what its
+-- outstanding amount went down by as collected now. Statement-level, with
+-- the statement's old and new rows; one trigger function per operation
+-- (transition tables are named per trigger).
+CREATE FUNCTION keep_portfolio_on_update() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    own_shard SMALLINT;
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM old_rows o JOIN new_rows n USING (id)
+        WHERE (o.status, o.currency, o.missed_installments, o.outstanding, o.overdue_amount)
+              IS DISTINCT FROM (n.status, n.currency, n.missed_installments, n.outstanding, n.overdue_amount))
+    THEN
+        RETURN NULL;
+    END IF;
+    own_shard := portfolio_shard();
     INSERT INTO portfolio_rollup AS r (currency, bucket, shard, advances, outstanding, overdue_amount)
-    VALUES ($1, portfolio_bucket($2), $6, $3, $3 * $4, $3 * $5)
+    SELECT d.currency, d.bucket, own_shard, sum(d.n), sum(d.owed), sum(d.overdue)
+    FROM (SELECT currency, portfolio_bucket(missed_installments) AS bucket, -1 AS n,
+                 -outstanding AS owed, -overdue_amount AS overdue
+          FROM old_rows WHERE status = 'active'
+          UNION ALL
+          SELECT currency, portfolio_bucket(missed_installments), 1, outstanding, overdue_amount
+          FROM new_rows WHERE status = 'active') d
+    GROUP BY d.currency, d.bucket
+    HAVING sum(d.n) <> 0 OR sum(d.owed) <> 0 OR sum(d.overdue) <> 0
+    ORDER BY d.currency, d.bucket
     ON CONFLICT (currency, bucket, shard) DO UPDATE SET
         advances = r.advances + EXCLUDED.advances,
         outstanding = r.outstanding + EXCLUDED.outstanding,
-        overdue_amount = r.overdue_amount + EXCLUDED.overdue_amount
+        overdue_amount = r.overdue_amount + EXCLUDED.overdue_amount;
+    INSERT INTO collected_rollup AS c (currency, grain, period, shard, amount)
+    SELECT n.currency, g.grain, date_trunc(g.grain, now()), own_shard, sum(o.outstanding - n.outstanding)
+    FROM old_rows o JOIN new_rows n USING (id) CROSS JOIN (VALUES ('minute'), ('hour')) AS g (grain)
+    WHERE n.outstanding < o.outstanding
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (currency, grain, period, shard) DO UPDATE SET amount = c.amount + EXCLUDED.amount;
+    RETURN NULL;
+END
 $$;
 
--- An advance's row changed: take its old figures out of the rollup and put
--- its new ones in (only `active` advances count), and count what its
--- outstanding amount went down by as collected now.
-CREATE FUNCTION keep_portfolio() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    own_shard SMALLINT := portfolio_shard();
+CREATE FUNCTION keep_portfolio_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' AND OLD.status = 'active' THEN
-        PERFORM portfolio_add(OLD.currency, OLD.missed_installments, -1, OLD.outstanding, OLD.overdue_amount, own_shard);
+    IF EXISTS (SELECT 1 FROM new_rows WHERE status = 'active') THEN
+        INSERT INTO portfolio_rollup AS r (currency, bucket, shard, advances, outstanding, overdue_amount)
+        SELECT currency, portfolio_bucket(missed_installments), portfolio_shard(), count(*),
+               sum(outstanding), sum(overdue_amount)
+        FROM new_rows WHERE status = 'active' GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (currency, bucket, shard) DO UPDATE SET
+            advances = r.advances + EXCLUDED.advances,
+            outstanding = r.outstanding + EXCLUDED.outstanding,
+            overdue_amount = r.overdue_amount + EXCLUDED.overdue_amount;
     END IF;
-    IF TG_OP <> 'DELETE' AND NEW.status = 'active' THEN
-        PERFORM portfolio_add(NEW.currency, NEW.missed_installments, 1, NEW.outstanding, NEW.overdue_amount, own_shard);
-    END IF;
-    IF TG_OP = 'UPDATE' AND NEW.outstanding < OLD.outstanding THEN
-        INSERT INTO collected_rollup AS c (currency, grain, period, shard, amount)
-        VALUES (NEW.currency, 'minute', date_trunc('minute', now()), own_shard, OLD.outstanding - NEW.outstanding),
-               (NEW.currency, 'hour', date_trunc('hour', now()), own_shard, OLD.outstanding - NEW.outstanding)
-        ON CONFLICT (currency, grain, period, shard) DO UPDATE SET amount = c.amount + EXCLUDED.amount;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION keep_portfolio_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM old_rows WHERE status = 'active') THEN
+        INSERT INTO portfolio_rollup AS r (currency, bucket, shard, advances, outstanding, overdue_amount)
+        SELECT currency, portfolio_bucket(missed_installments), portfolio_shard(), -count(*),
+               -sum(outstanding), -sum(overdue_amount)
+        FROM old_rows WHERE status = 'active' GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (currency, bucket, shard) DO UPDATE SET
+            advances = r.advances + EXCLUDED.advances,
+            outstanding = r.outstanding + EXCLUDED.outstanding,
+            overdue_amount = r.overdue_amount + EXCLUDED.overdue_amount;
     END IF;
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER advances_portfolio_insert AFTER INSERT ON advances
-    FOR EACH ROW WHEN (NEW.status = 'active') EXECUTE FUNCTION keep_portfolio();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION keep_portfolio_on_insert();
 CREATE TRIGGER advances_portfolio_delete AFTER DELETE ON advances
-    FOR EACH ROW WHEN (OLD.status = 'active') EXECUTE FUNCTION keep_portfolio();
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION keep_portfolio_on_delete();
 CREATE TRIGGER advances_portfolio_update AFTER UPDATE ON advances
-    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
-        OR OLD.currency IS DISTINCT FROM NEW.currency
-        OR OLD.missed_installments <> NEW.missed_installments
-        OR OLD.outstanding <> NEW.outstanding
-        OR OLD.overdue_amount <> NEW.overdue_amount)
-    EXECUTE FUNCTION keep_portfolio();
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION keep_portfolio_on_update();
 
 -- Recomputes both rollups from the advances and payments: the backfill
 -- below, and an operator's repair. It locks the rollups against the writers

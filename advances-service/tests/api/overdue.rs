@@ -10,6 +10,7 @@ use shared_types::accounts::AccountId;
 
 use crate::events;
 use crate::helpers::{read, spawn_system, Options, TestSystem};
+use crate::payoff::an_advance_and_no_worker;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -336,15 +337,7 @@ async fn a_reschedule_splits_the_outstanding_amount_into_a_new_plan_and_ends_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reschedule_is_refused_as_the_contract_says() {
-    let system = spawn_system(Options {
-        installment_interval: "7d",
-        roles: "api",
-        ..Options::default()
-    })
-    .await;
-    let account = system.open_account(1).await;
-    let (_, advance) = system.create_advance(&account, "100", 4).await;
-    let id = advance["advance_id"].as_str().unwrap().to_owned();
+    let (system, id) = an_advance_and_no_worker("100", 4).await;
     let code = |body: &Value| {
         body["error"]["code"]
             .as_str()
@@ -419,15 +412,7 @@ async fn a_reschedule_is_refused_as_the_contract_says() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reschedule_too_fine_for_what_is_left_is_refused() {
-    let system = spawn_system(Options {
-        installment_interval: "7d",
-        roles: "api",
-        ..Options::default()
-    })
-    .await;
-    let account = system.open_account(1).await;
-    let (_, advance) = system.create_advance(&account, "0.50", 1).await;
-    let id = advance["advance_id"].as_str().unwrap().to_owned();
+    let (system, id) = an_advance_and_no_worker("0.50", 1).await;
     let (status, answer) = system.reschedule(&id, json!({"installments": 51})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(answer["error"]["code"], "amount_too_small");

@@ -62,9 +62,9 @@ async fn a_payoff_cancels_the_schedule_and_collects_the_rest_at_once() {
     system.assert_ledger_audit_clean().await;
 }
 
-/// No worker and a week between payments: an advance of 100.00 in four
-/// payments that only the test moves.
-async fn an_advance_of_four_and_no_worker() -> (TestSystem, String) {
+/// No worker and a week between payments: an advance whose payments only
+/// the test moves.
+pub async fn an_advance_and_no_worker(amount: &str, installments: i64) -> (TestSystem, String) {
     let system = spawn_system(Options {
         installment_interval: "7d",
         roles: "api",
@@ -72,14 +72,14 @@ async fn an_advance_of_four_and_no_worker() -> (TestSystem, String) {
     })
     .await;
     let account = system.open_account(1).await;
-    let (_, advance) = system.create_advance(&account, "100", 4).await;
+    let (_, advance) = system.create_advance(&account, amount, installments).await;
     let id = advance["advance_id"].as_str().unwrap().to_owned();
     (system, id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_payoff_is_refused_while_a_payment_is_collected_or_once_the_advance_is_not_active() {
-    let (system, id) = an_advance_of_four_and_no_worker().await;
+    let (system, id) = an_advance_and_no_worker("100", 4).await;
     system
         .sql(&format!(
             "UPDATE payments SET status = 'processing', lease_until = now() + interval '1 minute' \
@@ -170,7 +170,7 @@ async fn a_payoff_waits_for_a_claim_in_progress_and_leaves_its_payment_to_the_wo
 
     // No worker: the test claims the first payment itself, as a worker's
     // claim does, and holds that transaction open while the payoff comes in.
-    let (system, id) = an_advance_of_four_and_no_worker().await;
+    let (system, id) = an_advance_and_no_worker("100", 4).await;
 
     let (claimed_tx, claimed_rx) = tokio::sync::oneshot::channel();
     let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
